@@ -1,0 +1,37 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { BodyValidationPipe } from './common/http/body-validation.pipe';
+import { HttpExceptionFilter } from './common/http/http-exception.filter';
+import { PersistenceModule } from './common/persistence/persistence.module';
+import { RateLimitModule } from './common/rate-limit/rate-limit.module';
+import { AppConfigOverrides } from './config/app-config';
+import { AppConfigModule } from './config/config.module';
+import { GenerationModule } from './generation/generation.module';
+import { ModelsModule } from './models/models.module';
+import { ServersModule } from './servers/servers.module';
+import { UsersModule } from './users/users.module';
+
+@Module({})
+export class AppModule {
+  /** The whole application; tests pass configuration overrides instead of touching process.env. */
+  static forRoot(overrides: AppConfigOverrides = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(overrides),
+        ScheduleModule.forRoot(),
+        PersistenceModule,
+        RateLimitModule,
+        GenerationModule,
+        ServersModule,
+        UsersModule,
+        ModelsModule,
+      ],
+      providers: [
+        { provide: APP_PIPE, useClass: BodyValidationPipe },
+        { provide: APP_FILTER, useClass: HttpExceptionFilter },
+      ],
+    };
+  }
+}

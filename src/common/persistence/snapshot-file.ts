@@ -1,0 +1,71 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export class CorruptSnapshotError extends Error {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`Snapshot ${file} is corrupt (${reason}). Fix or move the file away; it is never wiped silently.`);
+    this.name = 'CorruptSnapshotError';
+  }
+}
+
+/**
+ * One JSON snapshot file in the data directory. Writes are atomic: a temporary file is written and
+ * fsynced, then renamed over the old one, so a crash leaves either the old or the new snapshot.
+ * Only stats and password hashes are ever written here; prompts and generations never are.
+ */
+export class SnapshotFile<T> {
+  readonly path: string;
+
+  constructor(
+    dataDir: string,
+    readonly fileName: string,
+    private readonly isValid: (data: unknown) => data is T,
+  ) {
+    this.path = join(dataDir, fileName);
+  }
+
+  /** The snapshot's content, or undefined when there is none yet. Throws CorruptSnapshotError otherwise. */
+  read(): T | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw new CorruptSnapshotError(this.path, (error as Error).message);
+    }
+    if (!this.isValid(data)) throw new CorruptSnapshotError(this.path, 'unexpected structure');
+    return data;
+  }
+
+  write(data: T): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const temp = `${this.path}.${process.pid}.tmp`;
+    const fd = openSync(temp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(data));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, this.path);
+    try {
+      const dirFd = openSync(dirname(this.path), 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    } catch {
+      // Directory fsync is not supported everywhere; the rename itself is still atomic.
+    }
+  }
+}

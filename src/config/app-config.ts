@@ -1,0 +1,103 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['on', 'true', '1', 'yes'].includes(v)) return true;
+  if (['off', 'false', '0', 'no'].includes(v)) return false;
+  return value;
+};
+
+const toInt = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  return /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+};
+
+/**
+ * Every setting the server reads from its environment, with its default.
+ * The README's configuration table lists the same variables; keep them in step.
+ */
+export class AppConfig {
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 5001;
+
+  @IsString() @MinLength(1)
+  HOST = '0.0.0.0';
+
+  /** Where users.json and servers.json are snapshotted. Prompts never go there. */
+  @IsString() @MinLength(1)
+  DATA_DIR = './data';
+
+  @Transform(toInt) @IsInt() @Min(1)
+  STALE_SERVER_SECONDS = 300;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  PROMPT_EXPIRY_SECONDS = 600;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600)
+  SWEEP_INTERVAL_SECONDS = 10;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600)
+  SNAPSHOT_INTERVAL_SECONDS = 5;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(10000)
+  MAX_N = 100;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  MAX_PROMPT_CHARS = 100_000;
+
+  /** Largest JSON body accepted, in bytes. */
+  @Transform(toInt) @IsInt() @Min(1024)
+  BODY_LIMIT_BYTES = 1_048_576;
+
+  @Transform(toBoolean) @IsBoolean()
+  RATE_LIMITS = true;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_PER_MINUTE = 90;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_CREATE_PER_MINUTE = 10;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_STATUS_PER_MINUTE = 30;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_POP_PER_SECOND = 2;
+
+  /** `*` for every origin, or a comma-separated list of origins. */
+  @IsString() @MinLength(1)
+  CORS_ORIGINS = '*';
+
+  /** Express "trust proxy": set when the cluster runs behind a reverse proxy, so rate limits see client IPs. */
+  @Transform(toBoolean) @IsBoolean()
+  TRUST_PROXY = false;
+
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+}
+
+export type AppConfigOverrides = Partial<Record<keyof AppConfig, string | number | boolean>>;
+
+/**
+ * Builds the validated configuration from environment-like input. Unknown variables are ignored;
+ * a bad value throws an error that names the variable, which stops the start.
+ */
+export function loadAppConfig(env: Record<string, unknown>): AppConfig {
+  const known = Object.keys(new AppConfig());
+  const input: Record<string, unknown> = {};
+  for (const key of known) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const config = plainToInstance(AppConfig, input);
+  const errors = validateSync(config, { forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const details = errors
+      .map((e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join(', ')}`)
+      .join('; ');
+    throw new Error(`Invalid configuration: ${details}`);
+  }
+  return config;
+}

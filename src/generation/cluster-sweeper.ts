@@ -1,0 +1,37 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { AppConfig } from '../config/app-config';
+import { ServersService } from '../servers/servers.service';
+import { GenerationService } from './generation.service';
+
+/**
+ * The one scheduled task: every SWEEP_INTERVAL_SECONDS it expires idle requests and notes servers
+ * that went stale. No timer, thread or interval per object.
+ */
+@Injectable()
+export class ClusterSweeper implements OnModuleInit {
+  static readonly INTERVAL_NAME = 'cluster-sweep';
+  private readonly logger = new Logger(ClusterSweeper.name);
+
+  constructor(
+    private readonly generation: GenerationService,
+    private readonly servers: ServersService,
+    private readonly scheduler: SchedulerRegistry,
+    private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    const timer = setInterval(() => void this.sweep(), this.config.SWEEP_INTERVAL_SECONDS * 1000);
+    timer.unref();
+    this.scheduler.addInterval(ClusterSweeper.INTERVAL_NAME, timer);
+  }
+
+  async sweep(now = Date.now()): Promise<void> {
+    try {
+      this.generation.expireIdle(now);
+      await this.servers.sweepStale(now);
+    } catch (error) {
+      this.logger.error(`Sweep failed: ${(error as Error).stack ?? String(error)}`);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/** One finished job, for the server's performance figure. */
+export interface ServerJob {
+  tokens: number;
+  seconds: number;
+}
+
+/** How many recent jobs the performance figure averages over. */
+export const PERFORMANCE_WINDOW = 20;
+
+/**
+ * A KoboldAI instance that serves the cluster through a bridge. Its identity is its name plus its
+ * password: stats follow the name, whichever machine the bridge runs on.
+ */
+export interface KoboldServer {
+  id: string;
+  name: string;
+  /** The username credited with this server's contributions. */
+  owner: string;
+  /** scrypt hash; the password itself is never stored. */
+  passwordHash: string;
+  model: string;
+  maxLength: number;
+  maxContentLength: number;
+  tokensGenerated: number;
+  requestsFulfilled: number;
+  recentJobs: ServerJob[];
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+/** Capabilities a server announces on each pop. */
+export interface ServerCapabilities {
+  model: string;
+  maxLength: number;
+  maxContentLength: number;
+}
+
+export function isActive(server: KoboldServer, now: number, staleAfterMs: number): boolean {
+  return now - server.lastSeenAt < staleAfterMs;
+}
+
+/** Adds a finished job to the server's stats. Durations below a millisecond count as a millisecond. */
+export function recordJob(server: KoboldServer, job: ServerJob): void {
+  server.tokensGenerated += job.tokens;
+  server.requestsFulfilled += 1;
+  server.recentJobs.push({ tokens: job.tokens, seconds: Math.max(job.seconds, 0.001) });
+  if (server.recentJobs.length > PERFORMANCE_WINDOW) server.recentJobs.shift();
+}
+
+/** Tokens per second over the recent jobs, or null before the first job. Never divides by zero. */
+export function tokensPerSecond(server: KoboldServer): number | null {
+  if (server.recentJobs.length === 0) return null;
+  let tokens = 0;
+  let seconds = 0;
+  for (const job of server.recentJobs) {
+    tokens += job.tokens;
+    seconds += Math.max(job.seconds, 0.001);
+  }
+  return tokens / seconds;
+}
+
+export function describePerformance(server: KoboldServer): string {
+  const tps = tokensPerSecond(server);
+  return tps === null ? 'no jobs yet' : `${tps.toFixed(1)} tokens per second`;
+}

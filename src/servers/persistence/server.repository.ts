@@ -1,0 +1,21 @@
+import { KoboldServer, ServerCapabilities, ServerJob } from '../domain/kobold-server';
+
+export interface CheckInUpdate extends ServerCapabilities {
+  owner: string;
+  lastSeenAt: number;
+}
+
+/**
+ * Port for the known servers. Async so that a networked store can implement it later; each update is
+ * one call, so concurrent pops and submits cannot overwrite each other's changes.
+ */
+export abstract class ServerRepository {
+  abstract findById(id: string): Promise<KoboldServer | undefined>;
+  abstract findByName(name: string): Promise<KoboldServer | undefined>;
+  /** Servers seen after `since` (ms since the epoch). */
+  abstract findSeenSince(since: number): Promise<KoboldServer[]>;
+  /** Adds a new server; returns the one already holding the name instead, if any. */
+  abstract create(server: KoboldServer): Promise<KoboldServer>;
+  abstract updateCheckIn(id: string, update: CheckInUpdate): Promise<KoboldServer | undefined>;
+  abstract addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined>;
+}

@@ -1,0 +1,102 @@
+import { Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/app-config';
+import { isActive, KoboldServer, ServerCapabilities, ServerJob } from './domain/kobold-server';
+import { PasswordHasher } from './domain/password-hasher';
+import { ServerRepository } from './persistence/server.repository';
+
+export interface CheckIn extends ServerCapabilities {
+  name: string;
+  username: string;
+  password: string;
+}
+
+@Injectable()
+export class ServersService {
+  private readonly logger = new Logger(ServersService.name);
+  private readonly passwords = new PasswordHasher();
+  /** Servers that were active at the last sweep, to log when one goes stale. */
+  private activeAtLastSweep = new Set<string>();
+
+  constructor(
+    private readonly servers: ServerRepository,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * A pop is the server's check-in: the first creates it, later ones update its owner, model, limits
+   * and last-seen time, from whichever machine, as long as the password matches the name.
+   */
+  async checkIn(checkIn: CheckIn, now = Date.now()): Promise<KoboldServer> {
+    const update = {
+      owner: checkIn.username,
+      model: checkIn.model,
+      maxLength: checkIn.maxLength,
+      maxContentLength: checkIn.maxContentLength,
+      lastSeenAt: now,
+    };
+    let server = await this.servers.findByName(checkIn.name);
+    if (!server) {
+      const candidate: KoboldServer = {
+        ...update,
+        id: randomUUID(),
+        name: checkIn.name,
+        passwordHash: await this.passwords.hash(checkIn.password),
+        tokensGenerated: 0,
+        requestsFulfilled: 0,
+        recentJobs: [],
+        createdAt: now,
+      };
+      server = await this.servers.create(candidate);
+      // Another pop may have created the name while the hash was computed: then its password rules.
+      if (server.id === candidate.id) {
+        this.logger.log(`New server "${server.name}" (${server.id}) of ${server.owner} with ${server.model}`);
+        return server;
+      }
+    }
+    if (!(await this.passwords.verify(checkIn.password, server.passwordHash))) {
+      throw new UnauthorizedException(`Wrong password for server name "${checkIn.name}": that name is already taken`);
+    }
+    if (!this.isActive(server, now)) this.logger.log(`Server "${server.name}" is back`);
+    return (await this.servers.updateCheckIn(server.id, update)) ?? server;
+  }
+
+  /** The server, if `password` is its password; otherwise 401. */
+  async authenticate(serverId: string, password: string): Promise<KoboldServer> {
+    const server = await this.servers.findById(serverId);
+    if (!server || !(await this.passwords.verify(password, server.passwordHash))) {
+      throw new UnauthorizedException('Wrong password for the server that took this generation');
+    }
+    return server;
+  }
+
+  async recordJob(serverId: string, job: ServerJob): Promise<void> {
+    await this.servers.addJob(serverId, job);
+  }
+
+  findById(id: string): Promise<KoboldServer | undefined> {
+    return this.servers.findById(id);
+  }
+
+  /** Servers seen within STALE_SERVER_SECONDS. */
+  findActive(now = Date.now()): Promise<KoboldServer[]> {
+    return this.servers.findSeenSince(now - this.staleAfterMs());
+  }
+
+  /** Run by the scheduled sweep: logs servers that went stale since the last sweep. */
+  async sweepStale(now = Date.now()): Promise<void> {
+    const active = new Set((await this.findActive(now)).map((s) => s.id));
+    for (const id of this.activeAtLastSweep) {
+      if (!active.has(id)) this.logger.log(`Server ${id} went stale (no pop for ${this.config.STALE_SERVER_SECONDS}s)`);
+    }
+    this.activeAtLastSweep = active;
+  }
+
+  isActive(server: KoboldServer, now = Date.now()): boolean {
+    return isActive(server, now, this.staleAfterMs());
+  }
+
+  private staleAfterMs(): number {
+    return this.config.STALE_SERVER_SECONDS * 1000;
+  }
+}
