@@ -55,7 +55,7 @@ export class GenerationController {
       'Closing the connection cancels the request.',
   })
   @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
-  @ApiOkResponse({ type: [String], description: 'The generations', schema: { type: 'array', items: { type: 'string' }, example: [' as he stood before me.', ' and lost.'] } })
+  @ApiOkResponse({ description: 'The `n` generations', schema: { type: 'array', items: { type: 'string' }, example: [' as he stood before me.', ' and lost.'] } })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
   @ApiRateLimitResponse('create')
   @ApiErrorResponse(503, 'No active server can serve the request (its models, max_length or context); the message says why')
