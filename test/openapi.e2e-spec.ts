@@ -70,6 +70,7 @@ describe('OpenAPI document at /api-json', () => {
   it('lists every route', () => {
     expect(operations.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort()).toEqual(
       [
+        'DELETE /generate/prompt/{id}',
         'GET /contributions',
         'GET /generate/prompt/{id}',
         'GET /models',

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiBodyErrorResponses, ApiErrorResponse, ApiRateLimitResponse } from '../common/http/api-error-response.decorator';
@@ -11,6 +11,8 @@ import { PromptStatusDto } from './dto/prompt-status.dto';
 import { SubmitRequestDto } from './dto/submit-request.dto';
 import { SubmitResponseDto } from './dto/submit-response.dto';
 import { GenerationService } from './generation.service';
+
+const PER_USER_LIMIT = 'or the requester already has MAX_WAITING_REQUESTS_PER_USER (30) unfinished requests (anonymous requesters: per IP)';
 
 @ApiTags('Generation')
 @Controller('generate')
@@ -29,9 +31,9 @@ export class GenerationController {
   @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
   @ApiOkResponse({ type: PromptCreatedDto, description: 'The request is queued: poll its id' })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
-  @ApiRateLimitResponse('create')
-  createRequest(@Body() body: CreatePromptDto): PromptCreatedDto {
-    return { id: this.generation.createRequest(body).id };
+  @ApiRateLimitResponse('create', PER_USER_LIMIT)
+  createRequest(@Body() body: CreatePromptDto, @Ip() clientAddress: string): PromptCreatedDto {
+    return { id: this.generation.createRequest(body, clientAddress).id };
   }
 
   @Get('prompt/:id')
@@ -43,6 +45,21 @@ export class GenerationController {
   @ApiRateLimitResponse('status')
   status(@Param('id') id: string): PromptStatusDto {
     return PromptStatusDto.from(this.generation.getRequest(id));
+  }
+
+  @Delete('prompt/:id')
+  @ApiOperation({
+    summary: 'Cancel a request',
+    description:
+      'Drops the waiting generations and answers the status at that moment, with the generations done so far. ' +
+      'Generations already in progress still finish, are still credited to their servers, and are added to the status.',
+  })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The id `POST /generate/prompt` answered', example: '34a9f91a-6db5-4d4c-962f-c4d795739610' })
+  @ApiOkResponse({ type: PromptStatusDto, description: 'The request is cancelled (`cancelled: true`)' })
+  @ApiErrorResponse(404, 'Unknown id, or the request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity')
+  @ApiRateLimitResponse('overall')
+  cancel(@Param('id') id: string): PromptStatusDto {
+    return PromptStatusDto.from(this.generation.cancelRequest(id));
   }
 
   @Post('sync')
@@ -57,15 +74,15 @@ export class GenerationController {
   @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
   @ApiOkResponse({ description: 'The `n` generations', schema: { type: 'array', items: { type: 'string' }, example: [' as he stood before me.', ' and lost.'] } })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
-  @ApiRateLimitResponse('create')
+  @ApiRateLimitResponse('create', PER_USER_LIMIT)
   @ApiErrorResponse(503, 'No active server can serve the request (its models, max_length or context); the message says why')
   @ApiErrorResponse(504, 'The request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity before all its generations were done')
-  generateSync(@Body() body: CreatePromptDto, @Res({ passthrough: true }) response: Response): Promise<string[]> {
+  generateSync(@Body() body: CreatePromptDto, @Ip() clientAddress: string, @Res({ passthrough: true }) response: Response): Promise<string[]> {
     const disconnected = new AbortController();
     response.on('close', () => {
       if (!response.writableFinished) disconnected.abort();
     });
-    return this.generation.generateSync(body, disconnected.signal);
+    return this.generation.generateSync(body, clientAddress, disconnected.signal);
   }
 
   @Post('pop')
@@ -88,11 +105,16 @@ export class GenerationController {
   @Post('submit')
   @HttpCode(HttpStatus.OK)
   @RateLimitBucket('worker')
-  @ApiOperation({ summary: 'Hand in a generation (bridge)', description: 'Completes the popped generation and credits its tokens.' })
+  @ApiOperation({
+    summary: 'Hand in a generation (bridge)',
+    description:
+      'Completes the popped generation and credits its tokens. A server that missed its deadline may still hand in its text while nobody else has completed the slot. ' +
+      'If the request was cancelled meanwhile, the text is still credited and the answer says `cancelled: true`.',
+  })
   @ApiOkResponse({ type: SubmitResponseDto, description: 'The generation is stored; its tokens are credited' })
   @ApiBodyErrorResponses('Malformed body (the message names the field), or the generation was already submitted', 'Generation "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11" was already submitted')
   @ApiErrorResponse(401, 'Not the password of the server that popped it', 'Wrong password for the server that took this generation')
-  @ApiErrorResponse(404, 'Unknown id, or its request expired', 'No processing generation with id "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11": it never existed, or its request expired')
+  @ApiErrorResponse(404, 'Unknown id, its request expired, or another server completed the slot after this one missed its deadline', 'No processing generation with id "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11": it never existed, or its request expired')
   submit(@Body() body: SubmitRequestDto): Promise<SubmitResponseDto> {
     return this.generation.submit(body.id, body.password, body.generation);
   }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { AppModule } from '../app.module';
 import { ServersService } from '../servers/servers.service';
 import { GenerationService } from './generation.service';
+import { WaitingPromptRepository } from './persistence/waiting-prompt.repository';
 
 const SECOND = 1000;
 
@@ -65,7 +66,8 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     await advance(500 * SECOND);
     await generation.pop({ username: 'owner', password: 'pw', name: 'alpha', model: 'm' });
     await advance(500 * SECOND);
-    expect(generation.getRequest(request.id).processing).toBe(1);
+    // Still there (its deadline passed meanwhile, so the slot is waiting again).
+    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 2, restarted: 1 });
     await advance(110 * SECOND);
     expect(() => generation.getRequest(request.id)).toThrow(NotFoundException);
   });
@@ -88,6 +90,50 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     expect(await servers.findById(server.id)).toMatchObject({ name: 'alpha' });
     await checkIn('alpha');
     expect((await servers.findActive()).map((s) => s.id)).toEqual([server.id]);
+  });
+
+  const pop = (name = 'alpha') => generation.pop({ username: 'owner', password: 'pw', name, model: 'm', max_length: 512 });
+
+  it('puts a generation back to waiting when its server misses the minimum deadline (120 s)', async () => {
+    const request = generation.createRequest({ prompt: 'p', params: { max_length: 80 } });
+    await pop();
+    await advance(110 * SECOND);
+    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 0, processing: 1, restarted: 0 });
+    await advance(20 * SECOND);
+    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 1, processing: 0, restarted: 1 });
+    const redo = await pop('beta');
+    expect(redo.id).toEqual(expect.any(String));
+  });
+
+  it('gives a slow server a deadline from its measured speed and the wished length', async () => {
+    // Measure alpha at 1 token per second: 10 tokens in 10 s.
+    generation.createRequest({ prompt: 'p', params: { max_length: 10 } });
+    const first = await pop();
+    await advance(10 * SECOND);
+    await generation.submit(first.id as string, 'pw', 'x'.repeat(10).split('').join(' '));
+    const [server] = await servers.findActive();
+    const speed = server.recentJobs[0].tokens / server.recentJobs[0].seconds;
+    // 100 tokens at that speed with the safety factor 3: 300 s / speed, well beyond the 120 s minimum.
+    const request = generation.createRequest({ prompt: 'p', params: { max_length: 100 } });
+    await pop();
+    const deadlineSeconds = (100 / speed) * 3;
+    expect(deadlineSeconds).toBeGreaterThan(200);
+    await advance((deadlineSeconds - 15) * SECOND);
+    expect(generation.getRequest(request.id).restarted).toBe(0);
+    await advance(30 * SECOND);
+    expect(generation.getRequest(request.id).restarted).toBe(1);
+  });
+
+  it('never sets a deadline beyond the request expiry', async () => {
+    generation.createRequest({ prompt: 'p', params: { max_length: 10 } });
+    const first = await pop();
+    await advance(100 * SECOND);
+    await generation.submit(first.id as string, 'pw', 'x');
+    // alpha now measures about 0.01 tokens per second: 500 tokens would take days.
+    generation.createRequest({ prompt: 'p', params: { max_length: 500 } });
+    const popped = await pop();
+    const processing = context.get(WaitingPromptRepository).findProcessingById(popped.id as string);
+    expect(processing?.deadline).toBe(Date.now() + 600 * SECOND);
   });
 
   it('measures a job that took no time at all without dividing by zero', async () => {

@@ -2,6 +2,7 @@ import {
   BadRequestException,
   GatewayTimeoutException,
   HttpException,
+  HttpStatus,
   Injectable,
   Logger,
   NotFoundException,
@@ -9,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
+import { KoboldServer, tokensPerSecond } from '../servers/domain/kobold-server';
 import { ServersService } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
 import { UsersService } from '../users/users.service';
@@ -24,6 +26,12 @@ export const DEFAULT_REQUEST_MAX_LENGTH = 80;
 export const DEFAULT_REQUEST_MAX_CONTENT_LENGTH = 1024;
 export const DEFAULT_SERVER_MAX_LENGTH = 512;
 export const DEFAULT_SERVER_MAX_CONTENT_LENGTH = 2048;
+
+export interface SubmitResult {
+  reward: number;
+  /** Present when the request was cancelled while this generation was in progress. */
+  cancelled?: true;
+}
 
 export type PopResult = { id: string; payload: Record<string, unknown> } | { id: null; skipped: SkippedCounts };
 
@@ -50,22 +58,26 @@ export class GenerationService {
     private readonly config: AppConfig,
   ) {}
 
-  /** Queues a request for `n` generations and returns it. */
-  createRequest(dto: CreatePromptDto, now = Date.now()): WaitingPrompt {
+  /**
+   * Queues a request for `n` generations and returns it. `clientAddress` tells anonymous requesters
+   * apart for the per-user limit.
+   */
+  createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): WaitingPrompt {
     if (dto.prompt.length > this.config.MAX_PROMPT_CHARS) {
       throw new BadRequestException(`prompt is ${dto.prompt.length} characters long; the limit is MAX_PROMPT_CHARS (${this.config.MAX_PROMPT_CHARS})`);
     }
     const { n = 1, ...params } = dto.params ?? {};
     if (n > this.config.MAX_N) throw new BadRequestException(`params.n must not be greater than MAX_N (${this.config.MAX_N})`);
-    const prompt = new WaitingPrompt({
-      id: randomUUID(),
-      prompt: dto.prompt,
-      params,
-      username: dto.username ?? ANONYMOUS,
-      wishes: wishesOf(dto),
-      n,
-      now,
-    });
+    const username = dto.username ?? ANONYMOUS;
+    const requesterKey = username === ANONYMOUS ? `${ANONYMOUS}@${clientAddress}` : username;
+    const limit = this.config.MAX_WAITING_REQUESTS_PER_USER;
+    if (this.prompts.countUnfinishedByRequester(requesterKey) >= limit) {
+      throw new HttpException(
+        `${username} already has ${limit} unfinished requests (MAX_WAITING_REQUESTS_PER_USER); wait for one to finish or cancel one`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: wishesOf(dto), n, now });
     this.prompts.add(prompt);
     return prompt;
   }
@@ -82,15 +94,16 @@ export class GenerationService {
    * 503 at once when no active server could serve it; 504 if it expires first; aborting (the client
    * went away) cancels it.
    */
-  async generateSync(dto: CreatePromptDto, signal?: AbortSignal): Promise<string[]> {
+  async generateSync(dto: CreatePromptDto, clientAddress?: string, signal?: AbortSignal): Promise<string[]> {
     const wishes = wishesOf(dto);
     const reason = await this.whyNoServerCanServe(wishes);
     if (reason) throw new ServiceUnavailableException(`No active server can serve this request: ${reason}`);
-    const prompt = this.createRequest(dto);
+    const prompt = this.createRequest(dto, clientAddress);
     return new Promise<string[]>((resolve, reject) => {
       const onAbort = (): void => {
         if (!this.syncWaiters.delete(prompt.id)) return;
-        this.cancel(prompt);
+        prompt.cancel();
+        this.prompts.refresh(prompt);
         reject(new BadRequestException('The client closed the connection; the request was cancelled'));
       };
       this.syncWaiters.set(prompt.id, {
@@ -123,30 +136,59 @@ export class GenerationService {
       id: randomUUID(),
       promptId: match.prompt.id,
       serverId: server.id,
+      slot: match.slot,
       startedAt: now,
-      submitted: false,
+      deadline: this.deadlineFor(match.prompt, server, now),
+      state: 'processing',
     };
+    match.prompt.assign(generation);
     this.prompts.addProcessing(generation);
     return { id: generation.id, payload: match.prompt.payload() };
   }
 
-  /** A bridge hands in a finished generation; credits its tokens and completes the slot. */
-  async submit(id: string, password: string, text: string): Promise<{ reward: number }> {
+  /**
+   * A bridge hands in a finished generation; credits its tokens and completes the slot. A late text
+   * from a server that missed its deadline still completes the slot if nobody else has.
+   */
+  async submit(id: string, password: string, text: string): Promise<SubmitResult> {
     const generation = this.prompts.findProcessingById(id);
     if (!generation) throw this.unknownGeneration(id);
     const server = await this.servers.authenticate(generation.serverId, password);
     const prompt = this.prompts.findById(generation.promptId);
     if (!prompt || this.prompts.findProcessingById(id) !== generation) throw this.unknownGeneration(id);
-    if (generation.submitted) throw new BadRequestException(`Generation "${id}" was already submitted`);
-    generation.submitted = true;
     const now = Date.now();
-    prompt.finishSlot(text, now);
+    const refusal = prompt.finishSlot(generation, text, now);
+    if (refusal === 'already-submitted') throw new BadRequestException(`Generation "${id}" was already submitted`);
+    if (refusal === 'slot-complete') {
+      throw new NotFoundException(`Generation "${id}" is no longer needed: another server completed its slot after this one missed its deadline`);
+    }
     this.prompts.touch(prompt, now);
-    if (prompt.done) this.settleSync(prompt.id, (waiter) => waiter.resolve([...prompt.generations]));
+    this.afterChange(prompt);
     const reward = countTokens(text);
     await this.servers.recordJob(server.id, { tokens: reward, seconds: (now - generation.startedAt) / 1000 });
     await this.users.recordGeneration(prompt.username, server.owner, reward);
-    return { reward };
+    return prompt.cancelled ? { reward, cancelled: true } : { reward };
+  }
+
+  /** Cancels a request: its waiting slots are dropped; slots in progress still finish and are credited. */
+  cancelRequest(id: string): WaitingPrompt {
+    const prompt = this.getRequest(id);
+    prompt.cancel();
+    this.afterChange(prompt);
+    return prompt;
+  }
+
+  /** Run by the scheduled sweep: slots whose server missed its deadline go back to waiting. */
+  restartOverdue(now = Date.now()): number {
+    let restarted = 0;
+    for (const generation of this.prompts.findOverdue(now)) {
+      const prompt = this.prompts.findById(generation.promptId);
+      if (!prompt) continue;
+      if (prompt.putBackOverdue(generation)) restarted += 1;
+      this.afterChange(prompt);
+    }
+    if (restarted > 0) this.logger.log(`Put ${restarted} generation(s) back to waiting after their server missed the deadline`);
+    return restarted;
   }
 
   /** Run by the scheduled sweep: deletes requests idle for PROMPT_EXPIRY_SECONDS, with their generations. */
@@ -162,9 +204,22 @@ export class GenerationService {
     return idle.length;
   }
 
-  private cancel(prompt: WaitingPrompt): void {
-    prompt.cancel();
-    this.prompts.removeFromQueue(prompt);
+  /** Keeps the indexes in step with a changed request, and answers its sync caller once it is done. */
+  private afterChange(prompt: WaitingPrompt): void {
+    this.prompts.refresh(prompt);
+    if (prompt.done) this.settleSync(prompt.id, (waiter) => waiter.resolve([...prompt.generations]));
+  }
+
+  /**
+   * When a popped generation goes back to waiting: long enough for the server to generate the wished
+   * tokens at its measured speed, with a safety factor; never sooner than the minimum, never after the
+   * request would expire.
+   */
+  private deadlineFor(prompt: WaitingPrompt, server: KoboldServer, now: number): number {
+    const speed = tokensPerSecond(server);
+    const expected = speed ? (prompt.wishes.maxLength / speed) * this.config.GENERATION_TIMEOUT_SAFETY_FACTOR : 0;
+    const seconds = Math.max(this.config.GENERATION_TIMEOUT_MIN_SECONDS, expected);
+    return Math.min(now + seconds * 1000, prompt.lastActivityAt + this.config.PROMPT_EXPIRY_SECONDS * 1000);
   }
 
   private settleSync(promptId: string, settle: (waiter: SyncWaiter) => void): void {

@@ -51,6 +51,7 @@ const RATE_LIMIT_DESCRIPTIONS: Record<'overall' | 'create' | 'status' | 'pop', s
 };
 
 /** 429, with the limit the route counts against (see RateLimitModule). Routes with no limit (submit) have none. */
-export function ApiRateLimitResponse(limit: keyof typeof RATE_LIMIT_DESCRIPTIONS = 'overall'): MethodDecorator & ClassDecorator {
-  return ApiErrorResponse(429, `Rate limited: ${RATE_LIMIT_DESCRIPTIONS[limit]}. Answered only while RATE_LIMITS is on.`);
+export function ApiRateLimitResponse(limit: keyof typeof RATE_LIMIT_DESCRIPTIONS = 'overall', alsoWhen?: string): MethodDecorator & ClassDecorator {
+  const rateLimited = `Rate limited: ${RATE_LIMIT_DESCRIPTIONS[limit]}. Answered only while RATE_LIMITS is on.`;
+  return ApiErrorResponse(429, alsoWhen ? `${rateLimited} Also answered, ${alsoWhen}.` : rateLimited);
 }

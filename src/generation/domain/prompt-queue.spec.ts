@@ -101,10 +101,12 @@ describe('PromptQueue', () => {
     const b = request({}, 1);
     queue.enqueue(a);
     queue.enqueue(b);
-    expect(queue.take(offer, 1).prompt).toBe(a);
-    // a's slot is handed back (its server vanished): it is older than b, so it goes first again.
-    a.processing -= 1;
-    a.waiting += 1;
+    const taken = queue.take(offer, 1);
+    expect(taken.prompt).toBe(a);
+    // a's slot is put back (its server missed the deadline): a is older than b, so it goes first again.
+    const attempt = { id: 'g1', promptId: a.id, serverId: 's', slot: taken.slot!, startedAt: 1, deadline: 2, state: 'processing' as const };
+    a.assign(attempt);
+    expect(a.putBackOverdue(attempt)).toBe(true);
     queue.enqueue(a);
     expect(queue.take(offer, 2).prompt).toBe(a);
     expect(queue.take(offer, 3).prompt).toBe(b);

@@ -1,4 +1,5 @@
 import { Heap } from 'heap-js';
+import { GenerationSlot } from './processing-generation';
 import { PromptWishes, WaitingPrompt } from './waiting-prompt';
 
 /** What a polling server offers. */
@@ -20,7 +21,9 @@ export function skipReason(wishes: PromptWishes, offer: ServerOffer): SkipReason
   return null;
 }
 
-export type QueueMatch = { prompt: WaitingPrompt; skipped?: undefined } | { prompt?: undefined; skipped: SkippedCounts };
+export type QueueMatch =
+  | { prompt: WaitingPrompt; slot: GenerationSlot; skipped?: undefined }
+  | { prompt?: undefined; slot?: undefined; skipped: SkippedCounts };
 
 interface QueueEntry {
   prompt: WaitingPrompt;
@@ -108,9 +111,9 @@ export class PromptQueue {
     }
     if (!best) return { skipped: skipped ?? { model: 0, max_content_length: 0, max_length: 0 } };
     const prompt = best.prompt;
-    prompt.startSlot(now);
+    const slot = prompt.startSlot(now);
     if (prompt.waiting === 0) this.remove(prompt);
-    return { prompt };
+    return { prompt, slot };
   }
 
   /** The group's oldest live entry; entries of requests taken out of line are dropped lazily. */

@@ -18,6 +18,10 @@ export class PromptStatusDto {
   @ApiProperty({ example: false })
   done!: boolean;
 
+  /** Generations put back to waiting because their server missed its deadline. */
+  @ApiProperty({ example: 0 })
+  restarted!: number;
+
   /** True when the request was cancelled. */
   @ApiProperty({ example: false })
   cancelled!: boolean;
@@ -32,6 +36,7 @@ export class PromptStatusDto {
       processing: prompt.processing,
       waiting: prompt.waiting,
       done: prompt.done,
+      restarted: prompt.restarted,
       cancelled: prompt.cancelled,
       generations: [...prompt.generations],
     };
