@@ -1,8 +1,8 @@
-import { ArgumentMetadata, BadRequestException, Injectable, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 
 /**
  * The validation every request goes through: a body must be a JSON object, and fields of the wrong
- * type are refused with a message naming them, never coerced.
+ * type are refused with a message naming them (`params.n must be an integer number`), never coerced.
  */
 @Injectable()
 export class BodyValidationPipe extends ValidationPipe {
@@ -15,5 +15,23 @@ export class BodyValidationPipe extends ValidationPipe {
       throw new BadRequestException('The request body must be a JSON object');
     }
     return super.transform(value, metadata);
+  }
+
+  /**
+   * A field's own errors come first and stand alone: `params must be an object` says more than the
+   * errors of its elements would. Nested fields are named by their path.
+   */
+  protected override flattenValidationErrors(errors: ValidationError[], parentPath = ''): string[] {
+    const messages: string[] = [];
+    for (const error of errors) {
+      const constraints = Object.values(error.constraints ?? {});
+      if (constraints.length > 0) {
+        messages.push(...constraints.map((message) => (parentPath ? `${parentPath}.${message}` : message)));
+      } else if (error.children?.length) {
+        const path = parentPath ? `${parentPath}.${error.property}` : error.property;
+        messages.push(...this.flattenValidationErrors(error.children, path));
+      }
+    }
+    return messages;
   }
 }
