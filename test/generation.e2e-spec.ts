@@ -30,7 +30,19 @@ describe('Generation endpoints (e2e)', () => {
     expect(created.body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
 
     const status = await t.http.get(`/generate/prompt/${created.body.id}`).expect(200);
-    expect(status.body).toEqual({ finished: 0, processing: 0, waiting: 2, restarted: 0, done: false, cancelled: false, generations: [] });
+    expect(status.body).toEqual({
+      finished: 0,
+      processing: 0,
+      waiting: 2,
+      restarted: 0,
+      done: false,
+      cancelled: false,
+      generations: [],
+      queue_position: 0,
+      wait_time: null,
+      is_possible: false,
+      impossible_reason: 'no server is active',
+    });
   });
 
   it('serves POST /generate/async as the same endpoint', async () => {

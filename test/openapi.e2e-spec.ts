@@ -77,6 +77,7 @@ describe('OpenAPI document at /api-json', () => {
         'GET /servers',
         'GET /servers/{id}',
         'GET /usage',
+        'GET /users/{username}',
         'POST /generate/async',
         'POST /generate/pop',
         'POST /generate/prompt',

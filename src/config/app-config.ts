@@ -58,6 +58,14 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1)
   MAX_WAITING_REQUESTS_PER_USER = 30;
 
+  /** Fair share: how far a requester's balance (contributions − usage, tokens) can lift or lower a request. */
+  @Transform(toInt) @IsInt() @Min(0)
+  FAIR_SHARE_BALANCE_CAP = 1000;
+
+  /** Fair share: priority a waiting request gains per second, in balance tokens, so nobody starves. */
+  @Transform(toNumber) @IsNumber() @Min(0.001)
+  FAIR_SHARE_AGING_PER_SECOND = 5;
+
   @Transform(toInt) @IsInt() @Min(1) @Max(10000)
   MAX_N = 100;
 

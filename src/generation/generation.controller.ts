@@ -32,8 +32,9 @@ export class GenerationController {
   @ApiOkResponse({ type: PromptCreatedDto, description: 'The request is queued: poll its id' })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
   @ApiRateLimitResponse('create', PER_USER_LIMIT)
-  createRequest(@Body() body: CreatePromptDto, @Ip() clientAddress: string): PromptCreatedDto {
-    return { id: this.generation.createRequest(body, clientAddress).id };
+  async createRequest(@Body() body: CreatePromptDto, @Ip() clientAddress: string): Promise<PromptCreatedDto> {
+    const request = await this.generation.createRequest(body, clientAddress);
+    return { id: request.id };
   }
 
   @Get('prompt/:id')
@@ -43,8 +44,8 @@ export class GenerationController {
   @ApiOkResponse({ type: PromptStatusDto, description: 'Where the request stands, and its generations so far' })
   @ApiErrorResponse(404, 'Unknown id, or the request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity')
   @ApiRateLimitResponse('status')
-  status(@Param('id') id: string): PromptStatusDto {
-    return PromptStatusDto.from(this.generation.getRequest(id));
+  async status(@Param('id') id: string): Promise<PromptStatusDto> {
+    return PromptStatusDto.fromStanding(await this.generation.getRequestStanding(id));
   }
 
   @Delete('prompt/:id')
@@ -58,8 +59,8 @@ export class GenerationController {
   @ApiOkResponse({ type: PromptStatusDto, description: 'The request is cancelled (`cancelled: true`)' })
   @ApiErrorResponse(404, 'Unknown id, or the request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity')
   @ApiRateLimitResponse('overall')
-  cancel(@Param('id') id: string): PromptStatusDto {
-    return PromptStatusDto.from(this.generation.cancelRequest(id));
+  async cancel(@Param('id') id: string): Promise<PromptStatusDto> {
+    return PromptStatusDto.fromStanding(await this.generation.cancelRequest(id));
   }
 
   @Post('sync')

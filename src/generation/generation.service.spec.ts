@@ -44,7 +44,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     servers.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024 });
 
   it('expires a request 10 minutes after its last activity, at the next sweep', async () => {
-    const request = generation.createRequest({ prompt: 'p' });
+    const request = await generation.createRequest({ prompt: 'p' });
     await advance(590 * SECOND);
     expect(generation.getRequest(request.id)).toBe(request);
     await advance(20 * SECOND);
@@ -52,7 +52,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   });
 
   it('does not keep a request alive because its status is read', async () => {
-    const request = generation.createRequest({ prompt: 'p' });
+    const request = await generation.createRequest({ prompt: 'p' });
     for (let i = 0; i < 5; i++) {
       await advance(100 * SECOND);
       generation.getRequest(request.id);
@@ -62,7 +62,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   });
 
   it('counts a pop of one of its slots as activity', async () => {
-    const request = generation.createRequest({ prompt: 'p', params: { n: 2 } });
+    const request = await generation.createRequest({ prompt: 'p', params: { n: 2 } });
     await advance(500 * SECOND);
     await generation.pop({ username: 'owner', password: 'pw', name: 'alpha', model: 'm' });
     await advance(500 * SECOND);
@@ -73,7 +73,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   });
 
   it('counts a submit as activity', async () => {
-    const request = generation.createRequest({ prompt: 'p', params: { n: 2 } });
+    const request = await generation.createRequest({ prompt: 'p', params: { n: 2 } });
     const popped = await generation.pop({ username: 'owner', password: 'pw', name: 'alpha', model: 'm' });
     await advance(500 * SECOND);
     await generation.submit(popped.id as string, 'pw', 'text');
@@ -95,7 +95,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   const pop = (name = 'alpha') => generation.pop({ username: 'owner', password: 'pw', name, model: 'm', max_length: 512 });
 
   it('puts a generation back to waiting when its server misses the minimum deadline (120 s)', async () => {
-    const request = generation.createRequest({ prompt: 'p', params: { max_length: 80 } });
+    const request = await generation.createRequest({ prompt: 'p', params: { max_length: 80 } });
     await pop();
     await advance(110 * SECOND);
     expect(generation.getRequest(request.id)).toMatchObject({ waiting: 0, processing: 1, restarted: 0 });
@@ -107,14 +107,14 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
 
   it('gives a slow server a deadline from its measured speed and the wished length', async () => {
     // Measure alpha at 1 token per second: 10 tokens in 10 s.
-    generation.createRequest({ prompt: 'p', params: { max_length: 10 } });
+    await generation.createRequest({ prompt: 'p', params: { max_length: 10 } });
     const first = await pop();
     await advance(10 * SECOND);
     await generation.submit(first.id as string, 'pw', 'x'.repeat(10).split('').join(' '));
     const [server] = await servers.findActive();
     const speed = server.recentJobs[0].tokens / server.recentJobs[0].seconds;
     // 100 tokens at that speed with the safety factor 3: 300 s / speed, well beyond the 120 s minimum.
-    const request = generation.createRequest({ prompt: 'p', params: { max_length: 100 } });
+    const request = await generation.createRequest({ prompt: 'p', params: { max_length: 100 } });
     await pop();
     const deadlineSeconds = (100 / speed) * 3;
     expect(deadlineSeconds).toBeGreaterThan(200);
@@ -125,19 +125,19 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   });
 
   it('never sets a deadline beyond the request expiry', async () => {
-    generation.createRequest({ prompt: 'p', params: { max_length: 10 } });
+    await generation.createRequest({ prompt: 'p', params: { max_length: 10 } });
     const first = await pop();
     await advance(100 * SECOND);
     await generation.submit(first.id as string, 'pw', 'x');
     // alpha now measures about 0.01 tokens per second: 500 tokens would take days.
-    generation.createRequest({ prompt: 'p', params: { max_length: 500 } });
+    await generation.createRequest({ prompt: 'p', params: { max_length: 500 } });
     const popped = await pop();
     const processing = context.get(WaitingPromptRepository).findProcessingById(popped.id as string);
     expect(processing?.deadline).toBe(Date.now() + 600 * SECOND);
   });
 
   it('measures a job that took no time at all without dividing by zero', async () => {
-    generation.createRequest({ prompt: 'p' });
+    await generation.createRequest({ prompt: 'p' });
     const popped = await generation.pop({ username: 'owner', password: 'pw', name: 'alpha', model: 'm' });
     const { reward } = await generation.submit(popped.id as string, 'pw', 'a few words here');
     expect(reward).toBeGreaterThan(0);

@@ -15,7 +15,7 @@ import { ServersService } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
 import { UsersService } from '../users/users.service';
 import { ProcessingGeneration } from './domain/processing-generation';
-import { skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
+import { ServerOffer, skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
 import { countTokens } from './domain/token-counter';
 import { PromptWishes, WaitingPrompt } from './domain/waiting-prompt';
 import { CreatePromptDto } from './dto/create-prompt.dto';
@@ -26,6 +26,15 @@ export const DEFAULT_REQUEST_MAX_LENGTH = 80;
 export const DEFAULT_REQUEST_MAX_CONTENT_LENGTH = 1024;
 export const DEFAULT_SERVER_MAX_LENGTH = 512;
 export const DEFAULT_SERVER_MAX_CONTENT_LENGTH = 2048;
+
+/** Where a request stands: its place in line, a wait estimate, and whether anyone can serve it. */
+export interface RequestStanding {
+  prompt: WaitingPrompt;
+  queuePosition: number;
+  waitTime: number | null;
+  isPossible: boolean;
+  impossibleReason: string | null;
+}
 
 export interface SubmitResult {
   reward: number;
@@ -62,7 +71,7 @@ export class GenerationService {
    * Queues a request for `n` generations and returns it. `clientAddress` tells anonymous requesters
    * apart for the per-user limit.
    */
-  createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): WaitingPrompt {
+  async createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): Promise<WaitingPrompt> {
     if (dto.prompt.length > this.config.MAX_PROMPT_CHARS) {
       throw new BadRequestException(`prompt is ${dto.prompt.length} characters long; the limit is MAX_PROMPT_CHARS (${this.config.MAX_PROMPT_CHARS})`);
     }
@@ -77,7 +86,10 @@ export class GenerationService {
         HttpStatus.TOO_MANY_REQUESTS,
       );
     }
-    const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: wishesOf(dto), n, now });
+    const priority = await this.priorityFor(username, now);
+    // The limit is checked again: another request of the same requester may have arrived meanwhile.
+    if (this.prompts.countUnfinishedByRequester(requesterKey) >= limit) return this.createRequest(dto, clientAddress, now);
+    const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: wishesOf(dto), n, now, priority });
     this.prompts.add(prompt);
     return prompt;
   }
@@ -89,6 +101,24 @@ export class GenerationService {
     return prompt;
   }
 
+  /** A request with its place in line, a wait estimate and whether an active server can serve it. */
+  async getRequestStanding(id: string): Promise<RequestStanding> {
+    const prompt = this.getRequest(id);
+    const active = await this.servers.findActive();
+    const capable = active.filter((server) => skipReason(prompt.wishes, server) === null);
+    const isPossible = prompt.done || capable.length > 0;
+    const queuePosition = prompt.waiting > 0 ? this.prompts.positionInLine(prompt, distinctOffers(capable)) : 0;
+    let waitTime: number | null = null;
+    if (prompt.done) {
+      waitTime = 0;
+    } else if (isPossible) {
+      const speed = capable.reduce((total, server) => total + (tokensPerSecond(server) ?? 0), 0);
+      const slotsToGo = queuePosition + prompt.waiting + prompt.processing;
+      if (speed > 0) waitTime = Math.ceil((slotsToGo * prompt.wishes.maxLength) / speed);
+    }
+    return { prompt, queuePosition, waitTime, isPossible, impossibleReason: isPossible ? null : explainNoServer(prompt.wishes, active) };
+  }
+
   /**
    * Creates a request and resolves with its `n` generations when the submit that completes it arrives.
    * 503 at once when no active server could serve it; 504 if it expires first; aborting (the client
@@ -98,7 +128,7 @@ export class GenerationService {
     const wishes = wishesOf(dto);
     const reason = await this.whyNoServerCanServe(wishes);
     if (reason) throw new ServiceUnavailableException(`No active server can serve this request: ${reason}`);
-    const prompt = this.createRequest(dto, clientAddress);
+    const prompt = await this.createRequest(dto, clientAddress);
     return new Promise<string[]>((resolve, reject) => {
       const onAbort = (): void => {
         if (!this.syncWaiters.delete(prompt.id)) return;
@@ -130,7 +160,8 @@ export class GenerationService {
     };
     const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password });
     const now = Date.now();
-    const match = this.prompts.takeNextFor(offer, now);
+    const priorityUsernames = new Set([server.owner, ...(dto.priority_usernames ?? [])]);
+    const match = this.prompts.takeNextFor(offer, now, priorityUsernames);
     if (!match.prompt) return { id: null, skipped: match.skipped };
     const generation: ProcessingGeneration = {
       id: randomUUID(),
@@ -171,11 +202,11 @@ export class GenerationService {
   }
 
   /** Cancels a request: its waiting slots are dropped; slots in progress still finish and are credited. */
-  cancelRequest(id: string): WaitingPrompt {
+  cancelRequest(id: string): Promise<RequestStanding> {
     const prompt = this.getRequest(id);
     prompt.cancel();
     this.afterChange(prompt);
-    return prompt;
+    return this.getRequestStanding(id);
   }
 
   /** Run by the scheduled sweep: slots whose server missed its deadline go back to waiting. */
@@ -232,19 +263,40 @@ export class GenerationService {
   /** Why no active server could serve these wishes, or null when one can. */
   private async whyNoServerCanServe(wishes: PromptWishes): Promise<string | null> {
     const active = await this.servers.findActive();
-    if (active.length === 0) return 'no server is active';
-    const reasons = new Set<SkipReason>();
-    for (const server of active) {
-      const reason = skipReason(wishes, server);
-      if (reason === null) return null;
-      reasons.add(reason);
-    }
-    return `of ${active.length} active server(s), ${[...reasons].map((r) => SKIP_EXPLANATIONS[r](wishes)).join(', ')}`;
+    return active.some((server) => skipReason(wishes, server) === null) ? null : explainNoServer(wishes, active);
+  }
+
+  /**
+   * Fair share: a request's standing is its requester's balance (contributions − usage, clamped to
+   * ±FAIR_SHARE_BALANCE_CAP) plus FAIR_SHARE_AGING_PER_SECOND for every second it waits. The aging
+   * term grows alike for every waiting request, so the order is that of balance − aging × creation
+   * time, fixed when the request is made.
+   */
+  private async priorityFor(username: string, now: number): Promise<number> {
+    const user = await this.users.findByUsername(username);
+    const cap = this.config.FAIR_SHARE_BALANCE_CAP;
+    const balance = user ? user.contributions - user.usage : 0;
+    return Math.max(-cap, Math.min(cap, balance)) - (this.config.FAIR_SHARE_AGING_PER_SECOND * now) / 1000;
   }
 
   private unknownGeneration(id: string): NotFoundException {
     return new NotFoundException(`No processing generation with id "${id}": it never existed, or its request expired`);
   }
+}
+
+/** Why none of the active servers can serve these wishes. */
+function explainNoServer(wishes: PromptWishes, active: readonly ServerOffer[]): string {
+  if (active.length === 0) return 'no server is active';
+  const reasons = new Set<SkipReason>();
+  for (const server of active) reasons.add(skipReason(wishes, server) as SkipReason);
+  return `of ${active.length} active server(s), ${[...reasons].map((r) => SKIP_EXPLANATIONS[r](wishes)).join(', ')}`;
+}
+
+/** One offer per distinct (model, max_length, max_content_length) among the servers. */
+function distinctOffers(servers: readonly ServerOffer[]): ServerOffer[] {
+  const offers = new Map<string, ServerOffer>();
+  for (const { model, maxLength, maxContentLength } of servers) offers.set(`${model}|${maxLength}|${maxContentLength}`, { model, maxLength, maxContentLength });
+  return [...offers.values()];
 }
 
 function wishesOf(dto: CreatePromptDto): PromptWishes {

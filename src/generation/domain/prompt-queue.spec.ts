@@ -2,15 +2,16 @@ import { PromptQueue, ServerOffer, skipReason } from './prompt-queue';
 import { PromptWishes, WaitingPrompt } from './waiting-prompt';
 
 let nextId = 0;
-function request(wishes: Partial<PromptWishes> = {}, n = 1): WaitingPrompt {
+function request(wishes: Partial<PromptWishes> = {}, n = 1, username = 'u', priority = 0): WaitingPrompt {
   return new WaitingPrompt({
     id: `r${nextId++}`,
     prompt: 'p',
     params: {},
-    username: 'u',
+    username,
     wishes: { models: [], maxLength: 80, maxContentLength: 1024, ...wishes },
     n,
     now: 0,
+    priority,
   });
 }
 
@@ -128,5 +129,95 @@ describe('PromptQueue', () => {
     queue.enqueue(request({ models: ['x', 'y'] }));
     queue.enqueue(request({ models: ['y', 'x'] }));
     expect(queue.take({ ...offer, model: 'z' }, 1)).toEqual({ skipped: { model: 2, max_length: 0, max_content_length: 0 } });
+  });
+
+  it('serves a higher priority first, whatever its age', () => {
+    const queue = new PromptQueue();
+    const consumer = request({}, 1, 'consumer', -10);
+    const contributor = request({ maxLength: 40 }, 1, 'contributor', 50);
+    queue.enqueue(consumer);
+    queue.enqueue(contributor);
+    expect(queue.take(offer, 1).prompt).toBe(contributor);
+    expect(queue.take(offer, 1).prompt).toBe(consumer);
+  });
+
+  it("serves the server's priority usernames first, then everyone by priority", () => {
+    const queue = new PromptQueue();
+    const rich = request({}, 1, 'rich', 100);
+    const friend = request({ maxLength: 50 }, 2, 'friend', -100);
+    const owner = request({}, 1, 'owner', -50);
+    [rich, friend, owner].forEach((r) => queue.enqueue(r));
+    const priority = new Set(['owner', 'friend']);
+    expect(queue.take(offer, 1, priority).prompt).toBe(owner);
+    expect(queue.take(offer, 1, priority).prompt).toBe(friend);
+    expect(queue.take(offer, 1, priority).prompt).toBe(friend);
+    expect(queue.take(offer, 1, priority).prompt).toBe(rich);
+  });
+
+  it('does not let priority usernames reach requests the server cannot serve', () => {
+    const queue = new PromptQueue();
+    const friendElsewhere = request({ models: ['other'] }, 1, 'friend');
+    const stranger = request({}, 1, 'stranger');
+    queue.enqueue(friendElsewhere);
+    queue.enqueue(stranger);
+    expect(queue.take(offer, 1, new Set(['friend'])).prompt).toBe(stranger);
+  });
+
+  it('drops entries a request no longer has (a late text completed a put-back slot)', () => {
+    const queue = new PromptQueue();
+    const r = request({}, 1);
+    queue.enqueue(r);
+    const taken = queue.take(offer, 1);
+    const attempt = { id: 'g', promptId: r.id, serverId: 's', slot: taken.slot!, startedAt: 1, deadline: 2, state: 'processing' as const };
+    r.assign(attempt);
+    r.putBackOverdue(attempt);
+    queue.enqueue(r);
+    expect(queue.has(r)).toBe(true);
+    r.finishSlot(attempt, 'late', 3);
+    queue.enqueue(r);
+    expect(queue.take(offer, 4).prompt).toBeUndefined();
+  });
+
+  describe('positionOf', () => {
+    it('counts the waiting slots served before the request, in every group its servers can serve', () => {
+      const queue = new PromptQueue();
+      const first = request({}, 3, 'a', 10);
+      const otherModel = request({ models: ['other'] }, 5, 'b', 10);
+      const longer = request({ maxLength: 500 }, 2, 'c', 10);
+      const mine = request({}, 2, 'me', 0);
+      const after = request({}, 4, 'd', -5);
+      [first, otherModel, longer, mine, after].forEach((r) => queue.enqueue(r));
+      // A server like `offer` (model nerys, max_length 80) serves `first`'s 3 slots before mine;
+      // it cannot take otherModel's or longer's, and `after` comes after me.
+      expect(queue.positionOf(mine, [offer])).toBe(3);
+      // A second kind of server that also takes long requests adds longer's 2 slots.
+      expect(queue.positionOf(mine, [offer, { ...offer, maxLength: 1000 }])).toBe(5);
+      expect(queue.positionOf(first, [offer])).toBe(0);
+      expect(queue.positionOf(after, [offer])).toBe(5);
+    });
+
+    it('moves up as slots ahead are served, and is 0 once nothing waits', () => {
+      const queue = new PromptQueue();
+      const ahead = request({}, 2, 'a', 10);
+      const mine = request({}, 1, 'me', 0);
+      queue.enqueue(ahead);
+      queue.enqueue(mine);
+      expect(queue.positionOf(mine, [offer])).toBe(2);
+      queue.take(offer, 1);
+      expect(queue.positionOf(mine, [offer])).toBe(1);
+      queue.take(offer, 1);
+      queue.take(offer, 1);
+      expect(queue.positionOf(mine, [offer])).toBe(0);
+    });
+
+    it('counts only its own group when no server can serve it', () => {
+      const queue = new PromptQueue();
+      const ahead = request({ models: ['rare'] }, 2, 'a', 10);
+      const mine = request({ models: ['rare'] }, 1, 'me', 0);
+      queue.enqueue(request({}, 7));
+      queue.enqueue(ahead);
+      queue.enqueue(mine);
+      expect(queue.positionOf(mine, [])).toBe(2);
+    });
   });
 });

@@ -21,6 +21,8 @@ export interface NewWaitingPrompt {
   wishes: PromptWishes;
   n: number;
   now: number;
+  /** Standing in line, fixed at creation: higher is served first (see the fair-share rule). */
+  priority?: number;
 }
 
 /** Why a submitted text was not taken. */
@@ -40,6 +42,7 @@ export class WaitingPrompt {
   readonly requesterKey: string;
   readonly wishes: PromptWishes;
   readonly n: number;
+  readonly priority: number;
   readonly createdAt: number;
   lastActivityAt: number;
   /** Slots in progress. */
@@ -61,6 +64,7 @@ export class WaitingPrompt {
     this.requesterKey = init.requesterKey ?? init.username;
     this.wishes = init.wishes;
     this.n = init.n;
+    this.priority = init.priority ?? 0;
     this.createdAt = init.now;
     this.lastActivityAt = init.now;
     this.untouched = init.n;

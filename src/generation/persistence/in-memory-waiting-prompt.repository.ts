@@ -14,9 +14,10 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
   /** Processing generations by deadline; entries of finished or deleted ones are dropped lazily. */
   private readonly deadlines = new Heap<ProcessingGeneration>((a, b) => a.deadline - b.deadline);
   private readonly queue = new PromptQueue();
-  /** Requests counted as unfinished, and how many each requester has. */
+  /** Requests counted as unfinished, and how many each requester and each username has. */
   private readonly unfinished = new Set<WaitingPrompt>();
   private readonly unfinishedByRequester = new Map<string, number>();
+  private readonly unfinishedByUsername = new Map<string, number>();
 
   add(prompt: WaitingPrompt): void {
     this.prompts.set(prompt.id, prompt);
@@ -48,8 +49,8 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
     this.countAsUnfinished(prompt, !prompt.done);
   }
 
-  takeNextFor(offer: ServerOffer, now: number): QueueMatch {
-    const match = this.queue.take(offer, now);
+  takeNextFor(offer: ServerOffer, now: number, priorityUsernames: ReadonlySet<string>): QueueMatch {
+    const match = this.queue.take(offer, now, priorityUsernames);
     if (match.prompt) this.touch(match.prompt, now);
     return match;
   }
@@ -65,6 +66,14 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
 
   countUnfinishedByRequester(requesterKey: string): number {
     return this.unfinishedByRequester.get(requesterKey) ?? 0;
+  }
+
+  countUnfinishedByUsername(username: string): number {
+    return this.unfinishedByUsername.get(username) ?? 0;
+  }
+
+  positionInLine(prompt: WaitingPrompt, offers: readonly ServerOffer[]): number {
+    return this.queue.positionOf(prompt, offers);
   }
 
   addProcessing(generation: ProcessingGeneration): void {
@@ -94,11 +103,15 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
 
   private countAsUnfinished(prompt: WaitingPrompt, unfinished: boolean): void {
     if (unfinished === this.unfinished.has(prompt)) return;
-    const key = prompt.requesterKey;
-    const count = (this.unfinishedByRequester.get(key) ?? 0) + (unfinished ? 1 : -1);
     if (unfinished) this.unfinished.add(prompt);
     else this.unfinished.delete(prompt);
-    if (count > 0) this.unfinishedByRequester.set(key, count);
-    else this.unfinishedByRequester.delete(key);
+    addCount(this.unfinishedByRequester, prompt.requesterKey, unfinished ? 1 : -1);
+    addCount(this.unfinishedByUsername, prompt.username, unfinished ? 1 : -1);
   }
+}
+
+function addCount(counts: Map<string, number>, key: string, change: number): void {
+  const count = (counts.get(key) ?? 0) + change;
+  if (count > 0) counts.set(key, count);
+  else counts.delete(key);
 }
