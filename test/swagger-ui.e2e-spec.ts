@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './support/processes';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, chromium, Locator, Page } from 'playwright-core';
@@ -32,17 +32,6 @@ const CLOWN_REQUEST = {
   models: ['KoboldAI/fairseq-dense-13B-Nerys-v2'],
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts the built server and resolves once it logs that it listens; rejects if it exits first. */
 function startServer(port: number, dataDir: string): Promise<{ child: ChildProcess; output: () => string }> {

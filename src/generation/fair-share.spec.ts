@@ -1,9 +1,5 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AppModule } from '../app.module';
+import { startAppContext, TestContext } from '../../test/support/app-context';
 import { UsersService } from '../users/users.service';
 import { GenerationService } from './generation.service';
 
@@ -13,35 +9,25 @@ const AGING = 1;
 describe('Fair share aging (fake clock)', () => {
   let context: INestApplicationContext;
   let generation: GenerationService;
-  let dataDir: string;
+  let app: TestContext;
 
   beforeEach(async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-    dataDir = mkdtempSync(join(tmpdir(), 'kc-fair-'));
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        AppModule.forRoot({
-          DATA_DIR: dataDir,
-          FAIR_SHARE_BALANCE_CAP: CAP,
-          FAIR_SHARE_AGING_PER_SECOND: AGING,
-          PROMPT_EXPIRY_SECONDS: 3600,
-          MAX_WAITING_REQUESTS_PER_USER: 10_000,
-          LOG_LEVEL: 'error',
-        }),
-      ],
-    })
-      .setLogger({ log: () => undefined, error: () => undefined, warn: () => undefined })
-      .compile();
-    context = await moduleRef.init();
+    app = await startAppContext({
+      FAIR_SHARE_BALANCE_CAP: CAP,
+      FAIR_SHARE_AGING_PER_SECOND: AGING,
+      PROMPT_EXPIRY_SECONDS: 3600,
+      MAX_WAITING_REQUESTS_PER_USER: 10_000,
+    });
+    context = app.context;
     generation = context.get(GenerationService);
     // The contributor gave 500 tokens to the consumer: balances +500 and −500, beyond the cap.
     await context.get(UsersService).recordGeneration('consumer', 'contributor', 500);
   });
 
   afterEach(async () => {
-    await context.close();
+    await app.close();
     jest.useRealTimers();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it(`serves a consumer's request within 2 × cap ÷ aging seconds (${(2 * CAP) / AGING} s) while contributors keep the only server busy`, async () => {

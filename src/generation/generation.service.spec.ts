@@ -1,9 +1,5 @@
 import { INestApplicationContext, NotFoundException } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AppModule } from '../app.module';
+import { startAppContext, TestContext } from '../../test/support/app-context';
 import { ServersService } from '../servers/servers.service';
 import { GenerationService } from './generation.service';
 import { WaitingPromptRepository } from './persistence/waiting-prompt.repository';
@@ -14,25 +10,19 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   let context: INestApplicationContext;
   let generation: GenerationService;
   let servers: ServersService;
-  let dataDir: string;
+  let app: TestContext;
 
   beforeEach(async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-    dataDir = mkdtempSync(join(tmpdir(), 'kc-unit-'));
-    const moduleRef = await Test.createTestingModule({
-      imports: [AppModule.forRoot({ DATA_DIR: dataDir, SWEEP_INTERVAL_SECONDS: 10, LOG_LEVEL: 'error' })],
-    })
-      .setLogger({ log: () => undefined, error: () => undefined, warn: () => undefined })
-      .compile();
-    context = await moduleRef.init();
+    app = await startAppContext({ SWEEP_INTERVAL_SECONDS: 10 });
+    context = app.context;
     generation = context.get(GenerationService);
     servers = context.get(ServersService);
   });
 
   afterEach(async () => {
-    await context.close();
+    await app.close();
     jest.useRealTimers();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** Moves the clock and lets the sweep that fell due run. */

@@ -66,6 +66,22 @@ describe('SnapshotFile', () => {
     expect(() => new SnapshotFile(dir, 'data.json', isData).read()).toThrow(/corrupt.*unexpected structure/);
   });
 
+  it('flushes only after a change, and retries a failed flush at the next one', () => {
+    const file = new SnapshotFile(dir, 'data.json', isData);
+    const current = jest.fn(() => ({ values: [1] }));
+    file.flush(current);
+    expect(current).not.toHaveBeenCalled();
+    file.markChanged();
+    jest.mocked(fs.writeFileSync).mockImplementationOnce(() => {
+      throw new Error('disk full');
+    });
+    expect(() => file.flush(current)).toThrow('disk full');
+    file.flush(current);
+    expect(file.read()).toEqual({ values: [1] });
+    file.flush(current);
+    expect(current).toHaveBeenCalledTimes(2);
+  });
+
   it('leaves no temporary files behind after a successful write', () => {
     const file = new SnapshotFile(dir, 'data.json', isData);
     file.write({ values: [1] });

@@ -18,6 +18,7 @@ export class CorruptSnapshotError extends Error {
  */
 export class SnapshotFile<T> {
   readonly path: string;
+  private changed = false;
 
   constructor(
     dataDir: string,
@@ -44,6 +45,23 @@ export class SnapshotFile<T> {
     }
     if (!this.isValid(data)) throw new CorruptSnapshotError(this.path, 'unexpected structure');
     return data;
+  }
+
+  /** Notes that the state behind this snapshot changed, so the next flush writes it. */
+  markChanged(): void {
+    this.changed = true;
+  }
+
+  /** Writes `current()` if the state changed since the last write; on failure, the next flush retries. */
+  flush(current: () => T): void {
+    if (!this.changed) return;
+    this.changed = false;
+    try {
+      this.write(current());
+    } catch (error) {
+      this.changed = true;
+      throw error;
+    }
   }
 
   write(data: T): void {

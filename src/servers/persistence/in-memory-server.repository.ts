@@ -40,7 +40,6 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
   private readonly byId = new Map<string, KoboldServer>();
   private readonly idByName = new Map<string, string>();
   private readonly file: SnapshotFile<ServersSnapshot>;
-  private dirty = false;
 
   constructor(config: AppConfig, snapshots: SnapshotService) {
     super();
@@ -53,14 +52,7 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
   }
 
   flushSnapshot(): void {
-    if (!this.dirty) return;
-    this.dirty = false;
-    try {
-      this.file.write({ version: 1, servers: [...this.byId.values()] });
-    } catch (error) {
-      this.dirty = true;
-      throw error;
-    }
+    this.file.flush(() => ({ version: 1, servers: [...this.byId.values()] }));
   }
 
   findById(id: string): Promise<KoboldServer | undefined> {
@@ -83,7 +75,7 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     const existing = this.idByName.get(server.name);
     if (existing !== undefined) return this.findById(existing) as Promise<KoboldServer>;
     this.put(copy(server));
-    this.dirty = true;
+    this.file.markChanged();
     return Promise.resolve(copy(server));
   }
 
@@ -91,7 +83,7 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     const server = this.byId.get(id);
     if (!server) return Promise.resolve(undefined);
     Object.assign(server, update);
-    this.dirty = true;
+    this.file.markChanged();
     return Promise.resolve(copy(server));
   }
 
@@ -99,7 +91,7 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     const server = this.byId.get(id);
     if (!server) return Promise.resolve(undefined);
     recordJob(server, job);
-    this.dirty = true;
+    this.file.markChanged();
     return Promise.resolve(copy(server));
   }
 

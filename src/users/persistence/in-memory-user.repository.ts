@@ -31,7 +31,6 @@ export class InMemoryUserRepository extends UserRepository implements OnModuleIn
   readonly snapshotName = 'users';
   private readonly users = new Map<string, User>();
   private readonly file: SnapshotFile<UsersSnapshot>;
-  private dirty = false;
 
   constructor(config: AppConfig, snapshots: SnapshotService) {
     super();
@@ -44,14 +43,7 @@ export class InMemoryUserRepository extends UserRepository implements OnModuleIn
   }
 
   flushSnapshot(): void {
-    if (!this.dirty) return;
-    this.dirty = false;
-    try {
-      this.file.write({ version: 1, users: [...this.users.values()] });
-    } catch (error) {
-      this.dirty = true;
-      throw error;
-    }
+    this.file.flush(() => ({ version: 1, users: [...this.users.values()] }));
   }
 
   findByUsername(username: string): Promise<User | undefined> {
@@ -62,14 +54,14 @@ export class InMemoryUserRepository extends UserRepository implements OnModuleIn
   addUsage(username: string, tokens: number): Promise<User> {
     const user = this.getOrCreate(username);
     user.usage += tokens;
-    this.dirty = true;
+    this.file.markChanged();
     return Promise.resolve({ ...user });
   }
 
   addContribution(username: string, tokens: number): Promise<User> {
     const user = this.getOrCreate(username);
     user.contributions += tokens;
-    this.dirty = true;
+    this.file.markChanged();
     return Promise.resolve({ ...user });
   }
 
