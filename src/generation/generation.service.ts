@@ -138,12 +138,13 @@ export class GenerationService {
     const prompt = this.prompts.findById(generation.promptId);
     if (!prompt || this.prompts.findProcessingById(id) !== generation) throw this.unknownGeneration(id);
     if (generation.submitted) throw new BadRequestException(`Generation "${id}" was already submitted`);
+    // Counted before any state changes, so nothing is completed without being credited.
+    const reward = countTokens(text);
     generation.submitted = true;
     const now = Date.now();
     prompt.finishSlot(text, now);
     this.prompts.touch(prompt, now);
     if (prompt.done) this.settleSync(prompt.id, (waiter) => waiter.resolve([...prompt.generations]));
-    const reward = countTokens(text);
     await this.servers.recordJob(server.id, { tokens: reward, seconds: (now - generation.startedAt) / 1000 });
     await this.users.recordGeneration(prompt.username, server.owner, reward);
     return { reward };
