@@ -1,5 +1,6 @@
 import {
   BadRequestException,
+  BeforeApplicationShutdown,
   GatewayTimeoutException,
   HttpException,
   Injectable,
@@ -39,7 +40,7 @@ const SKIP_EXPLANATIONS: Record<SkipReason, (wishes: PromptWishes) => string> = 
 };
 
 @Injectable()
-export class GenerationService {
+export class GenerationService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(GenerationService.name);
   private readonly syncWaiters = new Map<string, SyncWaiter>();
 
@@ -161,6 +162,18 @@ export class GenerationService {
     }
     if (idle.length > 0) this.logger.log(`Expired ${idle.length} idle request(s)`);
     return idle.length;
+  }
+
+  /**
+   * Before the HTTP server closes (it waits for open requests): answers every waiting /generate/sync with
+   * a 503 and cancels its request, instead of holding the shutdown until the request expires.
+   */
+  beforeApplicationShutdown(): void {
+    for (const promptId of [...this.syncWaiters.keys()]) {
+      const prompt = this.prompts.findById(promptId);
+      if (prompt) this.cancel(prompt);
+      this.settleSync(promptId, (waiter) => waiter.reject(new ServiceUnavailableException('The server is shutting down; send the request again in a moment')));
+    }
   }
 
   private cancel(prompt: WaitingPrompt): void {
