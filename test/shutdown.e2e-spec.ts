@@ -102,7 +102,7 @@ class Client {
             try {
               resolve({ status: response.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
             } catch (error) {
-              reject(error);
+              reject(error instanceof Error ? error : new Error(String(error)));
             }
           });
         },
