@@ -10,7 +10,8 @@ async function bootstrap(): Promise<void> {
   const config = app.get(AppConfig);
   app.useLogger(['error', 'warn', 'log', 'debug', 'verbose'].slice(0, ['error', 'warn', 'log', 'debug', 'verbose'].indexOf(config.LOG_LEVEL) + 1) as never);
   configureApp(app);
-  app.enableShutdownHooks();
+  // process.exit(0) once the shutdown hooks (snapshot flush included) are done, so a clean stop exits 0.
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
   await app.listen(config.PORT, config.HOST);
   new Logger('Bootstrap').log(`KoboldAI Cluster listening on http://${config.HOST}:${config.PORT} (Swagger UI at /api)`);
 }

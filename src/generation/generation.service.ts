@@ -1,5 +1,6 @@
 import {
   BadRequestException,
+  BeforeApplicationShutdown,
   GatewayTimeoutException,
   HttpException,
   HttpStatus,
@@ -56,7 +57,7 @@ const SKIP_EXPLANATIONS: Record<SkipReason, (wishes: PromptWishes) => string> = 
 };
 
 @Injectable()
-export class GenerationService {
+export class GenerationService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(GenerationService.name);
   private readonly syncWaiters = new Map<string, SyncWaiter>();
 
@@ -187,6 +188,8 @@ export class GenerationService {
     const server = await this.servers.authenticate(generation.serverId, password);
     const prompt = this.prompts.findById(generation.promptId);
     if (!prompt || this.prompts.findProcessingById(id) !== generation) throw this.unknownGeneration(id);
+    // Counted before any state changes, so nothing is completed without being credited.
+    const reward = countTokens(text);
     const now = Date.now();
     const refusal = prompt.finishSlot(generation, text, now);
     if (refusal === 'already-submitted') throw new BadRequestException(`Generation "${id}" was already submitted`);
@@ -195,7 +198,6 @@ export class GenerationService {
     }
     this.prompts.touch(prompt, now);
     this.afterChange(prompt);
-    const reward = countTokens(text);
     await this.servers.recordJob(server.id, { tokens: reward, seconds: (now - generation.startedAt) / 1000 });
     await this.users.recordGeneration(prompt.username, server.owner, reward);
     return prompt.cancelled ? { reward, cancelled: true } : { reward };
@@ -251,6 +253,21 @@ export class GenerationService {
     const expected = speed ? (prompt.wishes.maxLength / speed) * this.config.GENERATION_TIMEOUT_SAFETY_FACTOR : 0;
     const seconds = Math.max(this.config.GENERATION_TIMEOUT_MIN_SECONDS, expected);
     return Math.min(now + seconds * 1000, prompt.lastActivityAt + this.config.PROMPT_EXPIRY_SECONDS * 1000);
+  }
+
+  /**
+   * Before the HTTP server closes (it waits for open requests): answers every waiting /generate/sync with
+   * a 503 and cancels its request, instead of holding the shutdown until the request expires.
+   */
+  beforeApplicationShutdown(): void {
+    for (const promptId of [...this.syncWaiters.keys()]) {
+      const prompt = this.prompts.findById(promptId);
+      if (prompt) {
+        prompt.cancel();
+        this.prompts.refresh(prompt);
+      }
+      this.settleSync(promptId, (waiter) => waiter.reject(new ServiceUnavailableException('The server is shutting down; send the request again in a moment')));
+    }
   }
 
   private settleSync(promptId: string, settle: (waiter: SyncWaiter) => void): void {

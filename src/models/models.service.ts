@@ -7,8 +7,9 @@ export class ModelsService {
 
   /** Model name → number of active servers running it. */
   async countActiveServersByModel(): Promise<Record<string, number>> {
-    const counts: Record<string, number> = {};
-    for (const server of await this.servers.findActive()) counts[server.model] = (counts[server.model] ?? 0) + 1;
-    return counts;
+    // A Map, not an object: a model named `constructor` or `__proto__` must not meet Object.prototype.
+    const counts = new Map<string, number>();
+    for (const server of await this.servers.findActive()) counts.set(server.model, (counts.get(server.model) ?? 0) + 1);
+    return Object.fromEntries(counts);
   }
 }

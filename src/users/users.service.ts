@@ -37,9 +37,8 @@ export class UsersService {
     return this.users.findByUsername(username);
   }
 
+  /** Object.fromEntries makes own properties, so usernames such as `__proto__` are listed like any other. */
   private tally(users: User[], pick: (u: User) => number): Record<string, number> {
-    const result: Record<string, number> = {};
-    for (const user of users) if (pick(user) > 0) result[user.username] = pick(user);
-    return result;
+    return Object.fromEntries(users.filter((user) => pick(user) > 0).map((user) => [user.username, pick(user)]));
   }
 }

@@ -1,6 +1,24 @@
 import { ArgumentMetadata, BadRequestException, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 
 /**
+ * Deepest nesting of objects and arrays a body may have (the body itself is level 1). KoboldAI
+ * parameters are flat; the limit keeps the validator's recursion far from the call stack's end.
+ */
+export const MAX_BODY_DEPTH = 32;
+
+/** Whether objects and arrays nest deeper than `limit` in `value`; iterative, so any depth is safe. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let entry = stack.pop(); entry; entry = stack.pop()) {
+    const [node, depth] = entry;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
  * The validation every request goes through: a body must be a JSON object, and fields of the wrong
  * type are refused with a message naming them (`params.n must be an integer number`), never coerced.
  */
@@ -13,6 +31,9 @@ export class BodyValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
       throw new BadRequestException('The request body must be a JSON object');
+    }
+    if (metadata.type === 'body' && nestsDeeperThan(value, MAX_BODY_DEPTH)) {
+      throw new BadRequestException(`The request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep`);
     }
     return super.transform(value, metadata);
   }
