@@ -1,0 +1,399 @@
+/**
+ * `npm run bench`: measures the BUILT server (dist/main.js, so run `npm run build` first) as a child
+ * process, with rate limits off, and a plain Express baseline in the same run. Prints a table and
+ * writes it to bench/RESULTS.md. Not part of `npm test`.
+ *
+ * The server is started as `node --expose-gc -r <bench/probe> dist/main.js`: the preloaded probe reports
+ * event-loop delay and runs a GC over IPC, so the server has no debug endpoint.
+ */
+import autocannon from 'autocannon';
+import { ChildProcess, execSync, fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import ts from 'typescript';
+
+const ROOT = resolve(__dirname, '..');
+const HOST = '127.0.0.1';
+/** Connections autocannon keeps open; pipelining stays at 1, as a bridge would. */
+const CONNECTIONS = 10;
+const WARMUP_SECONDS = 2;
+const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const PROMPT_CHARS = 1024;
+const ABSENT_MODEL_GROUPS = 4;
+const SYNC_SAMPLES = 200;
+const CYCLE_JOBS = Number(process.env.BENCH_CYCLE_JOBS ?? 15_000);
+
+const POLLER = {
+  username: 'bench-owner',
+  password: 'bench-password-not-secret',
+  name: 'bench-poller',
+  model: 'bench/poller-model',
+  max_length: 512,
+  max_content_length: 2048,
+};
+
+// ---------------------------------------------------------------- processes
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/** Transpiles a bench helper to plain JS in `dir`, so the children run no ts-node. */
+function transpile(name: string, dir: string): string {
+  const source = readFileSync(join(__dirname, `${name}.ts`), 'utf8');
+  const output = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  });
+  const file = join(dir, `${name}.js`);
+  writeFileSync(file, output.outputText);
+  return file;
+}
+
+class Child {
+  private nextId = 0;
+  private readonly pending = new Map<number, (reply: Record<string, unknown>) => void>();
+
+  constructor(readonly process: ChildProcess) {
+    process.on('message', (message: Record<string, unknown>) => {
+      const id = message.id as number | undefined;
+      if (id === undefined) return;
+      this.pending.get(id)?.(message);
+      this.pending.delete(id);
+    });
+  }
+
+  get pid(): number {
+    if (this.process.pid === undefined) throw new Error('child has no pid');
+    return this.process.pid;
+  }
+
+  ask(type: string): Promise<Record<string, unknown>> {
+    const id = this.nextId++;
+    return new Promise((done) => {
+      this.pending.set(id, done);
+      this.process.send({ id, type });
+    });
+  }
+
+  /** Resident set size in bytes, as the kernel sees it. */
+  rss(): number {
+    const line = readFileSync(`/proc/${this.pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
+    if (!line) throw new Error('no VmRSS');
+    return Number(line.replace(/\D+/g, '')) * 1024;
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.exitCode !== null) return;
+    const exited = new Promise((done) => this.process.once('exit', done));
+    this.process.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    if (this.process.exitCode === null) this.process.kill('SIGKILL');
+  }
+}
+
+function startChild(script: string, execArgv: string[], env: Record<string, string>): Child {
+  const child = fork(script, [], {
+    cwd: ROOT,
+    execArgv,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Child(child);
+}
+
+async function waitForHttp(url: string, child: Child): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.process.exitCode !== null) throw new Error(`${url}: the child exited with ${child.process.exitCode}`);
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`${url} did not answer within 30s`);
+}
+
+// ---------------------------------------------------------------- load
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  total: number;
+}
+
+function cannon(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((done, fail) => {
+    autocannon({ connections: CONNECTIONS, ...options }, (error, result) => (error ? fail(error) : done(result)));
+  });
+}
+
+async function measure(url: string, body: string, label: string, seconds = MEASURE_SECONDS): Promise<Load> {
+  const request = { url, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body };
+  await cannon({ ...request, duration: WARMUP_SECONDS });
+  const result = await cannon({ ...request, duration: seconds });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${label}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+}
+
+/** Queues `count` waiting requests with 1 KB prompts, wanting models no server runs, in a few groups. */
+async function fill(base: string, count: number): Promise<void> {
+  const prompt = 'x'.repeat(PROMPT_CHARS - 16);
+  const requests = Array.from({ length: ABSENT_MODEL_GROUPS }, (_, group) => ({
+    method: 'POST' as const,
+    path: '/generate/prompt',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      prompt: `${prompt}${String(group).padStart(16, '.')}`,
+      params: { n: 1, max_length: 80, max_content_length: 1024, temperature: 0.7 },
+      username: 'bench-client',
+      models: [`bench/absent-model-${group}`],
+    }),
+  }));
+  const result = await cannon({ url: base, requests, amount: count, connections: 32 });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`fill: ${result.errors} errors, ${result.non2xx} non-2xx`);
+}
+
+async function post<T>(url: string, body: object): Promise<T> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** pop + submit + status, with a job for every pop: the prompts' ids are looked up by their text. */
+async function cycle(base: string): Promise<{ cps: number; p50: number; p99: number }> {
+  const ids = new Map<string, string>();
+  let next = 0;
+  const create = await cannon({
+    url: base,
+    amount: CYCLE_JOBS,
+    connections: 32,
+    requests: [
+      {
+        method: 'POST',
+        path: '/generate/prompt',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request, context: Record<string, unknown>) => {
+          const text = `cycle job ${next++}`;
+          context.text = text;
+          return { ...request, body: JSON.stringify({ prompt: text, params: { n: 1, max_length: 80 }, username: 'bench-client', models: [POLLER.model] }) };
+        },
+        onResponse: (_status, body, context: Record<string, unknown>) => {
+          ids.set(context.text as string, (JSON.parse(body) as { id: string }).id);
+        },
+      },
+    ],
+  });
+  if (create.non2xx > 0 || ids.size !== CYCLE_JOBS) throw new Error(`cycle: created ${ids.size} of ${CYCLE_JOBS} jobs`);
+  const result = await cannon({
+    url: base,
+    amount: CYCLE_JOBS * 3,
+    requests: [
+      { method: 'POST', path: '/generate/pop', headers: { 'content-type': 'application/json' }, body: JSON.stringify(POLLER), onResponse: (_s, body, context: Record<string, unknown>) => {
+        const popped = JSON.parse(body) as { id: string | null; payload?: { prompt: string } };
+        if (popped.id === null || !popped.payload) throw new Error('cycle: a pop found no job');
+        context.generation = popped.id;
+        context.prompt = ids.get(popped.payload.prompt);
+      } },
+      {
+        method: 'POST',
+        path: '/generate/submit',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request, context: Record<string, unknown>) => ({
+          ...request,
+          body: JSON.stringify({ id: context.generation, password: POLLER.password, generation: ' and so it goes.' }),
+        }),
+      },
+      { method: 'GET', setupRequest: (request, context: Record<string, unknown>) => ({ ...request, path: `/generate/prompt/${String(context.prompt)}` }) },
+    ],
+  });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`cycle: ${result.errors} errors, ${result.non2xx} non-2xx`);
+  return { cps: result.requests.total / 3 / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** Time from sending the submit that completes a request to the sync response, per request, in ms. */
+async function syncOverhead(base: string): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < SYNC_SAMPLES; i++) {
+    let answeredAt = 0;
+    const sync = post<string[]>(`${base}/generate/sync`, { prompt: `sync ${i}`, params: { n: 1 }, username: 'bench-client', models: [POLLER.model] }).then((r) => {
+      answeredAt = performance.now();
+      return r;
+    });
+    let popped: { id: string | null } = { id: null };
+    while (popped.id === null) popped = await post<{ id: string | null }>(`${base}/generate/pop`, POLLER);
+    const sentAt = performance.now();
+    await Promise.all([post(`${base}/generate/submit`, { id: popped.id, password: POLLER.password, generation: ' done' }), sync]);
+    samples.push(answeredAt - sentAt);
+  }
+  return samples;
+}
+
+// ---------------------------------------------------------------- report
+
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+};
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fixed = (n: number, digits = 2): string => n.toFixed(digits);
+const check = (ok: boolean): string => (ok ? 'met' : '**MISSED**');
+
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  let nproc = String(availableParallelism());
+  try {
+    nproc = execSync('nproc', { encoding: 'utf8' }).trim();
+  } catch {
+    // keep availableParallelism
+  }
+  return `${nproc} CPU(s) (nproc), ${cpu}, Node ${process.version}, ${process.platform}; ${new Date().toISOString()}`;
+}
+
+async function main(): Promise<void> {
+  const mainJs = join(ROOT, 'dist', 'main.js');
+  try {
+    readFileSync(mainJs);
+  } catch {
+    throw new Error('dist/main.js is missing: run `npm run build` first');
+  }
+  const temp = mkdtempSync(join(tmpdir(), 'kobold-bench-'));
+  const children: Child[] = [];
+  const started = Date.now();
+  const log = (message: string): void => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}`);
+  try {
+    const probe = transpile('probe', temp);
+    const baselineJs = transpile('express-baseline', temp);
+    const popBody = JSON.stringify(POLLER);
+
+    // Plain Express baseline.
+    const expressPort = await freePort();
+    const baseline = startChild(baselineJs, [], { PORT: String(expressPort), HOST, NODE_ENV: 'production', NODE_PATH: join(ROOT, 'node_modules') });
+    children.push(baseline);
+    await waitForHttp(`http://${HOST}:${expressPort}/`, baseline);
+
+    // The built server.
+    const port = await freePort();
+    const base = `http://${HOST}:${port}`;
+    const server = startChild(mainJs, ['--expose-gc', '-r', probe], {
+      PORT: String(port),
+      HOST,
+      DATA_DIR: join(temp, 'data'),
+      RATE_LIMITS: 'off',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      MAX_PROMPT_CHARS: String(PROMPT_CHARS * 2),
+    });
+    children.push(server);
+    await waitForHttp(`${base}/generate/prompt/none`, server);
+    await post(`${base}/generate/pop`, POLLER); // creates the poller (one scrypt hash)
+    log(`server pid ${server.pid} on ${base}; plain Express on port ${expressPort}`);
+
+    // Alternate baseline and empty pop twice, so drift hits both alike; each figure is the mean of two.
+    const expressRuns: Load[] = [];
+    const pop0Runs: Load[] = [];
+    for (let round = 0; round < 2; round++) {
+      expressRuns.push(await measure(`http://${HOST}:${expressPort}/generate/pop`, popBody, 'express'));
+      log(`plain Express: ${int(expressRuns[round].rps)} req/s`);
+      pop0Runs.push(await measure(`${base}/generate/pop`, popBody, 'pop(0)'));
+      log(`pop, empty queue: ${int(pop0Runs[round].rps)} req/s`);
+    }
+    await baseline.stop();
+    const mean = (runs: Load[]): Load => ({
+      rps: runs.reduce((s, r) => s + r.rps, 0) / runs.length,
+      p50: runs.reduce((s, r) => s + r.p50, 0) / runs.length,
+      p99: Math.max(...runs.map((r) => r.p99)),
+      total: runs.reduce((s, r) => s + r.total, 0),
+    });
+    const plain = mean(expressRuns);
+    const pop0 = mean(pop0Runs);
+
+    await server.ask('gc');
+    const rssEmpty = server.rss();
+    log(`RSS empty: ${fixed(rssEmpty / 2 ** 20, 1)} MiB`);
+
+    await fill(base, 10_000);
+    log('queued 10,000 waiting requests');
+    const pop10k = await measure(`${base}/generate/pop`, popBody, 'pop(10k)');
+    log(`pop, 10k waiting: ${int(pop10k.rps)} req/s`);
+
+    await fill(base, 90_000);
+    log('queued 100,000 waiting requests');
+    await server.ask('eld-reset');
+    const pop100k = await measure(`${base}/generate/pop`, popBody, 'pop(100k)');
+    const eld = (await server.ask('eld-read')) as { p50: number; p99: number; max: number };
+    log(`pop, 100k waiting: ${int(pop100k.rps)} req/s; event-loop delay p99 ${fixed(eld.p99)} ms`);
+    const skipped = await post<{ skipped: { model: number } }>(`${base}/generate/pop`, POLLER);
+    if (skipped.skipped.model !== 100_000) throw new Error(`expected 100,000 skipped for their model, got ${JSON.stringify(skipped)}`);
+
+    const gc = await server.ask('gc');
+    const rss100k = server.rss();
+    const heapUsed = (gc.memory as NodeJS.MemoryUsage).heapUsed;
+    const perRequest = (rss100k - rssEmpty) / 100_000;
+    log(`RSS at 100k: ${fixed(rss100k / 2 ** 20, 1)} MiB, ${int(perRequest)} B per waiting request`);
+
+    const cycled = await cycle(base);
+    log(`pop+submit+status: ${int(cycled.cps)} cycles/s`);
+    const sync = await syncOverhead(base);
+    log(`sync overhead: median ${fixed(percentile(sync, 50))} ms`);
+
+    const ratio100k = pop100k.rps / pop0.rps;
+    const ratioExpress = pop0.rps / plain.rps;
+    const syncMedian = percentile(sync, 50);
+    const rows = [
+      ['plain Express baseline (same body parser, same JSON)', `${int(plain.rps)} req/s`, `p50 ${fixed(plain.p50, 1)} ms, p99 ${fixed(plain.p99, 1)} ms`, ''],
+      ['pop, 0 waiting', `${int(pop0.rps)} req/s`, `p50 ${fixed(pop0.p50, 1)} ms, p99 ${fixed(pop0.p99, 1)} ms`, ''],
+      ['pop, 10,000 waiting (no match)', `${int(pop10k.rps)} req/s`, `p50 ${fixed(pop10k.p50, 1)} ms, p99 ${fixed(pop10k.p99, 1)} ms`, ''],
+      ['pop, 100,000 waiting (no match)', `${int(pop100k.rps)} req/s`, `p50 ${fixed(pop100k.p50, 1)} ms, p99 ${fixed(pop100k.p99, 1)} ms`, ''],
+      ['**pop(100k) / pop(0)**', `**${fixed(ratio100k)}**`, 'target ≥ 0.90', check(ratio100k >= 0.9)],
+      ['**pop(0) / plain Express**', `**${fixed(ratioExpress)}**`, 'target ≥ 0.85', check(ratioExpress >= 0.85)],
+      ['pop + submit + status cycle, jobs available (100k waiting)', `${int(cycled.cps)} cycles/s`, `request p50 ${fixed(cycled.p50, 1)} ms, p99 ${fixed(cycled.p99, 1)} ms`, ''],
+      [`**sync overhead** (completing submit sent → sync answered, ${SYNC_SAMPLES} requests)`, `**median ${fixed(syncMedian)} ms**`, `p99 ${fixed(percentile(sync, 99))} ms; target median ≤ 5 ms`, check(syncMedian <= 5)],
+      ['**RSS per waiting request** (1 KB prompt; after GC)', `**${fixed(perRequest / 1024)} KB**`, `RSS ${fixed(rssEmpty / 2 ** 20, 1)} → ${fixed(rss100k / 2 ** 20, 1)} MiB, heap used ${fixed(heapUsed / 2 ** 20, 1)} MiB; target ≤ 3 KB`, check(perRequest <= 3 * 1024)],
+      ['**event-loop delay p99 during the 100k pop run**', `**${fixed(eld.p99)} ms**`, `p50 ${fixed(eld.p50)} ms, max ${fixed(eld.max)} ms; target < 20 ms`, check(eld.p99 < 20)],
+    ];
+    const table = [
+      '| measure | result | detail | target |',
+      '| --- | --- | --- | --- |',
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n');
+    const report = [
+      '# Benchmark results',
+      '',
+      `Machine: ${machine()}.`,
+      '',
+      `autocannon, ${CONNECTIONS} connections, pipelining 1, ${WARMUP_SECONDS} s warm-up then ${MEASURE_SECONDS} s per figure ` +
+        `(plain Express and the empty pop: mean of two alternated runs). Waiting requests have 1 KB prompts and want one of ` +
+        `${ABSENT_MODEL_GROUPS} models no server runs, so every pop looks and finds nothing. Server: \`node dist/main.js\`, RATE_LIMITS=off, LOG_LEVEL=warn. ` +
+        `Regenerate with \`npm run build && npm run bench\`.`,
+      '',
+      table,
+      '',
+    ].join('\n');
+    writeFileSync(join(__dirname, 'RESULTS.md'), report);
+    console.log(`\n${report}`);
+    log('wrote bench/RESULTS.md');
+  } finally {
+    for (const child of children) await child.stop();
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : String(error));
+  process.exitCode = 1;
+});
