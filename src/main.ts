@@ -6,7 +6,9 @@ import { configureApp } from './app.setup';
 import { AppConfig } from './config/app-config';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(), { bufferLogs: true });
+  // No default parsers: configureApp's JSON parser reads every body whatever its Content-Type, so Nest's
+  // urlencoded parser would only cost time on each request (about 2% of a pop) without ever parsing one.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(), { bufferLogs: true, bodyParser: false });
   const config = app.get(AppConfig);
   app.useLogger(['error', 'warn', 'log', 'debug', 'verbose'].slice(0, ['error', 'warn', 'log', 'debug', 'verbose'].indexOf(config.LOG_LEVEL) + 1) as never);
   configureApp(app);
