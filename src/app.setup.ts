@@ -3,13 +3,31 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppConfig } from './config/app-config';
 
-export const API_DESCRIPTION = `Turns many volunteers' KoboldAI instances into one crowdsourced text-generation cluster.
+export const API_DESCRIPTION = `Turns many volunteers' KoboldAI instances into one crowdsourced text-generation cluster:
+people who want text send prompts here, and volunteers' KoboldAI servers pick them up, generate, and hand the results back.
 
-**Clients** POST a prompt to \`/generate/prompt\` and poll \`/generate/prompt/{id}\`, or call \`/generate/sync\` and wait.
-**KoboldAI United** joins as a client with \`--path http://HOST:5001 --model CLUSTER --apikey USERNAME\`.
-**Volunteers** join with the bridge, which polls \`/generate/pop\` and hands results to \`/generate/submit\`.
+### Use the cluster
+* **From this page**: open \`POST /generate/prompt\`, press *Try it out*, then *Execute*: the example body is a real request.
+  Copy the \`id\` it answers into \`GET /generate/prompt/{id}\` and poll until \`finished\` equals your \`n\`.
+* **From any HTTP client**: the same two calls, e.g.
+  \`curl -H "Content-Type: application/json" -d '{"prompt":"I entered into an argument with a clown", "params":{"max_length":16, "frmttriminc": true, "n":2}, "username":"db0", "models":["KoboldAI/fairseq-dense-13B-Nerys-v2"]}' http://HOST:5001/generate/prompt\`.
+  \`params\` is what KoboldAI's \`api/latest/generate\` takes, plus \`n\`, which can be as high as you like: many servers work on one request at once.
+  \`POST /generate/sync\` does both and waits for the generations.
+* **From KoboldAI** (United branch) in CLUSTER mode: \`play.sh --path http://HOST:5001 --model CLUSTER --apikey USERNAME\`,
+  optionally with one or more \`--req_model "KoboldAI/fairseq-dense-13B-Nerys-v2"\` to allow only those models.
 
-Prompts and generations live in memory only and are wiped after 10 minutes without activity.`;
+### Join the cluster with your KoboldAI
+Run the bridge (\`python bridge.py\`) next to your KoboldAI United instance with a username, a password and a server name.
+It polls \`POST /generate/pop\` for work, has your KoboldAI generate it, and hands the text to \`POST /generate/submit\`;
+your username is credited with the tokens. A server that has not polled for 5 minutes is stale and left out of \`GET /servers\`,
+but keeps its stats: come back with the same name and password, from any machine.
+
+### Privacy and limits
+Prompts and generations live in memory only and are wiped after 10 minutes without activity; the cluster never writes them to disk
+or its logs. The bridges run on volunteers' machines, though: do not prompt with anything you do not want others to see.
+Usernames are not authenticated; they only count usage (\`GET /usage\`) and contributions (\`GET /contributions\`).
+Every error answers \`{statusCode, error, message}\`, and the message says what to fix.
+`;
 
 /** Everything about the HTTP app that is not a Nest module: shared by main.ts and the e2e tests. */
 export function configureApp(app: NestExpressApplication): INestApplication {
@@ -27,10 +45,11 @@ export function configureApp(app: NestExpressApplication): INestApplication {
       .setTitle('KoboldAI Cluster')
       .setDescription(API_DESCRIPTION)
       .setVersion('1.0')
-      .addTag('Generation', 'Request generations, and the bridge endpoints that serve them')
-      .addTag('Servers', 'The KoboldAI instances serving the cluster')
-      .addTag('Users', 'What each user used and contributed, in tokens')
-      .addTag('Models', 'Which models are being served')
+      .setLicense('AGPL-3.0-only', 'https://www.gnu.org/licenses/agpl-3.0.html')
+      .addTag('Generation', 'Request generations (clients, KoboldAI CLUSTER mode), and the pop/submit endpoints bridges serve them with')
+      .addTag('Servers', 'The volunteers\' KoboldAI instances serving the cluster, and their statistics')
+      .addTag('Users', 'What each username used and contributed, in tokens')
+      .addTag('Models', 'Which models active servers run right now')
       .build(),
   );
   SwaggerModule.setup('api', app, document, { jsonDocumentUrl: 'api-json' });

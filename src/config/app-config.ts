@@ -1,5 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
 
 const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
@@ -12,6 +12,11 @@ const toBoolean = ({ value }: { value: unknown }): unknown => {
 const toInt = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
   return /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+};
+
+const toNumber = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  return /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : value;
 };
 
 /**
@@ -40,6 +45,26 @@ export class AppConfig {
 
   @Transform(toInt) @IsInt() @Min(1) @Max(3600)
   SNAPSHOT_INTERVAL_SECONDS = 5;
+
+  /** A popped generation not handed in by its deadline goes back to waiting; this is the shortest deadline. */
+  @Transform(toInt) @IsInt() @Min(1)
+  GENERATION_TIMEOUT_MIN_SECONDS = 120;
+
+  /** Deadline = max(minimum, max_length ÷ the server's measured tokens per second × this factor). */
+  @Transform(toNumber) @IsNumber() @Min(1)
+  GENERATION_TIMEOUT_SAFETY_FACTOR = 3;
+
+  /** Unfinished requests one user may have at once (anonymous users: per address). */
+  @Transform(toInt) @IsInt() @Min(1)
+  MAX_WAITING_REQUESTS_PER_USER = 30;
+
+  /** Fair share: how far a requester's balance (contributions − usage, tokens) can lift or lower a request. */
+  @Transform(toInt) @IsInt() @Min(0)
+  FAIR_SHARE_BALANCE_CAP = 1000;
+
+  /** Fair share: priority a waiting request gains per second, in balance tokens, so nobody starves. */
+  @Transform(toNumber) @IsNumber() @Min(0.001)
+  FAIR_SHARE_AGING_PER_SECOND = 5;
 
   @Transform(toInt) @IsInt() @Min(1) @Max(10000)
   MAX_N = 100;

@@ -5,7 +5,8 @@ import { ServersService } from '../servers/servers.service';
 import { GenerationService } from './generation.service';
 
 /**
- * The one scheduled task: every SWEEP_INTERVAL_SECONDS it expires idle requests and notes servers
+ * The one scheduled task: every SWEEP_INTERVAL_SECONDS it puts back generations whose server missed
+ * its deadline, expires idle requests and notes servers
  * that went stale. No timer, thread or interval per object.
  */
 @Injectable()
@@ -28,6 +29,7 @@ export class ClusterSweeper implements OnModuleInit {
 
   async sweep(now = Date.now()): Promise<void> {
     try {
+      this.generation.restartOverdue(now);
       this.generation.expireIdle(now);
       await this.servers.sweepStale(now);
     } catch (error) {

@@ -1,19 +1,9 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiGatewayTimeoutResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-  ApiTooManyRequestsResponse,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Res } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ErrorResponseDto } from '../common/http/error-response.dto';
+import { ApiBodyErrorResponses, ApiErrorResponse, ApiRateLimitResponse } from '../common/http/api-error-response.decorator';
 import { RateLimitBucket } from '../common/rate-limit/rate-limit-bucket.decorator';
-import { CreatePromptDto } from './dto/create-prompt.dto';
+import { CLOWN_PROMPT_EXAMPLE, CreatePromptDto } from './dto/create-prompt.dto';
 import { PopRequestDto } from './dto/pop-request.dto';
 import { PopResponseDto } from './dto/pop-response.dto';
 import { PromptCreatedDto } from './dto/prompt-created.dto';
@@ -22,9 +12,9 @@ import { SubmitRequestDto } from './dto/submit-request.dto';
 import { SubmitResponseDto } from './dto/submit-response.dto';
 import { GenerationService } from './generation.service';
 
+const PER_USER_LIMIT = 'or the requester already has MAX_WAITING_REQUESTS_PER_USER (30) unfinished requests (anonymous requesters: per IP)';
+
 @ApiTags('Generation')
-@ApiBadRequestResponse({ type: ErrorResponseDto, description: 'Malformed body: the message names the field' })
-@ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'Rate limit reached' })
 @Controller('generate')
 export class GenerationController {
   constructor(private readonly generation: GenerationService) {}
@@ -38,18 +28,39 @@ export class GenerationController {
       'Queues the prompt for `params.n` generations (default 1) and answers its id at once; poll `GET /generate/prompt/{id}` for the results. ' +
       '`POST /generate/async` is the same endpoint under the seed server\'s name.',
   })
-  @ApiOkResponse({ type: PromptCreatedDto })
-  createRequest(@Body() body: CreatePromptDto): PromptCreatedDto {
-    return { id: this.generation.createRequest(body).id };
+  @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
+  @ApiOkResponse({ type: PromptCreatedDto, description: 'The request is queued: poll its id' })
+  @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
+  @ApiRateLimitResponse('create', PER_USER_LIMIT)
+  async createRequest(@Body() body: CreatePromptDto, @Ip() clientAddress: string): Promise<PromptCreatedDto> {
+    const request = await this.generation.createRequest(body, clientAddress);
+    return { id: request.id };
   }
 
   @Get('prompt/:id')
   @RateLimitBucket('status')
   @ApiOperation({ summary: 'Status and generations of a request', description: 'Reading the status does not keep the request from expiring.' })
-  @ApiOkResponse({ type: PromptStatusDto })
-  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'Unknown or expired id' })
-  status(@Param('id') id: string): PromptStatusDto {
-    return PromptStatusDto.from(this.generation.getRequest(id));
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The id `POST /generate/prompt` answered', example: '34a9f91a-6db5-4d4c-962f-c4d795739610' })
+  @ApiOkResponse({ type: PromptStatusDto, description: 'Where the request stands, and its generations so far' })
+  @ApiErrorResponse(404, 'Unknown id, or the request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity')
+  @ApiRateLimitResponse('status')
+  async status(@Param('id') id: string): Promise<PromptStatusDto> {
+    return PromptStatusDto.fromStanding(await this.generation.getRequestStanding(id));
+  }
+
+  @Delete('prompt/:id')
+  @ApiOperation({
+    summary: 'Cancel a request',
+    description:
+      'Drops the waiting generations and answers the status at that moment, with the generations done so far. ' +
+      'Generations already in progress still finish, are still credited to their servers, and are added to the status.',
+  })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The id `POST /generate/prompt` answered', example: '34a9f91a-6db5-4d4c-962f-c4d795739610' })
+  @ApiOkResponse({ type: PromptStatusDto, description: 'The request is cancelled (`cancelled: true`)' })
+  @ApiErrorResponse(404, 'Unknown id, or the request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity')
+  @ApiRateLimitResponse('overall')
+  async cancel(@Param('id') id: string): Promise<PromptStatusDto> {
+    return PromptStatusDto.fromStanding(await this.generation.cancelRequest(id));
   }
 
   @Post('sync')
@@ -61,15 +72,18 @@ export class GenerationController {
       'Queues the prompt and answers the list of its `n` generations once they are all done. 503 at once when no active server could serve it. ' +
       'Closing the connection cancels the request.',
   })
-  @ApiOkResponse({ type: [String], description: 'The generations', schema: { type: 'array', items: { type: 'string' }, example: [' as he stood before me.', ' and lost.'] } })
-  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'No active server can serve the request; the message says why' })
-  @ApiGatewayTimeoutResponse({ type: ErrorResponseDto, description: 'The request expired before it was complete' })
-  generateSync(@Body() body: CreatePromptDto, @Res({ passthrough: true }) response: Response): Promise<string[]> {
+  @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
+  @ApiOkResponse({ description: 'The `n` generations', schema: { type: 'array', items: { type: 'string' }, example: [' as he stood before me.', ' and lost.'] } })
+  @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
+  @ApiRateLimitResponse('create', PER_USER_LIMIT)
+  @ApiErrorResponse(503, 'No active server can serve the request (its models, max_length or context); the message says why')
+  @ApiErrorResponse(504, 'The request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity before all its generations were done')
+  generateSync(@Body() body: CreatePromptDto, @Ip() clientAddress: string, @Res({ passthrough: true }) response: Response): Promise<string[]> {
     const disconnected = new AbortController();
     response.on('close', () => {
       if (!response.writableFinished) disconnected.abort();
     });
-    return this.generation.generateSync(body, disconnected.signal);
+    return this.generation.generateSync(body, clientAddress, disconnected.signal);
   }
 
   @Post('pop')
@@ -81,8 +95,10 @@ export class GenerationController {
       'Checks the server in (the first pop creates it; later pops must repeat its password) and hands it one generation of the oldest request it can serve. ' +
       'With nothing to do, `id` is null and `skipped` counts the waiting requests it could not take, by reason.',
   })
-  @ApiOkResponse({ type: PopResponseDto })
-  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'The server name is taken with another password' })
+  @ApiOkResponse({ type: PopResponseDto, description: 'One generation to make, or `id: null` and the skipped counts' })
+  @ApiBodyErrorResponses('Malformed body: not a JSON object, or a field missing, of the wrong type or too long. The message names the field.', 'name should not be empty')
+  @ApiErrorResponse(401, 'The server name is taken with another password')
+  @ApiRateLimitResponse('pop')
   pop(@Body() body: PopRequestDto): Promise<PopResponseDto> {
     return this.generation.pop(body);
   }
@@ -90,10 +106,16 @@ export class GenerationController {
   @Post('submit')
   @HttpCode(HttpStatus.OK)
   @RateLimitBucket('worker')
-  @ApiOperation({ summary: 'Hand in a generation (bridge)', description: 'Completes the popped generation and credits its tokens.' })
-  @ApiOkResponse({ type: SubmitResponseDto })
-  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'Unknown id, or its request expired' })
-  @ApiUnauthorizedResponse({ type: ErrorResponseDto, description: 'Not the password of the server that popped it' })
+  @ApiOperation({
+    summary: 'Hand in a generation (bridge)',
+    description:
+      'Completes the popped generation and credits its tokens. A server that missed its deadline may still hand in its text while nobody else has completed the slot. ' +
+      'If the request was cancelled meanwhile, the text is still credited and the answer says `cancelled: true`.',
+  })
+  @ApiOkResponse({ type: SubmitResponseDto, description: 'The generation is stored; its tokens are credited' })
+  @ApiBodyErrorResponses('Malformed body (the message names the field), or the generation was already submitted', 'Generation "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11" was already submitted')
+  @ApiErrorResponse(401, 'Not the password of the server that popped it', 'Wrong password for the server that took this generation')
+  @ApiErrorResponse(404, 'Unknown id, its request expired, or another server completed the slot after this one missed its deadline', 'No processing generation with id "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11": it never existed, or its request expired')
   submit(@Body() body: SubmitRequestDto): Promise<SubmitResponseDto> {
     return this.generation.submit(body.id, body.password, body.generation);
   }

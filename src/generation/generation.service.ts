@@ -2,6 +2,7 @@ import {
   BadRequestException,
   GatewayTimeoutException,
   HttpException,
+  HttpStatus,
   Injectable,
   Logger,
   NotFoundException,
@@ -9,11 +10,12 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
+import { KoboldServer, tokensPerSecond } from '../servers/domain/kobold-server';
 import { ServersService } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
 import { UsersService } from '../users/users.service';
 import { ProcessingGeneration } from './domain/processing-generation';
-import { skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
+import { ServerOffer, skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
 import { countTokens } from './domain/token-counter';
 import { PromptWishes, WaitingPrompt } from './domain/waiting-prompt';
 import { CreatePromptDto } from './dto/create-prompt.dto';
@@ -24,6 +26,21 @@ export const DEFAULT_REQUEST_MAX_LENGTH = 80;
 export const DEFAULT_REQUEST_MAX_CONTENT_LENGTH = 1024;
 export const DEFAULT_SERVER_MAX_LENGTH = 512;
 export const DEFAULT_SERVER_MAX_CONTENT_LENGTH = 2048;
+
+/** Where a request stands: its place in line, a wait estimate, and whether anyone can serve it. */
+export interface RequestStanding {
+  prompt: WaitingPrompt;
+  queuePosition: number;
+  waitTime: number | null;
+  isPossible: boolean;
+  impossibleReason: string | null;
+}
+
+export interface SubmitResult {
+  reward: number;
+  /** Present when the request was cancelled while this generation was in progress. */
+  cancelled?: true;
+}
 
 export type PopResult = { id: string; payload: Record<string, unknown> } | { id: null; skipped: SkippedCounts };
 
@@ -50,22 +67,29 @@ export class GenerationService {
     private readonly config: AppConfig,
   ) {}
 
-  /** Queues a request for `n` generations and returns it. */
-  createRequest(dto: CreatePromptDto, now = Date.now()): WaitingPrompt {
+  /**
+   * Queues a request for `n` generations and returns it. `clientAddress` tells anonymous requesters
+   * apart for the per-user limit.
+   */
+  async createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): Promise<WaitingPrompt> {
     if (dto.prompt.length > this.config.MAX_PROMPT_CHARS) {
       throw new BadRequestException(`prompt is ${dto.prompt.length} characters long; the limit is MAX_PROMPT_CHARS (${this.config.MAX_PROMPT_CHARS})`);
     }
     const { n = 1, ...params } = dto.params ?? {};
     if (n > this.config.MAX_N) throw new BadRequestException(`params.n must not be greater than MAX_N (${this.config.MAX_N})`);
-    const prompt = new WaitingPrompt({
-      id: randomUUID(),
-      prompt: dto.prompt,
-      params,
-      username: dto.username ?? ANONYMOUS,
-      wishes: wishesOf(dto),
-      n,
-      now,
-    });
+    const username = dto.username ?? ANONYMOUS;
+    const requesterKey = username === ANONYMOUS ? `${ANONYMOUS}@${clientAddress}` : username;
+    const limit = this.config.MAX_WAITING_REQUESTS_PER_USER;
+    if (this.prompts.countUnfinishedByRequester(requesterKey) >= limit) {
+      throw new HttpException(
+        `${username} already has ${limit} unfinished requests (MAX_WAITING_REQUESTS_PER_USER); wait for one to finish or cancel one`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    const priority = await this.priorityFor(username, now);
+    // The limit is checked again: another request of the same requester may have arrived meanwhile.
+    if (this.prompts.countUnfinishedByRequester(requesterKey) >= limit) return this.createRequest(dto, clientAddress, now);
+    const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: wishesOf(dto), n, now, priority });
     this.prompts.add(prompt);
     return prompt;
   }
@@ -77,20 +101,39 @@ export class GenerationService {
     return prompt;
   }
 
+  /** A request with its place in line, a wait estimate and whether an active server can serve it. */
+  async getRequestStanding(id: string): Promise<RequestStanding> {
+    const prompt = this.getRequest(id);
+    const active = await this.servers.findActive();
+    const capable = active.filter((server) => skipReason(prompt.wishes, server) === null);
+    const isPossible = prompt.done || capable.length > 0;
+    const queuePosition = prompt.waiting > 0 ? this.prompts.positionInLine(prompt, distinctOffers(capable)) : 0;
+    let waitTime: number | null = null;
+    if (prompt.done) {
+      waitTime = 0;
+    } else if (isPossible) {
+      const speed = capable.reduce((total, server) => total + (tokensPerSecond(server) ?? 0), 0);
+      const slotsToGo = queuePosition + prompt.waiting + prompt.processing;
+      if (speed > 0) waitTime = Math.ceil((slotsToGo * prompt.wishes.maxLength) / speed);
+    }
+    return { prompt, queuePosition, waitTime, isPossible, impossibleReason: isPossible ? null : explainNoServer(prompt.wishes, active) };
+  }
+
   /**
    * Creates a request and resolves with its `n` generations when the submit that completes it arrives.
    * 503 at once when no active server could serve it; 504 if it expires first; aborting (the client
    * went away) cancels it.
    */
-  async generateSync(dto: CreatePromptDto, signal?: AbortSignal): Promise<string[]> {
+  async generateSync(dto: CreatePromptDto, clientAddress?: string, signal?: AbortSignal): Promise<string[]> {
     const wishes = wishesOf(dto);
     const reason = await this.whyNoServerCanServe(wishes);
     if (reason) throw new ServiceUnavailableException(`No active server can serve this request: ${reason}`);
-    const prompt = this.createRequest(dto);
+    const prompt = await this.createRequest(dto, clientAddress);
     return new Promise<string[]>((resolve, reject) => {
       const onAbort = (): void => {
         if (!this.syncWaiters.delete(prompt.id)) return;
-        this.cancel(prompt);
+        prompt.cancel();
+        this.prompts.refresh(prompt);
         reject(new BadRequestException('The client closed the connection; the request was cancelled'));
       };
       this.syncWaiters.set(prompt.id, {
@@ -117,36 +160,66 @@ export class GenerationService {
     };
     const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password });
     const now = Date.now();
-    const match = this.prompts.takeNextFor(offer, now);
+    const priorityUsernames = new Set([server.owner, ...(dto.priority_usernames ?? [])]);
+    const match = this.prompts.takeNextFor(offer, now, priorityUsernames);
     if (!match.prompt) return { id: null, skipped: match.skipped };
     const generation: ProcessingGeneration = {
       id: randomUUID(),
       promptId: match.prompt.id,
       serverId: server.id,
+      slot: match.slot,
       startedAt: now,
-      submitted: false,
+      deadline: this.deadlineFor(match.prompt, server, now),
+      state: 'processing',
     };
+    match.prompt.assign(generation);
     this.prompts.addProcessing(generation);
     return { id: generation.id, payload: match.prompt.payload() };
   }
 
-  /** A bridge hands in a finished generation; credits its tokens and completes the slot. */
-  async submit(id: string, password: string, text: string): Promise<{ reward: number }> {
+  /**
+   * A bridge hands in a finished generation; credits its tokens and completes the slot. A late text
+   * from a server that missed its deadline still completes the slot if nobody else has.
+   */
+  async submit(id: string, password: string, text: string): Promise<SubmitResult> {
     const generation = this.prompts.findProcessingById(id);
     if (!generation) throw this.unknownGeneration(id);
     const server = await this.servers.authenticate(generation.serverId, password);
     const prompt = this.prompts.findById(generation.promptId);
     if (!prompt || this.prompts.findProcessingById(id) !== generation) throw this.unknownGeneration(id);
-    if (generation.submitted) throw new BadRequestException(`Generation "${id}" was already submitted`);
-    generation.submitted = true;
     const now = Date.now();
-    prompt.finishSlot(text, now);
+    const refusal = prompt.finishSlot(generation, text, now);
+    if (refusal === 'already-submitted') throw new BadRequestException(`Generation "${id}" was already submitted`);
+    if (refusal === 'slot-complete') {
+      throw new NotFoundException(`Generation "${id}" is no longer needed: another server completed its slot after this one missed its deadline`);
+    }
     this.prompts.touch(prompt, now);
-    if (prompt.done) this.settleSync(prompt.id, (waiter) => waiter.resolve([...prompt.generations]));
+    this.afterChange(prompt);
     const reward = countTokens(text);
     await this.servers.recordJob(server.id, { tokens: reward, seconds: (now - generation.startedAt) / 1000 });
     await this.users.recordGeneration(prompt.username, server.owner, reward);
-    return { reward };
+    return prompt.cancelled ? { reward, cancelled: true } : { reward };
+  }
+
+  /** Cancels a request: its waiting slots are dropped; slots in progress still finish and are credited. */
+  cancelRequest(id: string): Promise<RequestStanding> {
+    const prompt = this.getRequest(id);
+    prompt.cancel();
+    this.afterChange(prompt);
+    return this.getRequestStanding(id);
+  }
+
+  /** Run by the scheduled sweep: slots whose server missed its deadline go back to waiting. */
+  restartOverdue(now = Date.now()): number {
+    let restarted = 0;
+    for (const generation of this.prompts.findOverdue(now)) {
+      const prompt = this.prompts.findById(generation.promptId);
+      if (!prompt) continue;
+      if (prompt.putBackOverdue(generation)) restarted += 1;
+      this.afterChange(prompt);
+    }
+    if (restarted > 0) this.logger.log(`Put ${restarted} generation(s) back to waiting after their server missed the deadline`);
+    return restarted;
   }
 
   /** Run by the scheduled sweep: deletes requests idle for PROMPT_EXPIRY_SECONDS, with their generations. */
@@ -162,9 +235,22 @@ export class GenerationService {
     return idle.length;
   }
 
-  private cancel(prompt: WaitingPrompt): void {
-    prompt.cancel();
-    this.prompts.removeFromQueue(prompt);
+  /** Keeps the indexes in step with a changed request, and answers its sync caller once it is done. */
+  private afterChange(prompt: WaitingPrompt): void {
+    this.prompts.refresh(prompt);
+    if (prompt.done) this.settleSync(prompt.id, (waiter) => waiter.resolve([...prompt.generations]));
+  }
+
+  /**
+   * When a popped generation goes back to waiting: long enough for the server to generate the wished
+   * tokens at its measured speed, with a safety factor; never sooner than the minimum, never after the
+   * request would expire.
+   */
+  private deadlineFor(prompt: WaitingPrompt, server: KoboldServer, now: number): number {
+    const speed = tokensPerSecond(server);
+    const expected = speed ? (prompt.wishes.maxLength / speed) * this.config.GENERATION_TIMEOUT_SAFETY_FACTOR : 0;
+    const seconds = Math.max(this.config.GENERATION_TIMEOUT_MIN_SECONDS, expected);
+    return Math.min(now + seconds * 1000, prompt.lastActivityAt + this.config.PROMPT_EXPIRY_SECONDS * 1000);
   }
 
   private settleSync(promptId: string, settle: (waiter: SyncWaiter) => void): void {
@@ -177,19 +263,40 @@ export class GenerationService {
   /** Why no active server could serve these wishes, or null when one can. */
   private async whyNoServerCanServe(wishes: PromptWishes): Promise<string | null> {
     const active = await this.servers.findActive();
-    if (active.length === 0) return 'no server is active';
-    const reasons = new Set<SkipReason>();
-    for (const server of active) {
-      const reason = skipReason(wishes, server);
-      if (reason === null) return null;
-      reasons.add(reason);
-    }
-    return `of ${active.length} active server(s), ${[...reasons].map((r) => SKIP_EXPLANATIONS[r](wishes)).join(', ')}`;
+    return active.some((server) => skipReason(wishes, server) === null) ? null : explainNoServer(wishes, active);
+  }
+
+  /**
+   * Fair share: a request's standing is its requester's balance (contributions − usage, clamped to
+   * ±FAIR_SHARE_BALANCE_CAP) plus FAIR_SHARE_AGING_PER_SECOND for every second it waits. The aging
+   * term grows alike for every waiting request, so the order is that of balance − aging × creation
+   * time, fixed when the request is made.
+   */
+  private async priorityFor(username: string, now: number): Promise<number> {
+    const user = await this.users.findByUsername(username);
+    const cap = this.config.FAIR_SHARE_BALANCE_CAP;
+    const balance = user ? user.contributions - user.usage : 0;
+    return Math.max(-cap, Math.min(cap, balance)) - (this.config.FAIR_SHARE_AGING_PER_SECOND * now) / 1000;
   }
 
   private unknownGeneration(id: string): NotFoundException {
     return new NotFoundException(`No processing generation with id "${id}": it never existed, or its request expired`);
   }
+}
+
+/** Why none of the active servers can serve these wishes. */
+function explainNoServer(wishes: PromptWishes, active: readonly ServerOffer[]): string {
+  if (active.length === 0) return 'no server is active';
+  const reasons = new Set<SkipReason>();
+  for (const server of active) reasons.add(skipReason(wishes, server) as SkipReason);
+  return `of ${active.length} active server(s), ${[...reasons].map((r) => SKIP_EXPLANATIONS[r](wishes)).join(', ')}`;
+}
+
+/** One offer per distinct (model, max_length, max_content_length) among the servers. */
+function distinctOffers(servers: readonly ServerOffer[]): ServerOffer[] {
+  const offers = new Map<string, ServerOffer>();
+  for (const { model, maxLength, maxContentLength } of servers) offers.set(`${model}|${maxLength}|${maxContentLength}`, { model, maxLength, maxContentLength });
+  return [...offers.values()];
 }
 
 function wishesOf(dto: CreatePromptDto): PromptWishes {

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiRateLimitResponse } from '../common/http/api-error-response.decorator';
 import { SERVERS_BY_MODEL_SCHEMA } from './dto/servers-by-model.schema';
 import { ModelsService } from './models.service';
 
@@ -14,6 +15,7 @@ export class ModelsController {
     description: 'Each model run by an active server, with how many servers run it. KoboldAI reads the keys as the model list.',
   })
   @ApiOkResponse({ schema: SERVERS_BY_MODEL_SCHEMA, description: 'Model → number of active servers' })
+  @ApiRateLimitResponse()
   list(): Promise<Record<string, number>> {
     return this.models.countActiveServersByModel();
   }

@@ -1,6 +1,6 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ErrorResponseDto } from '../common/http/error-response.dto';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponse, ApiRateLimitResponse } from '../common/http/api-error-response.decorator';
 import { ServerDto } from './dto/server.dto';
 import { ServersService } from './servers.service';
 
@@ -14,7 +14,8 @@ export class ServersController {
     summary: 'Active servers and their statistics',
     description: 'Servers that popped within STALE_SERVER_SECONDS (5 minutes by default). Stale ones are left out, but keep their stats.',
   })
-  @ApiOkResponse({ type: [ServerDto] })
+  @ApiOkResponse({ type: [ServerDto], description: 'The active servers' })
+  @ApiRateLimitResponse()
   async listActive(): Promise<ServerDto[]> {
     const servers = await this.servers.findActive();
     return servers.map((server) => ServerDto.from(server, true));
@@ -22,8 +23,10 @@ export class ServersController {
 
   @Get(':id')
   @ApiOperation({ summary: 'One server by uuid', description: 'Stale servers are shown too, with `online: false`.' })
-  @ApiOkResponse({ type: ServerDto })
-  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'No server has this id' })
+  @ApiParam({ name: 'id', format: 'uuid', description: "The server's id, as `GET /servers` lists it", example: '019e34e3-3109-4ea9-820a-b0c4f6a53c07' })
+  @ApiOkResponse({ type: ServerDto, description: 'The server, active or stale' })
+  @ApiErrorResponse(404, 'No server has this id', 'No server with id "019e34e3-3109-4ea9-820a-b0c4f6a53c07"')
+  @ApiRateLimitResponse()
   async findOne(@Param('id') id: string): Promise<ServerDto> {
     const server = await this.servers.findById(id);
     if (!server) throw new NotFoundException(`No server with id "${id}"`);

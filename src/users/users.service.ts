@@ -1,10 +1,23 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, NotFoundException } from '@nestjs/common';
 import { User } from './domain/user';
+import { WaitingRequestsCounter } from './domain/waiting-requests-counter';
 import { UserRepository } from './persistence/user.repository';
 
 @Injectable()
 export class UsersService {
-  constructor(private readonly users: UserRepository) {}
+  constructor(
+    private readonly users: UserRepository,
+    private readonly waitingRequests: WaitingRequestsCounter,
+  ) {}
+
+  /** A user's accounting and unfinished requests; 404 for a username the cluster has never seen. */
+  async getProfile(username: string): Promise<User & { balance: number; waitingRequests: number }> {
+    const user = await this.users.findByUsername(username);
+    const waitingRequests = this.waitingRequests.countUnfinished(username);
+    if (!user && waitingRequests === 0) throw new NotFoundException(`No user "${username}": they never requested or contributed anything`);
+    const { usage = 0, contributions = 0 } = user ?? {};
+    return { username, usage, contributions, balance: contributions - usage, waitingRequests };
+  }
 
   /** Credits one finished generation: the requester used the tokens, the server's owner contributed them. */
   async recordGeneration(requester: string, serverOwner: string, tokens: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { ArgumentMetadata, BadRequestException, Injectable, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 
 /**
  * A hand-written check a body DTO class may offer as a static method, for hot routes: it must answer
@@ -16,7 +16,7 @@ function fastCheckOf(metatype: ArgumentMetadata['metatype']): FastBodyCheck['isV
 
 /**
  * The validation every request goes through: a body must be a JSON object, and fields of the wrong
- * type are refused with a message naming them, never coerced.
+ * type are refused with a message naming them (`params.n must be an integer number`), never coerced.
  *
  * class-validator costs about a quarter of a pop's CPU time (measured with `npm run bench`), so a DTO
  * with a {@link FastBodyCheck} skips it for the bodies that pass that check; the handler then gets the
@@ -36,5 +36,23 @@ export class BodyValidationPipe extends ValidationPipe {
       if (fastCheckOf(metadata.metatype)?.(value)) return value;
     }
     return super.transform(value, metadata);
+  }
+
+  /**
+   * A field's own errors come first and stand alone: `params must be an object` says more than the
+   * errors of its elements would. Nested fields are named by their path.
+   */
+  protected override flattenValidationErrors(errors: ValidationError[], parentPath = ''): string[] {
+    const messages: string[] = [];
+    for (const error of errors) {
+      const constraints = Object.values(error.constraints ?? {});
+      if (constraints.length > 0) {
+        messages.push(...constraints.map((message) => (parentPath ? `${parentPath}.${message}` : message)));
+      } else if (error.children?.length) {
+        const path = parentPath ? `${parentPath}.${error.property}` : error.property;
+        messages.push(...this.flattenValidationErrors(error.children, path));
+      }
+    }
+    return messages;
   }
 }

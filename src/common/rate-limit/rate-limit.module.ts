@@ -9,6 +9,8 @@ const MINUTE = 60_000;
 function rateLimitOptions(config: AppConfig): ThrottlerModuleOptions {
   return {
     errorMessage: 'Too many requests: slow down (see the rate limits in the README)',
+    // One counter per limit and client, shared by every route the limit covers (not one per route).
+    generateKey: (_context, tracker, throttlerName) => `${throttlerName}:${tracker}`,
     throttlers: [
       {
         name: 'overall',

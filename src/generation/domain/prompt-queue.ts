@@ -1,5 +1,6 @@
-import { Heap } from 'heap-js';
+import { OrderedSet } from '@js-sdsl/ordered-set';
 import { PromptWishes, WaitingPrompt } from './waiting-prompt';
+import { GenerationSlot } from './processing-generation';
 
 /** What a polling server offers. */
 export interface ServerOffer {
@@ -20,119 +21,184 @@ export function skipReason(wishes: PromptWishes, offer: ServerOffer): SkipReason
   return null;
 }
 
-export type QueueMatch = { prompt: WaitingPrompt; skipped?: undefined } | { prompt?: undefined; skipped: SkippedCounts };
+export type QueueMatch =
+  | { prompt: WaitingPrompt; slot: GenerationSlot; skipped?: undefined }
+  | { prompt?: undefined; slot?: undefined; skipped: SkippedCounts };
 
-interface QueueEntry {
+/** One waiting slot in line. A request with `n` waiting slots has `n` entries, side by side. */
+interface SlotEntry {
   prompt: WaitingPrompt;
-  ticket: number;
+  priority: number;
   seq: number;
+  slotNo: number;
 }
+
+/** Served first: higher priority, then the older request, then its earlier slot. */
+const servedFirst = (a: SlotEntry, b: SlotEntry): number => b.priority - a.priority || a.seq - b.seq || a.slotNo - b.slotNo;
+
+const newLine = (): OrderedSet<SlotEntry> => new OrderedSet<SlotEntry>([], servedFirst, true);
 
 /** Waiting requests that share the same wishes; one check decides for all of them. */
 interface WishGroup {
   key: string;
   wishes: PromptWishes;
-  heap: Heap<QueueEntry>;
+  /** Every waiting slot of the group, in serving order, with positions. */
+  line: OrderedSet<SlotEntry>;
+  /** The same slots by requester, for servers that serve some usernames first. */
+  byUser: Map<string, OrderedSet<SlotEntry>>;
   /** Requests in this group that have a waiting slot. */
-  count: number;
+  requests: number;
 }
 
-const byAge = (a: QueueEntry, b: QueueEntry): number => a.seq - b.seq;
+interface Queued {
+  group: WishGroup;
+  entries: SlotEntry[];
+}
 
 /**
  * The matching of waiting requests to servers, in memory, with no framework in it.
  *
- * Requests are grouped by their wishes (models, max_length, max_content_length). A pop checks each
- * group once and takes the oldest request from the groups the server can serve, so its cost grows
- * with the number of distinct wishes, never with the number of waiting requests. The `skipped` counts
- * of an empty pop come from the groups' counters.
+ * Requests are grouped by their wishes (models, max_length, max_content_length). Each group keeps its
+ * waiting slots in serving order (a balanced tree with positions). A pop checks each group once and
+ * takes the best slot from the groups the server can serve, so its cost grows with the number of
+ * distinct wishes (and the server's priority usernames), and only logarithmically with the number of
+ * waiting requests. The `skipped` counts of an empty pop come from the groups' counters, and a
+ * request's position in line is a sum of tree positions, never a scan.
+ *
+ * Serving order: a server's priority usernames first; then the request's `priority` (fixed when the
+ * request was made: see the fair-share rule in GenerationService); then the older request.
  */
 export class PromptQueue {
   private readonly groups = new Map<string, WishGroup>();
-  /** Queued requests: the ticket of their live heap entry, and their group. */
-  private readonly tickets = new Map<WaitingPrompt, { ticket: number; group: WishGroup }>();
+  private readonly queued = new Map<WaitingPrompt, Queued>();
   private readonly seqs = new WeakMap<WaitingPrompt, number>();
   private nextSeq = 0;
-  private nextTicket = 0;
+  private nextSlotNo = 0;
 
   /** Requests with at least one waiting slot. */
   get size(): number {
-    return this.tickets.size;
+    return this.queued.size;
   }
 
   has(prompt: WaitingPrompt): boolean {
-    return this.tickets.has(prompt);
+    return this.queued.has(prompt);
   }
 
-  /** Queues a request that has waiting slots. A request keeps its place in line if it comes back. */
+  /**
+   * Brings the request's entries in line with its waiting slots: adds the missing ones (a request that
+   * comes back, with a slot put back after a missed deadline, keeps its original place) and drops
+   * those it no longer has (a late text completed a put-back slot).
+   */
   enqueue(prompt: WaitingPrompt): void {
-    if (prompt.waiting <= 0 || this.tickets.has(prompt)) return;
+    let queued = this.queued.get(prompt);
+    const missing = prompt.waiting - (queued?.entries.length ?? 0);
+    if (queued && missing < 0) {
+      for (const entry of queued.entries.slice(missing)) this.removeEntry(queued, entry);
+      return;
+    }
+    if (missing === 0) return;
     let seq = this.seqs.get(prompt);
     if (seq === undefined) {
       seq = this.nextSeq++;
       this.seqs.set(prompt, seq);
     }
-    const ticket = this.nextTicket++;
-    const group = this.groupFor(prompt.wishes);
-    this.tickets.set(prompt, { ticket, group });
-    group.heap.push({ prompt, ticket, seq });
-    group.count += 1;
+    if (!queued) {
+      queued = { group: this.groupFor(prompt.wishes), entries: [] };
+      this.queued.set(prompt, queued);
+      queued.group.requests += 1;
+    }
+    const { group } = queued;
+    let userLine = group.byUser.get(prompt.username);
+    if (!userLine) {
+      userLine = newLine();
+      group.byUser.set(prompt.username, userLine);
+    }
+    for (let i = 0; i < missing; i++) {
+      const entry: SlotEntry = { prompt, priority: prompt.priority, seq, slotNo: this.nextSlotNo++ };
+      queued.entries.push(entry);
+      group.line.insert(entry);
+      userLine.insert(entry);
+    }
   }
 
   /** Takes a request out of line (cancelled, expired, or no waiting slot left). */
   remove(prompt: WaitingPrompt): void {
-    const queued = this.tickets.get(prompt);
+    const queued = this.queued.get(prompt);
     if (!queued) return;
-    this.tickets.delete(prompt);
-    const group = queued.group;
-    group.count -= 1;
-    if (group.count === 0) this.groups.delete(group.key);
+    for (const entry of [...queued.entries]) this.removeEntry(queued, entry);
   }
 
   /**
-   * The oldest request the server can serve, with one of its slots started; or, when there is none,
-   * how many waiting requests it had to skip, by reason.
+   * The best waiting slot the server can serve, started; or, when there is none, how many waiting
+   * requests it had to skip, by reason. `priorityUsernames` are served before anyone else.
    */
-  take(offer: ServerOffer, now: number): QueueMatch {
-    let best: QueueEntry | undefined;
+  take(offer: ServerOffer, now: number, priorityUsernames: ReadonlySet<string> = new Set()): QueueMatch {
+    let best: SlotEntry | undefined;
+    let bestIsPriority = false;
     let skipped: SkippedCounts | undefined;
     for (const group of this.groups.values()) {
       const reason = skipReason(group.wishes, offer);
       if (reason !== null) {
         skipped ??= { model: 0, max_content_length: 0, max_length: 0 };
-        skipped[reason] += group.count;
+        skipped[reason] += group.requests;
         continue;
       }
-      const head = this.head(group);
-      if (head && (!best || head.seq < best.seq)) best = head;
+      for (const username of priorityUsernames) {
+        const head = group.byUser.get(username)?.front();
+        if (head && (!bestIsPriority || !best || servedFirst(head, best) < 0)) {
+          best = head;
+          bestIsPriority = true;
+        }
+      }
+      if (bestIsPriority) continue;
+      const head = group.line.front();
+      if (head && (!best || servedFirst(head, best) < 0)) best = head;
     }
     if (!best) return { skipped: skipped ?? { model: 0, max_content_length: 0, max_length: 0 } };
     const prompt = best.prompt;
-    prompt.startSlot(now);
-    if (prompt.waiting === 0) this.remove(prompt);
-    return { prompt };
+    this.removeEntry(this.queued.get(prompt) as Queued, best);
+    return { prompt, slot: prompt.startSlot(now) };
   }
 
-  /** The group's oldest live entry; entries of requests taken out of line are dropped lazily. */
-  private head(group: WishGroup): QueueEntry | undefined {
-    let top = group.heap.peek();
-    while (top && this.tickets.get(top.prompt)?.ticket !== top.ticket) {
-      group.heap.pop();
-      top = group.heap.peek();
+  /**
+   * How many waiting slots are served before this request's next slot by servers like `offers`: the
+   * slots ahead of it in every group one of those servers can serve. Priority usernames, which differ
+   * per server, are not counted. With no offers, only its own group counts.
+   */
+  positionOf(prompt: WaitingPrompt, offers: readonly ServerOffer[]): number {
+    const queued = this.queued.get(prompt);
+    if (!queued) return 0;
+    const probe: SlotEntry = { prompt, priority: prompt.priority, seq: this.seqs.get(prompt) ?? 0, slotNo: -1 };
+    let position = 0;
+    for (const group of this.groups.values()) {
+      const counts = group === queued.group || offers.some((offer) => skipReason(group.wishes, offer) === null);
+      if (!counts) continue;
+      const at = group.line.lowerBound(probe);
+      position += at.equals(group.line.end()) ? group.line.size() : at.index;
     }
-    return top;
+    return position;
+  }
+
+  private removeEntry(queued: Queued, entry: SlotEntry): void {
+    const { group } = queued;
+    group.line.eraseElementByKey(entry);
+    const userLine = group.byUser.get(entry.prompt.username);
+    if (userLine) {
+      userLine.eraseElementByKey(entry);
+      if (userLine.size() === 0) group.byUser.delete(entry.prompt.username);
+    }
+    queued.entries.splice(queued.entries.indexOf(entry), 1);
+    if (queued.entries.length > 0) return;
+    this.queued.delete(entry.prompt);
+    group.requests -= 1;
+    if (group.requests === 0) this.groups.delete(group.key);
   }
 
   private groupFor(wishes: PromptWishes): WishGroup {
     const key = groupKey(wishes);
     let group = this.groups.get(key);
     if (!group) {
-      group = {
-        key,
-        wishes,
-        heap: new Heap<QueueEntry>(byAge),
-        count: 0,
-      };
+      group = { key, wishes, line: newLine(), byUser: new Map(), requests: 0 };
       this.groups.set(key, group);
     }
     return group;

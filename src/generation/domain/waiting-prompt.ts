@@ -1,3 +1,5 @@
+import { GenerationSlot, ProcessingGeneration } from './processing-generation';
+
 /** What a request asks of the server that generates for it. */
 export interface PromptWishes {
   /** Models allowed to serve the request; empty means any model. */
@@ -14,41 +16,63 @@ export interface NewWaitingPrompt {
   /** KoboldAI generation parameters without `n`: they reach the worker untouched. */
   params: Record<string, unknown>;
   username: string;
+  /** Who the per-requester limit counts this request for: the username, or for anonymous requests their address. */
+  requesterKey?: string;
   wishes: PromptWishes;
   n: number;
   now: number;
+  /** Standing in line, fixed at creation: higher is served first (see the fair-share rule). */
+  priority?: number;
 }
+
+/** Why a submitted text was not taken. */
+export type SubmitRefusal = 'already-submitted' | 'slot-complete';
 
 /**
  * A client's request for `n` generations of one prompt. Its `n` slots are handed out one per pop, so
- * several servers can fill it in parallel. Held in memory only; never written to disk.
+ * several servers can fill it in parallel. A slot whose server misses its deadline goes back to
+ * waiting, ahead of the request's untouched slots. Every slot yields exactly one generation.
+ * Held in memory only; never written to disk.
  */
 export class WaitingPrompt {
   readonly id: string;
   readonly prompt: string;
   readonly params: Record<string, unknown>;
   readonly username: string;
+  readonly requesterKey: string;
   readonly wishes: PromptWishes;
   readonly n: number;
+  readonly priority: number;
   readonly createdAt: number;
   lastActivityAt: number;
-  /** Slots not handed to any server yet. */
-  waiting: number;
-  /** Slots a server is working on. */
+  /** Slots in progress. */
   processing = 0;
+  /** Slots put back after a missed deadline, so far. */
+  restarted = 0;
   readonly generations: string[] = [];
   cancelled = false;
+  /** Slots no server has taken yet. */
+  private untouched: number;
+  /** Slots put back after a missed deadline and not taken again yet; served first. */
+  private readonly putBack: GenerationSlot[] = [];
 
   constructor(init: NewWaitingPrompt) {
     this.id = init.id;
     this.prompt = init.prompt;
     this.params = init.params;
     this.username = init.username;
+    this.requesterKey = init.requesterKey ?? init.username;
     this.wishes = init.wishes;
     this.n = init.n;
+    this.priority = init.priority ?? 0;
     this.createdAt = init.now;
     this.lastActivityAt = init.now;
-    this.waiting = init.n;
+    this.untouched = init.n;
+  }
+
+  /** Slots waiting for a server. */
+  get waiting(): number {
+    return this.untouched + this.putBack.length;
   }
 
   get finished(): number {
@@ -60,25 +84,73 @@ export class WaitingPrompt {
     return this.waiting === 0 && this.processing === 0;
   }
 
-  /** Hands one waiting slot to a server. */
-  startSlot(now: number): void {
-    if (this.waiting <= 0) throw new Error(`Request ${this.id} has no waiting slot`);
-    this.waiting -= 1;
+  /** Hands a waiting slot (a put-back one first) to a server. */
+  startSlot(now: number): GenerationSlot {
+    let slot = this.putBack.shift();
+    if (!slot) {
+      if (this.untouched <= 0) throw new Error(`Request ${this.id} has no waiting slot`);
+      slot = { index: this.n - this.untouched, state: 'waiting' };
+      this.untouched -= 1;
+    }
+    slot.state = 'processing';
     this.processing += 1;
     this.lastActivityAt = now;
+    return slot;
   }
 
-  finishSlot(generation: string, now: number): void {
-    if (this.processing <= 0) throw new Error(`Request ${this.id} has no slot in progress`);
+  /** Records which attempt now works on the slot. */
+  assign(generation: ProcessingGeneration): void {
+    generation.slot.attemptId = generation.id;
+  }
+
+  /**
+   * The attempt missed its deadline: its slot goes back to waiting (if that attempt is still the one
+   * working on it). Returns whether the slot was put back.
+   */
+  putBackOverdue(generation: ProcessingGeneration): boolean {
+    if (generation.state !== 'processing') return false;
+    generation.state = 'overdue';
+    const slot = generation.slot;
+    if (slot.state !== 'processing' || slot.attemptId !== generation.id) return false;
     this.processing -= 1;
-    this.generations.push(generation);
+    this.restarted += 1;
+    if (this.cancelled) {
+      slot.state = 'dropped';
+      return false;
+    }
+    slot.state = 'waiting';
+    slot.attemptId = undefined;
+    this.putBack.push(slot);
+    return true;
+  }
+
+  /**
+   * Takes an attempt's text. A late text from an overdue attempt still completes its slot if the slot
+   * is not complete yet (the redo, if any, is then superseded). Returns why it was refused, or null.
+   */
+  finishSlot(generation: ProcessingGeneration, text: string, now: number): SubmitRefusal | null {
+    if (generation.state === 'submitted') return 'already-submitted';
+    const slot = generation.slot;
+    if (generation.state === 'superseded' || slot.state === 'finished') return 'slot-complete';
+    if (slot.state === 'processing') {
+      this.processing -= 1;
+    } else if (slot.state === 'waiting') {
+      this.putBack.splice(this.putBack.indexOf(slot), 1);
+    }
+    // A dropped slot (request cancelled after a missed deadline) still takes the text: the work was done.
+    slot.state = 'finished';
+    generation.state = 'submitted';
+    this.generations.push(text);
     this.lastActivityAt = now;
+    return null;
   }
 
   /** Drops the waiting slots; slots in progress still finish and are still credited. */
   cancel(): void {
     this.cancelled = true;
-    this.waiting = 0;
+    this.untouched = 0;
+    for (const slot of this.putBack) slot.state = 'dropped';
+    this.putBack.length = 0;
   }
 
   /** The body a worker sends to KoboldAI's api/latest/generate. */

@@ -57,6 +57,14 @@ export class GenerationParamsDto {
   [parameter: string]: unknown;
 }
 
+/** The seed README's request: Swagger UI's "Try it out" sends exactly this. */
+export const CLOWN_PROMPT_EXAMPLE = {
+  prompt: 'I entered into an argument with a clown',
+  params: { max_length: 16, frmttriminc: true, n: 2 },
+  username: 'db0',
+  models: ['KoboldAI/fairseq-dense-13B-Nerys-v2'],
+};
+
 export class CreatePromptDto {
   /** The text to continue. */
   @ApiProperty({ example: 'I entered into an argument with a clown' })

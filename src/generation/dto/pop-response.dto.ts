@@ -28,6 +28,6 @@ export class PopResponseDto {
   payload?: Record<string, unknown>;
 
   /** When there is nothing to do: how many waiting requests this server could not take, by reason. */
-  @ApiPropertyOptional({ type: SkippedCountsDto })
+  @ApiPropertyOptional({ type: SkippedCountsDto, example: { model: 3, max_length: 0, max_content_length: 1 } })
   skipped?: SkippedCountsDto;
 }

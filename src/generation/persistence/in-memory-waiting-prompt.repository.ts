@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Heap } from 'heap-js';
 import { ProcessingGeneration } from '../domain/processing-generation';
 import { PromptQueue, QueueMatch, ServerOffer } from '../domain/prompt-queue';
 import { WaitingPrompt } from '../domain/waiting-prompt';
@@ -10,11 +11,18 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
   private readonly prompts = new Map<string, WaitingPrompt>();
   private readonly generations = new Map<string, ProcessingGeneration>();
   private readonly generationIdsByPrompt = new Map<string, string[]>();
+  /** Processing generations by deadline; entries of finished or deleted ones are dropped lazily. */
+  private readonly deadlines = new Heap<ProcessingGeneration>((a, b) => a.deadline - b.deadline);
   private readonly queue = new PromptQueue();
+  /** Requests counted as unfinished, and how many each requester and each username has. */
+  private readonly unfinished = new Set<WaitingPrompt>();
+  private readonly unfinishedByRequester = new Map<string, number>();
+  private readonly unfinishedByUsername = new Map<string, number>();
 
   add(prompt: WaitingPrompt): void {
     this.prompts.set(prompt.id, prompt);
     this.queue.enqueue(prompt);
+    this.refresh(prompt);
   }
 
   findById(id: string): WaitingPrompt | undefined {
@@ -28,17 +36,21 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
 
   delete(prompt: WaitingPrompt): void {
     this.queue.remove(prompt);
+    this.countAsUnfinished(prompt, false);
     this.prompts.delete(prompt.id);
     for (const id of this.generationIdsByPrompt.get(prompt.id) ?? []) this.generations.delete(id);
     this.generationIdsByPrompt.delete(prompt.id);
   }
 
-  removeFromQueue(prompt: WaitingPrompt): void {
-    this.queue.remove(prompt);
+  refresh(prompt: WaitingPrompt): void {
+    if (!this.prompts.has(prompt.id)) return;
+    if (prompt.waiting > 0) this.queue.enqueue(prompt);
+    else this.queue.remove(prompt);
+    this.countAsUnfinished(prompt, !prompt.done);
   }
 
-  takeNextFor(offer: ServerOffer, now: number): QueueMatch {
-    const match = this.queue.take(offer, now);
+  takeNextFor(offer: ServerOffer, now: number, priorityUsernames: ReadonlySet<string>): QueueMatch {
+    const match = this.queue.take(offer, now, priorityUsernames);
     if (match.prompt) this.touch(match.prompt, now);
     return match;
   }
@@ -52,8 +64,21 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
     return idle;
   }
 
+  countUnfinishedByRequester(requesterKey: string): number {
+    return this.unfinishedByRequester.get(requesterKey) ?? 0;
+  }
+
+  countUnfinishedByUsername(username: string): number {
+    return this.unfinishedByUsername.get(username) ?? 0;
+  }
+
+  positionInLine(prompt: WaitingPrompt, offers: readonly ServerOffer[]): number {
+    return this.queue.positionOf(prompt, offers);
+  }
+
   addProcessing(generation: ProcessingGeneration): void {
     this.generations.set(generation.id, generation);
+    this.deadlines.push(generation);
     const ids = this.generationIdsByPrompt.get(generation.promptId);
     if (ids) ids.push(generation.id);
     else this.generationIdsByPrompt.set(generation.promptId, [generation.id]);
@@ -63,7 +88,30 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
     return this.generations.get(id);
   }
 
+  findOverdue(now: number): ProcessingGeneration[] {
+    const overdue: ProcessingGeneration[] = [];
+    for (let next = this.deadlines.peek(); next && next.deadline <= now; next = this.deadlines.peek()) {
+      this.deadlines.pop();
+      if (next.state === 'processing' && this.generations.get(next.id) === next) overdue.push(next);
+    }
+    return overdue;
+  }
+
   count(): number {
     return this.prompts.size;
   }
+
+  private countAsUnfinished(prompt: WaitingPrompt, unfinished: boolean): void {
+    if (unfinished === this.unfinished.has(prompt)) return;
+    if (unfinished) this.unfinished.add(prompt);
+    else this.unfinished.delete(prompt);
+    addCount(this.unfinishedByRequester, prompt.requesterKey, unfinished ? 1 : -1);
+    addCount(this.unfinishedByUsername, prompt.username, unfinished ? 1 : -1);
+  }
+}
+
+function addCount(counts: Map<string, number>, key: string, change: number): void {
+  const count = (counts.get(key) ?? 0) + change;
+  if (count > 0) counts.set(key, count);
+  else counts.delete(key);
 }

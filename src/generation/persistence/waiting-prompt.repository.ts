@@ -14,14 +14,25 @@ export abstract class WaitingPromptRepository {
   abstract touch(prompt: WaitingPrompt, now: number): void;
   /** Removes a request and its processing generations. */
   abstract delete(prompt: WaitingPrompt): void;
-  /** Takes the request out of the line of waiting requests (it keeps its status and in-flight slots). */
-  abstract removeFromQueue(prompt: WaitingPrompt): void;
-  /** Starts a slot of the best request `offer` can serve, or says what it skipped. */
-  abstract takeNextFor(offer: ServerOffer, now: number): QueueMatch;
+  /**
+   * Brings the indexes up to date after the request changed (slots finished, put back or cancelled):
+   * its place in line, and its requester's count of unfinished requests.
+   */
+  abstract refresh(prompt: WaitingPrompt): void;
+  /** Starts a slot of the best request `offer` can serve (`priorityUsernames` first), or says what it skipped. */
+  abstract takeNextFor(offer: ServerOffer, now: number, priorityUsernames: ReadonlySet<string>): QueueMatch;
   /** Requests with no activity since `cutoff`, oldest activity first. */
   abstract findIdleSince(cutoff: number): WaitingPrompt[];
+  /** Unfinished requests (waiting or in progress) of one requester (see WaitingPrompt.requesterKey). */
+  abstract countUnfinishedByRequester(requesterKey: string): number;
+  /** Unfinished requests (waiting or in progress) made under one username. */
+  abstract countUnfinishedByUsername(username: string): number;
+  /** How many waiting slots servers like `offers` serve before this request's next slot. */
+  abstract positionInLine(prompt: WaitingPrompt, offers: readonly ServerOffer[]): number;
   abstract addProcessing(generation: ProcessingGeneration): void;
   abstract findProcessingById(id: string): ProcessingGeneration | undefined;
+  /** Processing generations still in progress whose deadline is at or before `now`, earliest first. */
+  abstract findOverdue(now: number): ProcessingGeneration[];
   /** Number of requests held (waiting, processing or finished but not yet expired). */
   abstract count(): number;
 }

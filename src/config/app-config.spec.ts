@@ -1,0 +1,29 @@
+import { AppConfig, loadAppConfig } from './app-config';
+
+describe('loadAppConfig', () => {
+  it('uses the defaults for an empty environment', () => {
+    const config = loadAppConfig({});
+    expect(config).toBeInstanceOf(AppConfig);
+    expect(config).toMatchObject({ PORT: 5001, HOST: '0.0.0.0', DATA_DIR: './data', STALE_SERVER_SECONDS: 300, PROMPT_EXPIRY_SECONDS: 600, RATE_LIMITS: true });
+  });
+
+  it('reads numbers and switches from strings', () => {
+    const config = loadAppConfig({ PORT: '8080', RATE_LIMITS: 'off', TRUST_PROXY: 'true', MAX_N: '7' });
+    expect(config).toMatchObject({ PORT: 8080, RATE_LIMITS: false, TRUST_PROXY: true, MAX_N: 7 });
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['STALE_SERVER_SECONDS', '0'],
+    ['RATE_LIMITS', 'sometimes'],
+    ['LOG_LEVEL', 'loud'],
+    ['BODY_LIMIT_BYTES', '1.5'],
+  ])('stops the start with a message naming %s for %s', (name, value) => {
+    expect(() => loadAppConfig({ [name]: value })).toThrow(new RegExp(`Invalid configuration: .*${name}=`));
+  });
+
+  it('ignores unrelated variables', () => {
+    expect(() => loadAppConfig({ PATH: '/usr/bin', HOME: '/root' })).not.toThrow();
+  });
+});

@@ -1,0 +1,66 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppModule } from '../app.module';
+import { UsersService } from '../users/users.service';
+import { GenerationService } from './generation.service';
+
+const CAP = 100;
+const AGING = 1;
+
+describe('Fair share aging (fake clock)', () => {
+  let context: INestApplicationContext;
+  let generation: GenerationService;
+  let dataDir: string;
+
+  beforeEach(async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    dataDir = mkdtempSync(join(tmpdir(), 'kc-fair-'));
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AppModule.forRoot({
+          DATA_DIR: dataDir,
+          FAIR_SHARE_BALANCE_CAP: CAP,
+          FAIR_SHARE_AGING_PER_SECOND: AGING,
+          PROMPT_EXPIRY_SECONDS: 3600,
+          MAX_WAITING_REQUESTS_PER_USER: 10_000,
+          LOG_LEVEL: 'error',
+        }),
+      ],
+    })
+      .setLogger({ log: () => undefined, error: () => undefined, warn: () => undefined })
+      .compile();
+    context = await moduleRef.init();
+    generation = context.get(GenerationService);
+    // The contributor gave 500 tokens to the consumer: balances +500 and −500, beyond the cap.
+    await context.get(UsersService).recordGeneration('consumer', 'contributor', 500);
+  });
+
+  afterEach(async () => {
+    await context.close();
+    jest.useRealTimers();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it(`serves a consumer's request within 2 × cap ÷ aging seconds (${(2 * CAP) / AGING} s) while contributors keep the only server busy`, async () => {
+    const consumerRequest = await generation.createRequest({ prompt: 'consumer', username: 'consumer' }, 'a');
+    const createdAt = Date.now();
+    let servedAfter: number | undefined;
+    for (let second = 1; second <= 300 && servedAfter === undefined; second++) {
+      await jest.advanceTimersByTimeAsync(1000);
+      // Every second a new contributor request arrives, and the one server takes one slot.
+      await generation.createRequest({ prompt: `contributor ${second}`, username: 'contributor' }, 'b');
+      const popped = await generation.pop({ username: 'worker', password: 'pw', name: 'only-server', model: 'm' });
+      if (popped.id === null) throw new Error('the server found nothing to do');
+      await generation.submit(popped.id, 'pw', 'x');
+      if (popped.payload.prompt === 'consumer') servedAfter = (Date.now() - createdAt) / 1000;
+    }
+    const bound = (2 * CAP) / AGING;
+    // Until the bound, every newer contributor request outranks it; right after, it outranks them.
+    expect(servedAfter).toBeGreaterThan(bound - 2);
+    expect(servedAfter).toBeLessThanOrEqual(bound + 1);
+    expect(generation.getRequest(consumerRequest.id).done).toBe(true);
+  });
+});

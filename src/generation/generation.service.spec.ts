@@ -1,0 +1,148 @@
+import { INestApplicationContext, NotFoundException } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppModule } from '../app.module';
+import { ServersService } from '../servers/servers.service';
+import { GenerationService } from './generation.service';
+import { WaitingPromptRepository } from './persistence/waiting-prompt.repository';
+
+const SECOND = 1000;
+
+describe('GenerationService with the scheduled sweep (fake clock)', () => {
+  let context: INestApplicationContext;
+  let generation: GenerationService;
+  let servers: ServersService;
+  let dataDir: string;
+
+  beforeEach(async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    dataDir = mkdtempSync(join(tmpdir(), 'kc-unit-'));
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule.forRoot({ DATA_DIR: dataDir, SWEEP_INTERVAL_SECONDS: 10, LOG_LEVEL: 'error' })],
+    })
+      .setLogger({ log: () => undefined, error: () => undefined, warn: () => undefined })
+      .compile();
+    context = await moduleRef.init();
+    generation = context.get(GenerationService);
+    servers = context.get(ServersService);
+  });
+
+  afterEach(async () => {
+    await context.close();
+    jest.useRealTimers();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Moves the clock and lets the sweep that fell due run. */
+  async function advance(ms: number): Promise<void> {
+    await jest.advanceTimersByTimeAsync(ms);
+  }
+
+  const checkIn = (name: string) =>
+    servers.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024 });
+
+  it('expires a request 10 minutes after its last activity, at the next sweep', async () => {
+    const request = await generation.createRequest({ prompt: 'p' });
+    await advance(590 * SECOND);
+    expect(generation.getRequest(request.id)).toBe(request);
+    await advance(20 * SECOND);
+    expect(() => generation.getRequest(request.id)).toThrow(NotFoundException);
+  });
+
+  it('does not keep a request alive because its status is read', async () => {
+    const request = await generation.createRequest({ prompt: 'p' });
+    for (let i = 0; i < 5; i++) {
+      await advance(100 * SECOND);
+      generation.getRequest(request.id);
+    }
+    await advance(110 * SECOND);
+    expect(() => generation.getRequest(request.id)).toThrow(NotFoundException);
+  });
+
+  it('counts a pop of one of its slots as activity', async () => {
+    const request = await generation.createRequest({ prompt: 'p', params: { n: 2 } });
+    await advance(500 * SECOND);
+    await generation.pop({ username: 'owner', password: 'pw', name: 'alpha', model: 'm' });
+    await advance(500 * SECOND);
+    // Still there (its deadline passed meanwhile, so the slot is waiting again).
+    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 2, restarted: 1 });
+    await advance(110 * SECOND);
+    expect(() => generation.getRequest(request.id)).toThrow(NotFoundException);
+  });
+
+  it('counts a submit as activity', async () => {
+    const request = await generation.createRequest({ prompt: 'p', params: { n: 2 } });
+    const popped = await generation.pop({ username: 'owner', password: 'pw', name: 'alpha', model: 'm' });
+    await advance(500 * SECOND);
+    await generation.submit(popped.id as string, 'pw', 'text');
+    await advance(500 * SECOND);
+    expect(generation.getRequest(request.id).finished).toBe(1);
+  });
+
+  it('drops a server from the active list after 5 minutes without a pop, and brings it back on the next', async () => {
+    const server = await checkIn('alpha');
+    await advance(299 * SECOND);
+    expect((await servers.findActive()).map((s) => s.id)).toEqual([server.id]);
+    await advance(2 * SECOND);
+    expect(await servers.findActive()).toEqual([]);
+    expect(await servers.findById(server.id)).toMatchObject({ name: 'alpha' });
+    await checkIn('alpha');
+    expect((await servers.findActive()).map((s) => s.id)).toEqual([server.id]);
+  });
+
+  const pop = (name = 'alpha') => generation.pop({ username: 'owner', password: 'pw', name, model: 'm', max_length: 512 });
+
+  it('puts a generation back to waiting when its server misses the minimum deadline (120 s)', async () => {
+    const request = await generation.createRequest({ prompt: 'p', params: { max_length: 80 } });
+    await pop();
+    await advance(110 * SECOND);
+    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 0, processing: 1, restarted: 0 });
+    await advance(20 * SECOND);
+    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 1, processing: 0, restarted: 1 });
+    const redo = await pop('beta');
+    expect(redo.id).toEqual(expect.any(String));
+  });
+
+  it('gives a slow server a deadline from its measured speed and the wished length', async () => {
+    // Measure alpha at 1 token per second: 10 tokens in 10 s.
+    await generation.createRequest({ prompt: 'p', params: { max_length: 10 } });
+    const first = await pop();
+    await advance(10 * SECOND);
+    await generation.submit(first.id as string, 'pw', 'x'.repeat(10).split('').join(' '));
+    const [server] = await servers.findActive();
+    const speed = server.recentJobs[0].tokens / server.recentJobs[0].seconds;
+    // 100 tokens at that speed with the safety factor 3: 300 s / speed, well beyond the 120 s minimum.
+    const request = await generation.createRequest({ prompt: 'p', params: { max_length: 100 } });
+    await pop();
+    const deadlineSeconds = (100 / speed) * 3;
+    expect(deadlineSeconds).toBeGreaterThan(200);
+    await advance((deadlineSeconds - 15) * SECOND);
+    expect(generation.getRequest(request.id).restarted).toBe(0);
+    await advance(30 * SECOND);
+    expect(generation.getRequest(request.id).restarted).toBe(1);
+  });
+
+  it('never sets a deadline beyond the request expiry', async () => {
+    await generation.createRequest({ prompt: 'p', params: { max_length: 10 } });
+    const first = await pop();
+    await advance(100 * SECOND);
+    await generation.submit(first.id as string, 'pw', 'x');
+    // alpha now measures about 0.01 tokens per second: 500 tokens would take days.
+    await generation.createRequest({ prompt: 'p', params: { max_length: 500 } });
+    const popped = await pop();
+    const processing = context.get(WaitingPromptRepository).findProcessingById(popped.id as string);
+    expect(processing?.deadline).toBe(Date.now() + 600 * SECOND);
+  });
+
+  it('measures a job that took no time at all without dividing by zero', async () => {
+    await generation.createRequest({ prompt: 'p' });
+    const popped = await generation.pop({ username: 'owner', password: 'pw', name: 'alpha', model: 'm' });
+    const { reward } = await generation.submit(popped.id as string, 'pw', 'a few words here');
+    expect(reward).toBeGreaterThan(0);
+    const [server] = await servers.findActive();
+    expect(server.requestsFulfilled).toBe(1);
+    expect(server.recentJobs[0].seconds).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,54 @@
+import { describePerformance, isActive, KoboldServer, PERFORMANCE_WINDOW, recordJob, tokensPerSecond } from './kobold-server';
+
+function server(): KoboldServer {
+  return {
+    id: 's',
+    name: 'n',
+    owner: 'o',
+    passwordHash: 'h',
+    model: 'm',
+    maxLength: 80,
+    maxContentLength: 1024,
+    tokensGenerated: 0,
+    requestsFulfilled: 0,
+    recentJobs: [],
+    createdAt: 0,
+    lastSeenAt: 1000,
+  };
+}
+
+describe('KoboldServer', () => {
+  it('has no performance figure before its first job', () => {
+    expect(tokensPerSecond(server())).toBeNull();
+    expect(describePerformance(server())).toBe('no jobs yet');
+  });
+
+  it('measures tokens per second over its recent jobs', () => {
+    const s = server();
+    recordJob(s, { tokens: 30, seconds: 2 });
+    recordJob(s, { tokens: 10, seconds: 2 });
+    expect(tokensPerSecond(s)).toBe(10);
+    expect(describePerformance(s)).toBe('10.0 tokens per second');
+    expect(s).toMatchObject({ tokensGenerated: 40, requestsFulfilled: 2 });
+  });
+
+  it('never divides by zero: a job faster than a millisecond counts as a millisecond', () => {
+    const s = server();
+    recordJob(s, { tokens: 5, seconds: 0 });
+    expect(tokensPerSecond(s)).toBe(5000);
+    expect(Number.isFinite(tokensPerSecond(s))).toBe(true);
+  });
+
+  it('keeps only the recent jobs in the figure, and every job in the totals', () => {
+    const s = server();
+    recordJob(s, { tokens: 1000, seconds: 1 });
+    for (let i = 0; i < PERFORMANCE_WINDOW; i++) recordJob(s, { tokens: 1, seconds: 1 });
+    expect(tokensPerSecond(s)).toBe(1);
+    expect(s.tokensGenerated).toBe(1000 + PERFORMANCE_WINDOW);
+  });
+
+  it('is active until it has not been seen for the stale time', () => {
+    expect(isActive(server(), 1000 + 299_999, 300_000)).toBe(true);
+    expect(isActive(server(), 1000 + 300_000, 300_000)).toBe(false);
+  });
+});

@@ -1,0 +1,50 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { AppModule } from '../../src/app.module';
+import { configureApp } from '../../src/app.setup';
+import { AppConfigOverrides } from '../../src/config/app-config';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  http: ReturnType<typeof request>;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export function makeDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'kc-test-'));
+}
+
+/** The real application (same modules, pipe, filter and HTTP setup as production), listening on an ephemeral port. */
+export async function startTestApp(overrides: AppConfigOverrides = {}, dataDir = makeDataDir()): Promise<TestApp> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.forRoot({ RATE_LIMITS: 'off', LOG_LEVEL: 'error', DATA_DIR: dataDir, ...overrides })],
+  }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });
+  configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  return {
+    app,
+    http: request(app.getHttpServer()),
+    dataDir,
+    close: async () => {
+      await app.close();
+    },
+  };
+}
+
+export function removeDataDir(dataDir: string): void {
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+export const NERYS_13B = 'KoboldAI/fairseq-dense-13B-Nerys-v2';
+export const NERYS_27B = 'KoboldAI/fairseq-dense-2.7B-Nerys';
+
+/** A bridge.py-shaped pop body. */
+export function popBody(name: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { username: `${name}-owner`, password: `${name}-password`, name, model: NERYS_13B, max_length: 80, max_content_length: 1024, ...overrides };
+}
