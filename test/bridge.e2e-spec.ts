@@ -200,8 +200,8 @@ describe('Bridge and KoboldAI simulator (e2e, real processes)', () => {
     const id = await createRequest(restartable, { params: { n: 1, max_length: 16 } });
     await waitFor('the bridge to take the job', async () => (await status(restartable, id)).processing === 1);
     restartable.process.kill('SIGTERM');
-    // Nest flushes the snapshots on SIGTERM, then re-raises the signal.
-    expect(await restartable.process.exited).toMatchObject({ signal: 'SIGTERM' });
+    // The server flushes its snapshots on SIGTERM and exits cleanly.
+    expect(await restartable.process.exited).toEqual({ code: 0, signal: null });
 
     // The generation finishes while the cluster is down: the bridge keeps it and retries, backing off.
     await bridge.waitForLine(/WARN .*Job [0-9a-f-]{36}: submit failed, the cluster at .* is unreachable .*keeping the generation, retry 3 in/, 10_000);

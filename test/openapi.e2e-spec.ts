@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule } from '../src/app.module';
-import { configureApp } from '../src/app.setup';
+import { configureApp, HTTP_APP_OPTIONS } from '../src/app.setup';
 
 /** The OpenAPI 3 document the server publishes at /api-json, checked by a validator and for completeness. */
 
@@ -33,7 +33,7 @@ describe('OpenAPI document at /api-json', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [AppModule.forRoot({ DATA_DIR: dataDir, RATE_LIMITS: 'off', LOG_LEVEL: 'error' })],
     }).compile();
-    app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });
+    app = moduleRef.createNestApplication<NestExpressApplication>({ ...HTTP_APP_OPTIONS, logger: ['error'] });
     configureApp(app);
     await app.init();
     const res = await request(app.getHttpServer()).get('/api-json').expect(200).expect('Content-Type', /json/);

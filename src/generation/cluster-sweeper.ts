@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig } from '../config/app-config';
 import { ServersService } from '../servers/servers.service';
@@ -12,6 +13,8 @@ import { GenerationService } from './generation.service';
 @Injectable()
 export class ClusterSweeper implements OnModuleInit {
   static readonly INTERVAL_NAME = 'cluster-sweep';
+  /** Requests expired per turn of the event loop, so a sweep that expires 100k of them never blocks it for long. */
+  static readonly EXPIRY_BATCH = 2000;
   private readonly logger = new Logger(ClusterSweeper.name);
 
   constructor(
@@ -30,7 +33,7 @@ export class ClusterSweeper implements OnModuleInit {
   async sweep(now = Date.now()): Promise<void> {
     try {
       this.generation.restartOverdue(now);
-      this.generation.expireIdle(now);
+      while (this.generation.expireIdle(now, ClusterSweeper.EXPIRY_BATCH) === ClusterSweeper.EXPIRY_BATCH) await yieldToEventLoop();
       await this.servers.sweepStale(now);
     } catch (error) {
       this.logger.error(`Sweep failed: ${(error as Error).stack ?? String(error)}`);

@@ -224,9 +224,12 @@ export class GenerationService implements BeforeApplicationShutdown {
     return restarted;
   }
 
-  /** Run by the scheduled sweep: deletes requests idle for PROMPT_EXPIRY_SECONDS, with their generations. */
-  expireIdle(now = Date.now()): number {
-    const idle = this.prompts.findIdleSince(now - this.config.PROMPT_EXPIRY_SECONDS * 1000);
+  /**
+   * Run by the scheduled sweep: deletes requests idle for PROMPT_EXPIRY_SECONDS, with their generations,
+   * the longest idle first and at most `limit` of them (the sweep yields to the event loop between batches).
+   */
+  expireIdle(now = Date.now(), limit = Infinity): number {
+    const idle = this.prompts.findIdleSince(now - this.config.PROMPT_EXPIRY_SECONDS * 1000, limit);
     for (const prompt of idle) {
       this.prompts.delete(prompt);
       this.settleSync(prompt.id, (waiter) =>

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module';
-import { configureApp } from '../../src/app.setup';
+import { configureApp, HTTP_APP_OPTIONS } from '../../src/app.setup';
 import { AppConfigOverrides } from '../../src/config/app-config';
 
 export interface TestApp {
@@ -24,7 +24,7 @@ export async function startTestApp(overrides: AppConfigOverrides = {}, dataDir =
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot({ RATE_LIMITS: 'off', LOG_LEVEL: 'error', DATA_DIR: dataDir, ...overrides })],
   }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error'] });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ ...HTTP_APP_OPTIONS, logger: ['error'] });
   configureApp(app);
   await app.listen(0, '127.0.0.1');
   return {

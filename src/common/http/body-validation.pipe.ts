@@ -19,8 +19,26 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
 }
 
 /**
+ * A hand-written check a body DTO class may offer as a static method, for hot routes: it must answer
+ * true only for bodies that class-validator accepts as they are (no transformation needed). Anything
+ * it refuses still goes through class-validator, so error messages are the same either way.
+ */
+export interface FastBodyCheck {
+  isValidBody(body: object): boolean;
+}
+
+function fastCheckOf(metatype: ArgumentMetadata['metatype']): FastBodyCheck['isValidBody'] | undefined {
+  const check = (metatype as Partial<FastBodyCheck> | undefined)?.isValidBody;
+  return typeof check === 'function' ? check : undefined;
+}
+
+/**
  * The validation every request goes through: a body must be a JSON object, and fields of the wrong
  * type are refused with a message naming them (`params.n must be an integer number`), never coerced.
+ *
+ * class-validator costs about a quarter of a pop's CPU time (measured with `npm run bench`), so a DTO
+ * with a {@link FastBodyCheck} skips it for the bodies that pass that check; the handler then gets the
+ * plain parsed object, with the same fields an instance would have.
  */
 @Injectable()
 export class BodyValidationPipe extends ValidationPipe {
@@ -29,11 +47,14 @@ export class BodyValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (metadata.type === 'body' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-      throw new BadRequestException('The request body must be a JSON object');
-    }
-    if (metadata.type === 'body' && nestsDeeperThan(value, MAX_BODY_DEPTH)) {
-      throw new BadRequestException(`The request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep`);
+    if (metadata.type === 'body') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new BadRequestException('The request body must be a JSON object');
+      }
+      if (fastCheckOf(metadata.metatype)?.(value)) return value;
+      if (nestsDeeperThan(value, MAX_BODY_DEPTH)) {
+        throw new BadRequestException(`The request body nests objects and arrays more than ${MAX_BODY_DEPTH} levels deep`);
+      }
     }
     return super.transform(value, metadata);
   }

@@ -4,9 +4,39 @@ import { MAX_MODEL_NAME_CHARS, MAX_TOKENS, MAX_USERNAME_CHARS } from './create-p
 
 export const MAX_SERVER_NAME_CHARS = 100;
 export const MAX_PASSWORD_CHARS = 256;
+export const MAX_PRIORITY_USERNAMES = 100;
 
-/** What a bridge sends when it asks for work. Every pop is also the server's check-in. */
+const isText = (value: unknown, maxChars: number): boolean => typeof value === 'string' && value.length > 0 && value.length <= maxChars;
+const isAbsentOr = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || value === null || check(value);
+const isTokenCount = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_TOKENS;
+const isUsernameList = (value: unknown): boolean =>
+  Array.isArray(value) && value.length <= MAX_PRIORITY_USERNAMES && value.every((name) => typeof name === 'string' && name.length <= MAX_USERNAME_CHARS);
+
+/**
+ * What a bridge sends when it asks for work. Every pop is also the server's check-in.
+ *
+ * Pop is the hot path, so the decorators below (which Swagger and class-validator read) have a
+ * hand-written twin in {@link PopRequestDto.isValidBody}; keep the two in step (its spec compares them).
+ */
 export class PopRequestDto {
+  /**
+   * True only for bodies the decorators accept as they are; the rest go through class-validator,
+   * which names the faults. Lengths are counted in UTF-16 units, which is never fewer than
+   * class-validator counts, so this check is at most stricter.
+   */
+  static isValidBody(this: void, body: object): boolean {
+    const b = body as Record<string, unknown>;
+    return (
+      isText(b.username, MAX_USERNAME_CHARS) &&
+      isText(b.password, MAX_PASSWORD_CHARS) &&
+      isText(b.name, MAX_SERVER_NAME_CHARS) &&
+      isText(b.model, MAX_MODEL_NAME_CHARS) &&
+      isAbsentOr(b.max_length, isTokenCount) &&
+      isAbsentOr(b.max_content_length, isTokenCount) &&
+      isAbsentOr(b.priority_usernames, isUsernameList)
+    );
+  }
+
   /** The server owner's username, credited with its contributions. */
   @ApiProperty({ maxLength: MAX_USERNAME_CHARS, example: 'db0' })
   @IsString()
@@ -55,7 +85,7 @@ export class PopRequestDto {
   @ApiPropertyOptional({ type: [String], example: ['db0'] })
   @IsOptional()
   @IsArray()
-  @ArrayMaxSize(100)
+  @ArrayMaxSize(MAX_PRIORITY_USERNAMES)
   @IsString({ each: true })
   @MaxLength(MAX_USERNAME_CHARS, { each: true })
   priority_usernames?: string[];

@@ -55,10 +55,10 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
     return match;
   }
 
-  findIdleSince(cutoff: number): WaitingPrompt[] {
+  findIdleSince(cutoff: number, limit = Infinity): WaitingPrompt[] {
     const idle: WaitingPrompt[] = [];
     for (const prompt of this.prompts.values()) {
-      if (prompt.lastActivityAt > cutoff) break;
+      if (prompt.lastActivityAt > cutoff || idle.length >= limit) break;
       idle.push(prompt);
     }
     return idle;

@@ -21,8 +21,8 @@ export abstract class WaitingPromptRepository {
   abstract refresh(prompt: WaitingPrompt): void;
   /** Starts a slot of the best request `offer` can serve (`priorityUsernames` first), or says what it skipped. */
   abstract takeNextFor(offer: ServerOffer, now: number, priorityUsernames: ReadonlySet<string>): QueueMatch;
-  /** Requests with no activity since `cutoff`, oldest activity first. */
-  abstract findIdleSince(cutoff: number): WaitingPrompt[];
+  /** Requests with no activity since `cutoff`, oldest activity first; at most `limit` of them. */
+  abstract findIdleSince(cutoff: number, limit?: number): WaitingPrompt[];
   /** Unfinished requests (waiting or in progress) of one requester (see WaitingPrompt.requesterKey). */
   abstract countUnfinishedByRequester(requesterKey: string): number;
   /** Unfinished requests (waiting or in progress) made under one username. */

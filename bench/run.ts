@@ -1,0 +1,477 @@
+/**
+ * `npm run bench`: measures the BUILT server (dist/main.js, so run `npm run build` first) as a child
+ * process, with rate limits off, and a plain Express baseline in the same run. Prints a table and
+ * writes it to bench/RESULTS.md. Not part of `npm test`.
+ *
+ * The server is started as `node --expose-gc -r <bench/probe> dist/main.js`: the preloaded probe reports
+ * event-loop delay and runs a GC over IPC, so the server has no debug endpoint.
+ */
+import autocannon from 'autocannon';
+import { ChildProcess, execSync, fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import ts from 'typescript';
+
+const ROOT = resolve(__dirname, '..');
+const HOST = '127.0.0.1';
+/** Connections autocannon keeps open; pipelining stays at 1, as a bridge would. */
+const CONNECTIONS = 10;
+const WARMUP_SECONDS = 1;
+const MEASURE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PROMPT_CHARS = 1024;
+const ABSENT_MODEL_GROUPS = 4;
+const SYNC_SAMPLES = 200;
+const CYCLE_JOBS = Number(process.env.BENCH_CYCLE_JOBS ?? 15_000);
+
+const POLLER = {
+  username: 'bench-owner',
+  password: 'bench-password-not-secret',
+  name: 'bench-poller',
+  model: 'bench/poller-model',
+  max_length: 512,
+  max_content_length: 2048,
+};
+
+// ---------------------------------------------------------------- processes
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/** Transpiles a bench helper to plain JS in `dir`, so the children run no ts-node. */
+function transpile(name: string, dir: string): string {
+  const source = readFileSync(join(__dirname, `${name}.ts`), 'utf8');
+  const output = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  });
+  const file = join(dir, `${name}.js`);
+  writeFileSync(file, output.outputText);
+  return file;
+}
+
+class Child {
+  private nextId = 0;
+  private readonly pending = new Map<number, (reply: Record<string, unknown>) => void>();
+
+  constructor(readonly process: ChildProcess) {
+    process.on('message', (message: Record<string, unknown>) => {
+      const id = message.id as number | undefined;
+      if (id === undefined) return;
+      this.pending.get(id)?.(message);
+      this.pending.delete(id);
+    });
+  }
+
+  get pid(): number {
+    if (this.process.pid === undefined) throw new Error('child has no pid');
+    return this.process.pid;
+  }
+
+  ask(type: string): Promise<Record<string, unknown>> {
+    const id = this.nextId++;
+    return new Promise((done) => {
+      this.pending.set(id, done);
+      this.process.send({ id, type });
+    });
+  }
+
+  /** Resident set size in bytes, as the kernel sees it. */
+  rss(): number {
+    const line = readFileSync(`/proc/${this.pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
+    if (!line) throw new Error('no VmRSS');
+    return Number(line.replace(/\D+/g, '')) * 1024;
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.exitCode !== null) return;
+    const exited = new Promise((done) => this.process.once('exit', done));
+    this.process.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    if (this.process.exitCode === null) this.process.kill('SIGKILL');
+  }
+}
+
+function startChild(script: string, execArgv: string[], env: Record<string, string>): Child {
+  const child = fork(script, [], {
+    cwd: ROOT,
+    execArgv,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Child(child);
+}
+
+async function waitForHttp(url: string, child: Child): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.process.exitCode !== null) throw new Error(`${url}: the child exited with ${child.process.exitCode}`);
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`${url} did not answer within 30s`);
+}
+
+// ---------------------------------------------------------------- load
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  total: number;
+}
+
+function cannon(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((done, fail) => {
+    autocannon({ connections: CONNECTIONS, ...options }, (error, result) => (error ? fail(error instanceof Error ? error : new Error(String(error))) : done(result)));
+  });
+}
+
+async function measure(url: string, body: string, label: string, seconds = MEASURE_SECONDS): Promise<Load> {
+  const request = { url, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body };
+  await cannon({ ...request, duration: WARMUP_SECONDS });
+  const result = await cannon({ ...request, duration: seconds });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${label}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+}
+
+/** Queues `count` waiting requests with 1 KB prompts, wanting models no server runs, in a few groups. */
+async function fill(base: string, count: number): Promise<void> {
+  const prompt = 'x'.repeat(PROMPT_CHARS - 16);
+  const requests = Array.from({ length: ABSENT_MODEL_GROUPS }, (_, group) => ({
+    method: 'POST' as const,
+    path: '/generate/prompt',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      prompt: `${prompt}${String(group).padStart(16, '.')}`,
+      params: { n: 1, max_length: 80, max_content_length: 1024, temperature: 0.7 },
+      username: 'bench-client',
+      models: [`bench/absent-model-${group}`],
+    }),
+  }));
+  const result = await cannon({ url: base, requests, amount: count, connections: 32 });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`fill: ${result.errors} errors, ${result.non2xx} non-2xx`);
+}
+
+async function post<T>(url: string, body: object): Promise<T> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+const ctx = (raw: object): Record<string, unknown> => raw as Record<string, unknown>;
+
+/** pop + submit + status, with a job for every pop: the prompts' ids are looked up by their text. */
+async function cycle(base: string): Promise<{ cps: number; p50: number; p99: number }> {
+  const ids = new Map<string, string>();
+  let next = 0;
+  const create = await cannon({
+    url: base,
+    amount: CYCLE_JOBS,
+    connections: 32,
+    requests: [
+      {
+        method: 'POST',
+        path: '/generate/prompt',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request, raw: object) => {
+          const text = `cycle job ${next++}`;
+          ctx(raw).text = text;
+          return { ...request, body: JSON.stringify({ prompt: text, params: { n: 1, max_length: 80 }, username: 'bench-client', models: [POLLER.model] }) };
+        },
+        onResponse: (_status, body, raw: object) => {
+          ids.set(ctx(raw).text as string, (JSON.parse(body) as { id: string }).id);
+        },
+      },
+    ],
+  });
+  if (create.non2xx > 0 || ids.size !== CYCLE_JOBS) throw new Error(`cycle: created ${ids.size} of ${CYCLE_JOBS} jobs`);
+  const result = await cannon({
+    url: base,
+    amount: CYCLE_JOBS * 3,
+    requests: [
+      { method: 'POST', path: '/generate/pop', headers: { 'content-type': 'application/json' }, body: JSON.stringify(POLLER), onResponse: (_s, body, raw: object) => {
+        const popped = JSON.parse(body) as { id: string | null; payload?: { prompt: string } };
+        if (popped.id === null || !popped.payload) throw new Error('cycle: a pop found no job');
+        ctx(raw).generation = popped.id;
+        ctx(raw).prompt = ids.get(popped.payload.prompt);
+      } },
+      {
+        method: 'POST',
+        path: '/generate/submit',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request, raw: object) => ({
+          ...request,
+          body: JSON.stringify({ id: ctx(raw).generation, password: POLLER.password, generation: ' and so it goes.' }),
+        }),
+      },
+      { method: 'GET', setupRequest: (request, raw: object) => ({ ...request, path: `/generate/prompt/${String(ctx(raw).prompt)}` }) },
+    ],
+  });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`cycle: ${result.errors} errors, ${result.non2xx} non-2xx`);
+  return { cps: result.requests.total / 3 / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** Time from sending the submit that completes a request to the sync response, per request, in ms. */
+async function syncOverhead(base: string): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < SYNC_SAMPLES; i++) {
+    let answeredAt = 0;
+    const sync = post<string[]>(`${base}/generate/sync`, { prompt: `sync ${i}`, params: { n: 1 }, username: 'bench-client', models: [POLLER.model] }).then((r) => {
+      answeredAt = performance.now();
+      return r;
+    });
+    let popped: { id: string | null } = { id: null };
+    while (popped.id === null) popped = await post<{ id: string | null }>(`${base}/generate/pop`, POLLER);
+    const sentAt = performance.now();
+    await Promise.all([post(`${base}/generate/submit`, { id: popped.id, password: POLLER.password, generation: ' done' }), sync]);
+    samples.push(answeredAt - sentAt);
+  }
+  return samples;
+}
+
+// ---------------------------------------------------------------- report
+
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+};
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fixed = (n: number, digits = 2): string => n.toFixed(digits);
+const check = (ok: boolean): string => (ok ? 'met' : '**MISSED**');
+
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  let nproc = String(availableParallelism());
+  try {
+    nproc = execSync('nproc', { encoding: 'utf8' }).trim();
+  } catch {
+    // keep availableParallelism
+  }
+  return `${nproc} CPU(s) (nproc), ${cpu}, Node ${process.version}, ${process.platform}; ${new Date().toISOString()}`;
+}
+
+async function startServer(temp: string, probe: string, name: string): Promise<{ server: Child; base: string }> {
+  const port = await freePort();
+  const base = `http://${HOST}:${port}`;
+  const server = startChild(join(ROOT, 'dist', 'main.js'), ['--expose-gc', '-r', probe], {
+    PORT: String(port),
+    HOST,
+    DATA_DIR: join(temp, `data-${name}`),
+    RATE_LIMITS: 'off',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    MAX_PROMPT_CHARS: String(PROMPT_CHARS * 2),
+    // The waiting requests all come from one bench user.
+    MAX_WAITING_REQUESTS_PER_USER: '1000000',
+  });
+  await waitForHttp(`${base}/generate/prompt/none`, server);
+  await post(`${base}/generate/pop`, POLLER); // creates the poller (one scrypt hash)
+  return { server, base };
+}
+
+/**
+ * RSS after a full GC, once V8 has handed back the pages it no longer needs (it does so while the
+ * process is idle): GC every 2 s until RSS stops falling, 20 s at most.
+ */
+async function settledRss(server: Child): Promise<number> {
+  await server.ask('gc');
+  let rss = server.rss();
+  for (let waited = 0; waited < 20; waited += 2) {
+    await sleep(2000);
+    await server.ask('gc');
+    const now = server.rss();
+    const stable = now > rss * 0.99;
+    rss = Math.min(rss, now);
+    if (stable && waited >= 4) break;
+  }
+  return rss;
+}
+
+const median = (values: number[]): number => percentile(values, 50);
+
+/** Server CPU time (user + system) in µs, from /proc. */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 1e4;
+}
+
+async function main(): Promise<void> {
+  try {
+    readFileSync(join(ROOT, 'dist', 'main.js'));
+  } catch {
+    throw new Error('dist/main.js is missing: run `npm run build` first');
+  }
+  const temp = mkdtempSync(join(tmpdir(), 'kobold-bench-'));
+  const children: Child[] = [];
+  const started = Date.now();
+  const log = (message: string): void => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}`);
+  try {
+    const probe = transpile('probe', temp);
+    const baselineJs = transpile('express-baseline', temp);
+    const popBody = JSON.stringify(POLLER);
+
+    // Plain Express baseline.
+    const expressPort = await freePort();
+    const baseline = startChild(baselineJs, [], { PORT: String(expressPort), HOST, NODE_ENV: 'production', NODE_PATH: join(ROOT, 'node_modules') });
+    children.push(baseline);
+    await waitForHttp(`http://${HOST}:${expressPort}/`, baseline);
+    // Two instances of the built server: one stays empty, the other gets the waiting requests, so the
+    // three are measured in alternation and drift on the machine hits all of them alike.
+    const empty = await startServer(temp, probe, 'empty');
+    children.push(empty.server);
+    const queued = await startServer(temp, probe, 'queued');
+    children.push(queued.server);
+    log(`plain Express on port ${expressPort}; servers ${empty.base} (empty), ${queued.base} (queued)`);
+
+    const targets = {
+      express: { url: `http://${HOST}:${expressPort}/generate/pop`, child: baseline },
+      empty: { url: `${empty.base}/generate/pop`, child: empty.server },
+      queued: { url: `${queued.base}/generate/pop`, child: queued.server },
+    };
+    type Target = keyof typeof targets;
+    const runs: Record<string, Array<Load & { cpu: number }>> = {};
+    const eldP99: number[] = [];
+    const eldMax: number[] = [];
+    const round = async (label: string, phase: string): Promise<void> => {
+      for (const key of ['express', 'empty', 'queued'] as Target[]) {
+        const { url, child } = targets[key];
+        if (key !== 'express') await child.ask('gc');
+        const measured = phase === '100k' && key === 'queued';
+        if (measured) await child.ask('eld-reset');
+        const cpu0 = cpuMicros(child.pid);
+        const load = await measure(url, popBody, `${key} ${label}`);
+        const cpu = (cpuMicros(child.pid) - cpu0) / (load.total + WARMUP_SECONDS * load.rps);
+        if (measured) {
+          const eld = (await child.ask('eld-read')) as { p99: number; max: number };
+          eldP99.push(eld.p99);
+          eldMax.push(eld.max);
+        }
+        const name = `${key}-${phase}`;
+        (runs[name] ??= []).push({ ...load, cpu });
+        log(`${label} ${name}: ${int(load.rps)} req/s, ~${int(cpu)} µs server CPU per request`);
+      }
+    };
+
+    // RSS empty: once the server has served pops for a while (code compiled, young generation grown).
+    await measure(targets.queued.url, popBody, 'warm-up');
+    const rssEmpty = await settledRss(queued.server);
+    log(`RSS of the warm server with no waiting request: ${fixed(rssEmpty / 2 ** 20, 1)} MiB`);
+    await fill(queued.base, 10_000);
+    log('queued 10,000 waiting requests');
+    for (let r = 1; r <= ROUNDS; r++) await round(`round ${r}/${ROUNDS} (10k)`, '10k');
+    await fill(queued.base, 90_000);
+    log('queued 100,000 waiting requests');
+    for (let r = 1; r <= ROUNDS; r++) await round(`round ${r}/${ROUNDS} (100k)`, '100k');
+    const skipped = await post<{ skipped: { model: number } }>(`${queued.base}/generate/pop`, POLLER);
+    if (skipped.skipped.model !== 100_000) throw new Error(`expected 100,000 skipped for their model, got ${JSON.stringify(skipped)}`);
+    await baseline.stop();
+    await empty.server.stop();
+
+    // RSS at 100k, measured like the empty one.
+    const heapUsed = ((await queued.server.ask('gc')).memory as NodeJS.MemoryUsage).heapUsed;
+    const rssAfterGc = queued.server.rss();
+    const rss100k = await settledRss(queued.server);
+    const perRequest = (rss100k - rssEmpty) / 100_000;
+    const perRequestNow = (rssAfterGc - rssEmpty) / 100_000;
+    log(`RSS at 100k: ${fixed(rssAfterGc / 2 ** 20, 1)} MiB right after GC, ${fixed(rss100k / 2 ** 20, 1)} MiB settled: ${int(perRequest)} B per waiting request`);
+
+    const cycled = await cycle(queued.base);
+    log(`pop+submit+status: ${int(cycled.cps)} cycles/s`);
+    const sync = await syncOverhead(queued.base);
+    log(`sync overhead: median ${fixed(percentile(sync, 50))} ms`);
+
+    const summary = (...names: string[]): Load & { cpu: number } => {
+      const list = names.flatMap((name) => runs[name]);
+      return {
+        rps: median(list.map((r) => r.rps)),
+        p50: median(list.map((r) => r.p50)),
+        p99: median(list.map((r) => r.p99)),
+        cpu: median(list.map((r) => r.cpu)),
+        total: list.reduce((sum, r) => sum + r.total, 0),
+      };
+    };
+    /** Ratios of runs made side by side in the same round, so drift between rounds cancels out; then their median. */
+    const pairedRatio = (top: string, bottom: string, by: 'rps' | 'cpu' = 'rps'): number =>
+      median(runs[top].map((run, i) => (by === 'rps' ? run.rps / runs[bottom][i].rps : runs[bottom][i].cpu / run.cpu)));
+    const plain = summary('express-10k', 'express-100k');
+    const pop0 = summary('empty-10k', 'empty-100k');
+    const pop10k = summary('queued-10k');
+    const pop100k = summary('queued-100k');
+    const ratio100k = pairedRatio('queued-100k', 'empty-100k');
+    const ratio10k = pairedRatio('queued-10k', 'empty-10k');
+    const ratioExpress = median([
+      ...runs['empty-10k'].map((run, i) => run.rps / runs['express-10k'][i].rps),
+      ...runs['empty-100k'].map((run, i) => run.rps / runs['express-100k'][i].rps),
+    ]);
+    const ratioExpressCpu = median([
+      ...runs['empty-10k'].map((run, i) => runs['express-10k'][i].cpu / run.cpu),
+      ...runs['empty-100k'].map((run, i) => runs['express-100k'][i].cpu / run.cpu),
+    ]);
+    const syncMedian = percentile(sync, 50);
+    const eld99 = Math.max(...eldP99);
+    const load = (l: Load & { cpu: number }): string => `p50 ${fixed(l.p50, 1)} ms, p99 ${fixed(l.p99, 1)} ms; ~${int(l.cpu)} µs server CPU per request`;
+    const rows = [
+      ['plain Express baseline (same body parser, same JSON)', `${int(plain.rps)} req/s`, load(plain), ''],
+      ['pop, 0 waiting', `${int(pop0.rps)} req/s`, load(pop0), ''],
+      ['pop, 10,000 waiting (no match)', `${int(pop10k.rps)} req/s`, load(pop10k), ''],
+      ['pop, 100,000 waiting (no match)', `${int(pop100k.rps)} req/s`, load(pop100k), ''],
+      ['**pop(100k) / pop(0)**', `**${fixed(ratio100k)}**`, `pop(10k) / pop(0): ${fixed(ratio10k)}; by server CPU per request: ${fixed(pairedRatio('queued-100k', 'empty-100k', 'cpu'))}; target ≥ 0.90`, check(ratio100k >= 0.9)],
+      ['**pop(0) / plain Express**', `**${fixed(ratioExpress)}**`, `by server CPU per request: ${fixed(ratioExpressCpu)}; target ≥ 0.85`, check(ratioExpress >= 0.85)],
+      ['pop + submit + status cycle, jobs available (100k waiting)', `${int(cycled.cps)} cycles/s`, `request p50 ${fixed(cycled.p50, 1)} ms, p99 ${fixed(cycled.p99, 1)} ms`, ''],
+      [`**sync overhead** (completing submit sent → sync answered, ${SYNC_SAMPLES} requests)`, `**median ${fixed(syncMedian)} ms**`, `p99 ${fixed(percentile(sync, 99))} ms; target median ≤ 5 ms`, check(syncMedian <= 5)],
+      [
+        '**RSS per waiting request** (1 KB prompt; after GC, settled)',
+        `**${fixed(perRequest / 1024)} KB**`,
+        `RSS ${fixed(rssEmpty / 2 ** 20, 1)} → ${fixed(rss100k / 2 ** 20, 1)} MiB (${fixed(perRequestNow / 1024)} KB right after the GC, before V8 returned free pages); JS heap used ${fixed(heapUsed / 2 ** 20, 1)} MiB; target ≤ 3 KB`,
+        check(perRequest <= 3 * 1024),
+      ],
+      ['**event-loop delay p99 during the 100k pop runs**', `**${fixed(eld99)} ms**`, `worst of ${eldP99.length} runs; max ${fixed(Math.max(...eldMax))} ms; target < 20 ms`, check(eld99 < 20)],
+    ];
+    const table = [
+      '| measure | result | detail | target |',
+      '| --- | --- | --- | --- |',
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n');
+    const report = [
+      '# Benchmark results',
+      '',
+      `Machine: ${machine()}.`,
+      '',
+      `autocannon in the bench process, ${CONNECTIONS} connections, pipelining 1; each run is ${WARMUP_SECONDS} s of warm-up then ${MEASURE_SECONDS} s measured. ` +
+        `Plain Express, an empty server and a server with waiting requests are measured in alternation, ${ROUNDS} rounds per queue size, after a GC; ` +
+        `figures are medians, and ratios are medians of the ratios of runs made side by side in the same round. Waiting requests have 1 KB prompts and want one of ${ABSENT_MODEL_GROUPS} models no server runs, so every pop looks and finds nothing. ` +
+        `Servers: \`node dist/main.js\`, RATE_LIMITS=off, LOG_LEVEL=warn. Regenerate with \`npm run build && npm run bench\`.`,
+      '',
+      table,
+      '',
+    ].join('\n');
+    writeFileSync(join(__dirname, 'RESULTS.md'), report);
+    console.log(`\n${report}`);
+    log('wrote bench/RESULTS.md');
+  } finally {
+    for (const child of children) await child.stop();
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : String(error));
+  process.exitCode = 1;
+});
