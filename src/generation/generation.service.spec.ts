@@ -77,7 +77,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     expect((await servers.findActive()).map((s) => s.id)).toEqual([server.id]);
     await advance(2 * SECOND);
     expect(await servers.findActive()).toEqual([]);
-    expect(await servers.findById(server.id)).toMatchObject({ name: 'alpha' });
+    expect(await servers.getById(server.id)).toMatchObject({ name: 'alpha' });
     await checkIn('alpha');
     expect((await servers.findActive()).map((s) => s.id)).toEqual([server.id]);
   });

@@ -1,4 +1,4 @@
-import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponse, ApiRateLimitResponse } from '../common/http/api-error-response.decorator';
 import { ServerDto } from './dto/server.dto';
@@ -28,8 +28,7 @@ export class ServersController {
   @ApiErrorResponse(404, 'No server has this id', 'No server with id "019e34e3-3109-4ea9-820a-b0c4f6a53c07"')
   @ApiRateLimitResponse()
   async findOne(@Param('id') id: string): Promise<ServerDto> {
-    const server = await this.servers.findById(id);
-    if (!server) throw new NotFoundException(`No server with id "${id}"`);
+    const server = await this.servers.getById(id);
     return ServerDto.from(server, this.servers.isActive(server));
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { isActive, KoboldServer, ServerCapabilities, ServerJob } from './domain/kobold-server';
@@ -74,8 +74,11 @@ export class ServersService {
     await this.servers.addJob(serverId, job);
   }
 
-  findById(id: string): Promise<KoboldServer | undefined> {
-    return this.servers.findById(id);
+  /** A server by id, stale ones included; 404 otherwise. */
+  async getById(id: string): Promise<KoboldServer> {
+    const server = await this.servers.findById(id);
+    if (!server) throw new NotFoundException(`No server with id "${id}"`);
+    return server;
   }
 
   /** Servers seen within STALE_SERVER_SECONDS. */
