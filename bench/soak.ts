@@ -10,10 +10,10 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import * as http from 'node:http';
-import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { JsonAnswer, JsonClient } from '../test/support/json-client';
+import { freePort } from '../test/support/processes';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
 const WORKERS = Number(process.env.SOAK_WORKERS ?? 6);
@@ -45,31 +45,19 @@ const stats = {
 const bump = (map: Map<string, number>, key: string): void => void map.set(key, (map.get(key) ?? 0) + 1);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 class Client {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly http: JsonClient;
 
-  constructor(
-    private readonly port: number,
-    private readonly timeoutMs = 30_000,
-  ) {}
+  constructor(port: number, timeoutMs = 30_000) {
+    this.http = new JsonClient(port, timeoutMs);
+  }
 
   /** Counts the request and its outcome; resolves with the status (0 on a connection error) and JSON body. */
-  async request(route: string, method: string, path: string, body?: unknown, expected: number[] = []): Promise<{ status: number; json: ReturnType<typeof JSON.parse> }> {
+  async request(route: string, method: string, path: string, body?: unknown, expected: number[] = []): Promise<JsonAnswer> {
     stats.requests += 1;
     bump(stats.byRoute, route);
     try {
-      const answer = await this.send(method, path, body);
+      const answer = await this.http.request(method, path, body);
       bump(stats.byStatus, String(answer.status));
       if ((answer.status < 200 || answer.status >= 300) && !expected.includes(answer.status)) bump(stats.errors, `${route} → ${answer.status}`);
       return answer;
@@ -90,40 +78,7 @@ class Client {
   /** Ends the client; a request still waiting is dropped, and not counted as an error. */
   close(): void {
     this.closed = true;
-    this.agent.destroy();
-  }
-
-  private send(method: string, path: string, body?: unknown): Promise<{ status: number; json: ReturnType<typeof JSON.parse> }> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        {
-          host: '127.0.0.1',
-          port: this.port,
-          method,
-          path,
-          agent: this.agent,
-          timeout: this.timeoutMs,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {},
-        },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('error', reject);
-          response.on('end', () => {
-            try {
-              resolve({ status: response.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
-            } catch (error) {
-              reject(error instanceof Error ? error : new Error(String(error)));
-            }
-          });
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error(`no answer within ${this.timeoutMs / 1000} s`)));
-      request.on('error', reject);
-      request.end(payload);
-    });
+    this.http.close();
   }
 }
 

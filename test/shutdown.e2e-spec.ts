@@ -10,10 +10,10 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import * as http from 'node:http';
-import { AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { countTokens } from '../src/generation/domain/token-counter';
+import { JsonClient } from './support/json-client';
+import { freePort } from './support/processes';
 import { makeDataDir, removeDataDir } from './support/test-app';
 
 jest.setTimeout(60_000);
@@ -30,17 +30,6 @@ interface Running {
   port: number;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output: () => string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts dist/main.js and resolves once it logs that it listens (or rejects if it exits first). */
@@ -72,50 +61,6 @@ async function startServer(dataDir: string): Promise<Running> {
     void exit.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`)));
   });
   return { child, port, exit, output: () => output };
-}
-
-class Client {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-  constructor(private readonly port: number) {}
-
-  /** The status and JSON body, or throws on a connection error (refused, reset, hang up). */
-  request(method: string, path: string, body?: unknown): Promise<{ status: number; json: ReturnType<typeof JSON.parse> }> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        {
-          host: '127.0.0.1',
-          port: this.port,
-          method,
-          path,
-          agent: this.agent,
-          timeout: 15_000,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {},
-        },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('error', reject);
-          response.on('end', () => {
-            try {
-              resolve({ status: response.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
-            } catch (error) {
-              reject(error instanceof Error ? error : new Error(String(error)));
-            }
-          });
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('timed out')));
-      request.on('error', reject);
-      request.end(payload);
-    });
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
 }
 
 const sum = (values: Iterable<number>): number => [...values].reduce((a, b) => a + b, 0);
@@ -154,9 +99,9 @@ describe('SIGTERM under load, then restart on the same DATA_DIR (e2e, built serv
     };
     let reachedLoad!: () => void;
     const loadReached = new Promise<void>((resolve) => (reachedLoad = resolve));
-    const clients: Client[] = [];
-    const client = (): Client => {
-      const c = new Client(first.port);
+    const clients: JsonClient[] = [];
+    const client = (): JsonClient => {
+      const c = new JsonClient(first.port);
       clients.push(c);
       return c;
     };
@@ -249,13 +194,13 @@ describe('SIGTERM under load, then restart on the same DATA_DIR (e2e, built serv
     expect(exit).toEqual({ code: 0, signal: null });
     expect(unexpected).toEqual([]);
     // Open requests (waiting /generate/sync ones too) are answered, not left to hold the shutdown.
-    expect(errors['timed out']).toBeUndefined();
+    expect(errors.ETIMEDOUT).toBeUndefined();
     expect(shutdownMs).toBeLessThan(5000);
     expect(first.output()).not.toMatch(/ERROR/);
 
     const second = await startServer(dataDir);
     children.push(second.child);
-    const reader = new Client(second.port);
+    const reader = new JsonClient(second.port);
     const usage = (await reader.request('GET', '/usage')).json as Record<string, number>;
     const contributions = (await reader.request('GET', '/contributions')).json as Record<string, number>;
     reader.close();
