@@ -10,6 +10,28 @@ export interface PromptWishes {
   maxContentLength: number;
 }
 
+/**
+ * Hands out one shared, frozen PromptWishes object per distinct value, so the many waiting requests
+ * that want the same thing hold one object between them instead of one each. Bounded: past `limit`
+ * distinct values it starts over (requests keep the objects they have).
+ */
+export class WishesInterner {
+  private readonly known = new Map<string, PromptWishes>();
+
+  constructor(private readonly limit = 10_000) {}
+
+  intern(wishes: PromptWishes): PromptWishes {
+    const key = `${wishes.maxLength}|${wishes.maxContentLength}|${JSON.stringify(wishes.models)}`;
+    let shared = this.known.get(key);
+    if (!shared) {
+      if (this.known.size >= this.limit) this.known.clear();
+      shared = Object.freeze({ models: Object.freeze([...wishes.models]), maxLength: wishes.maxLength, maxContentLength: wishes.maxContentLength });
+      this.known.set(key, shared);
+    }
+    return shared;
+  }
+}
+
 export interface NewWaitingPrompt {
   id: string;
   prompt: string;
