@@ -27,6 +27,20 @@ const ABSENT_MODEL_GROUPS = 4;
 const SYNC_SAMPLES = 200;
 const CYCLE_JOBS = Number(process.env.BENCH_CYCLE_JOBS ?? 15_000);
 
+/**
+ * A server that runs one of the absent models but never pops during the runs: it checks in once, before
+ * any request waits, so status reads find an active server able to serve their request and compute its
+ * place in line among the 25,000 waiting requests of that model.
+ */
+const STATUS_SERVER = {
+  username: 'bench-owner',
+  password: 'bench-password-not-secret',
+  name: 'bench-status-server',
+  model: 'bench/absent-model-0',
+  max_length: 512,
+  max_content_length: 2048,
+};
+
 const POLLER = {
   username: 'bench-owner',
   password: 'bench-password-not-secret',
@@ -143,8 +157,10 @@ function cannon(options: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
-async function measure(url: string, body: string, label: string, seconds = MEASURE_SECONDS): Promise<Load> {
-  const request = { url, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body };
+/** POSTs `body` to `url` for `seconds`, after a warm-up; with no body, GETs `url`. */
+async function measure(url: string, body: string | undefined, label: string, seconds = MEASURE_SECONDS): Promise<Load> {
+  const request: autocannon.Options =
+    body === undefined ? { url, method: 'GET' } : { url, method: 'POST', headers: { 'content-type': 'application/json' }, body };
   await cannon({ ...request, duration: WARMUP_SECONDS });
   const result = await cannon({ ...request, duration: seconds });
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`${label}: ${result.errors} errors, ${result.non2xx} non-2xx`);
@@ -173,6 +189,17 @@ async function post<T>(url: string, body: object): Promise<T> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;
+}
+
+/** Queues the request whose status the bench reads: 1 KB prompt, in the absent-model-0 group; returns its id. */
+async function statusRequest(base: string): Promise<string> {
+  const body = {
+    prompt: `${'x'.repeat(PROMPT_CHARS - 16)}${'0'.padStart(16, '.')}`,
+    params: { n: 1, max_length: 80, max_content_length: 1024, temperature: 0.7 },
+    username: 'bench-client',
+    models: [STATUS_SERVER.model],
+  };
+  return (await post<{ id: string }>(`${base}/generate/prompt`, body)).id;
 }
 
 const ctx = (raw: object): Record<string, unknown> => raw as Record<string, unknown>;
@@ -280,9 +307,12 @@ async function startServer(temp: string, probe: string, name: string): Promise<{
     MAX_PROMPT_CHARS: String(PROMPT_CHARS * 2),
     // The waiting requests all come from one bench user.
     MAX_WAITING_REQUESTS_PER_USER: '1000000',
+    // The status server checks in once at the start and must stay active for the whole run.
+    STALE_SERVER_SECONDS: '36000',
   });
   await waitForHttp(`${base}/generate/prompt/none`, server);
   await post(`${base}/generate/pop`, POLLER); // creates the poller (one scrypt hash)
+  await post(`${base}/generate/pop`, STATUS_SERVER); // nothing waits yet, so it takes nothing
   return { server, base };
 }
 
@@ -374,13 +404,40 @@ async function main(): Promise<void> {
     const rssEmpty = await settledRss(queued.server);
     log(`RSS of the warm server with no waiting request: ${fixed(rssEmpty / 2 ** 20, 1)} MiB`);
     await fill(queued.base, 10_000);
-    log('queued 10,000 waiting requests');
+    // The request whose status is read: in the absent-model-0 group, behind the 2,500 of the first fill
+    // and ahead of the 22,500 of the second, so its place in line is a real tree position.
+    const queuedStatusId = await statusRequest(queued.base);
+    log('queued 10,000 waiting requests, and the status request');
     for (let r = 1; r <= ROUNDS; r++) await round(`round ${r}/${ROUNDS} (10k)`, '10k');
     await fill(queued.base, 90_000);
     log('queued 100,000 waiting requests');
     for (let r = 1; r <= ROUNDS; r++) await round(`round ${r}/${ROUNDS} (100k)`, '100k');
     const skipped = await post<{ skipped: { model: number } }>(`${queued.base}/generate/pop`, POLLER);
-    if (skipped.skipped.model !== 100_000) throw new Error(`expected 100,000 skipped for their model, got ${JSON.stringify(skipped)}`);
+    if (skipped.skipped.model !== 100_001) throw new Error(`expected 100,001 skipped for their model, got ${JSON.stringify(skipped)}`);
+
+    // Status reads: the same request alone in line, and among 100,000 other waiting requests.
+    const emptyStatusId = await statusRequest(empty.base);
+    const statusTargets = {
+      empty: { url: `${empty.base}/generate/prompt/${emptyStatusId}`, child: empty.server },
+      queued: { url: `${queued.base}/generate/prompt/${queuedStatusId}`, child: queued.server },
+    };
+    const positions: Record<string, number> = {};
+    for (const [key, { url }] of Object.entries(statusTargets)) {
+      const status = (await (await fetch(url)).json()) as { queue_position: number; is_possible: boolean };
+      positions[key] = status.queue_position;
+      if (!status.is_possible || (key === 'empty') !== (status.queue_position === 0)) throw new Error(`${key} status: ${JSON.stringify(status)}`);
+    }
+    for (let r = 1; r <= ROUNDS; r++) {
+      for (const key of ['empty', 'queued'] as const) {
+        const { url, child } = statusTargets[key];
+        await child.ask('gc');
+        const cpu0 = cpuMicros(child.pid);
+        const load = await measure(url, undefined, `status ${key}`);
+        const cpu = (cpuMicros(child.pid) - cpu0) / (load.total + WARMUP_SECONDS * load.rps);
+        (runs[`status-${key}`] ??= []).push({ ...load, cpu });
+        log(`round ${r}/${ROUNDS} status-${key}: ${int(load.rps)} req/s, ~${int(cpu)} µs server CPU per request`);
+      }
+    }
     await baseline.stop();
     await empty.server.stop();
 
@@ -424,6 +481,9 @@ async function main(): Promise<void> {
       ...runs['empty-10k'].map((run, i) => runs['express-10k'][i].cpu / run.cpu),
       ...runs['empty-100k'].map((run, i) => runs['express-100k'][i].cpu / run.cpu),
     ]);
+    const status0 = summary('status-empty');
+    const status100k = summary('status-queued');
+    const statusRatio = pairedRatio('status-queued', 'status-empty');
     const syncMedian = percentile(sync, 50);
     const eld99 = Math.max(...eldP99);
     const load = (l: Load & { cpu: number }): string => `p50 ${fixed(l.p50, 1)} ms, p99 ${fixed(l.p99, 1)} ms; ~${int(l.cpu)} µs server CPU per request`;
@@ -434,6 +494,14 @@ async function main(): Promise<void> {
       ['pop, 100,000 waiting (no match)', `${int(pop100k.rps)} req/s`, load(pop100k), ''],
       ['**pop(100k) / pop(0)**', `**${fixed(ratio100k)}**`, `pop(10k) / pop(0): ${fixed(ratio10k)}; by server CPU per request: ${fixed(pairedRatio('queued-100k', 'empty-100k', 'cpu'))}; target ≥ 0.90`, check(ratio100k >= 0.9)],
       ['**pop(0) / plain Express**', `**${fixed(ratioExpress)}**`, `by server CPU per request: ${fixed(ratioExpressCpu)}; target ≥ 0.85`, check(ratioExpress >= 0.85)],
+      ['status read `GET /generate/prompt/:id`, 0 other waiting', `${int(status0.rps)} req/s`, load(status0), ''],
+      [`status read, 100,000 other waiting (queue_position ${int(positions.queued)})`, `${int(status100k.rps)} req/s`, load(status100k), ''],
+      [
+        '**status(100k) / status(0)**',
+        `**${fixed(statusRatio)}**`,
+        `by server CPU per request: ${fixed(pairedRatio('status-queued', 'status-empty', 'cpu'))}; queue_position, wait_time and is_possible computed on every read (issue 7 sets no figure: it must stay cheap)`,
+        '',
+      ],
       ['pop + submit + status cycle, jobs available (100k waiting)', `${int(cycled.cps)} cycles/s`, `request p50 ${fixed(cycled.p50, 1)} ms, p99 ${fixed(cycled.p99, 1)} ms`, ''],
       [`**sync overhead** (completing submit sent → sync answered, ${SYNC_SAMPLES} requests)`, `**median ${fixed(syncMedian)} ms**`, `p99 ${fixed(percentile(sync, 99))} ms; target median ≤ 5 ms`, check(syncMedian <= 5)],
       [
@@ -456,7 +524,8 @@ async function main(): Promise<void> {
       '',
       `autocannon in the bench process, ${CONNECTIONS} connections, pipelining 1; each run is ${WARMUP_SECONDS} s of warm-up then ${MEASURE_SECONDS} s measured. ` +
         `Plain Express, an empty server and a server with waiting requests are measured in alternation, ${ROUNDS} rounds per queue size, after a GC; ` +
-        `figures are medians, and ratios are medians of the ratios of runs made side by side in the same round. Waiting requests have 1 KB prompts and want one of ${ABSENT_MODEL_GROUPS} models no server runs, so every pop looks and finds nothing. ` +
+        `figures are medians, and ratios are medians of the ratios of runs made side by side in the same round. Waiting requests have 1 KB prompts and want one of ${ABSENT_MODEL_GROUPS} models no polling server runs, so every pop looks and finds nothing. ` +
+        `Status reads ask for a request of the first such model, which one active server (checked in once, never polling) can serve, so queue_position, wait_time and is_possible are computed; with 100,000 waiting it sits behind the first fill's requests of its model. ` +
         `Servers: \`node dist/main.js\`, RATE_LIMITS=off, LOG_LEVEL=warn. Regenerate with \`npm run build && npm run bench\`.`,
       '',
       table,

@@ -5,7 +5,7 @@ import { BodyValidationPipe } from './common/http/body-validation.pipe';
 import { HttpExceptionFilter } from './common/http/http-exception.filter';
 import { PersistenceModule } from './common/persistence/persistence.module';
 import { RateLimitModule } from './common/rate-limit/rate-limit.module';
-import { AppConfigOverrides } from './config/app-config';
+import { AppConfigOverrides, loadAppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { GenerationModule } from './generation/generation.module';
 import { ModelsModule } from './models/models.module';
@@ -16,13 +16,16 @@ import { UsersModule } from './users/users.module';
 export class AppModule {
   /** The whole application; tests pass configuration overrides instead of touching process.env. */
   static forRoot(overrides: AppConfigOverrides = {}): DynamicModule {
+    // Loaded (and validated: a bad value throws, naming the variable) once, here, so that modules can
+    // be shaped by it when they are built.
+    const config = loadAppConfig({ ...process.env, ...overrides });
     return {
       module: AppModule,
       imports: [
-        AppConfigModule.forRoot(overrides),
+        AppConfigModule.forRoot(config),
         ScheduleModule.forRoot(),
         PersistenceModule,
-        RateLimitModule,
+        RateLimitModule.forRoot(config.RATE_LIMITS),
         GenerationModule,
         ServersModule,
         UsersModule,

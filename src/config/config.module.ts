@@ -1,23 +1,23 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { AppConfig, AppConfigOverrides, loadAppConfig } from './app-config';
+import { AppConfig } from './app-config';
 
 const CONFIG_KEY = 'app';
 
 /**
- * Loads and validates the environment once (through @nestjs/config) and provides the typed
- * `AppConfig` to every module. Tests pass overrides instead of touching process.env.
+ * Provides the typed `AppConfig`, loaded and validated once by AppModule.forRoot (see loadAppConfig),
+ * to every module, through @nestjs/config.
  */
 @Global()
 @Module({})
 export class AppConfigModule {
-  static forRoot(overrides: AppConfigOverrides = {}): DynamicModule {
+  static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppConfigModule,
       imports: [
         ConfigModule.forRoot({
           ignoreEnvFile: true,
-          load: [() => ({ [CONFIG_KEY]: loadAppConfig({ ...process.env, ...overrides }) })],
+          load: [() => ({ [CONFIG_KEY]: config })],
         }),
       ],
       providers: [

@@ -18,7 +18,7 @@ import { UsersService } from '../users/users.service';
 import { ProcessingGeneration } from './domain/processing-generation';
 import { ServerOffer, skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
 import { countTokens } from './domain/token-counter';
-import { PromptWishes, WaitingPrompt } from './domain/waiting-prompt';
+import { PromptWishes, WaitingPrompt, WishesInterner } from './domain/waiting-prompt';
 import { CreatePromptDto } from './dto/create-prompt.dto';
 import { PopRequestDto } from './dto/pop-request.dto';
 import { WaitingPromptRepository } from './persistence/waiting-prompt.repository';
@@ -60,6 +60,8 @@ const SKIP_EXPLANATIONS: Record<SkipReason, (wishes: PromptWishes) => string> = 
 export class GenerationService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(GenerationService.name);
   private readonly syncWaiters = new Map<string, SyncWaiter>();
+  /** Waiting requests with the same wishes share one object: they are many, their wishes are few. */
+  private readonly wishes = new WishesInterner();
 
   constructor(
     private readonly prompts: WaitingPromptRepository,
@@ -90,7 +92,7 @@ export class GenerationService implements BeforeApplicationShutdown {
     const priority = await this.priorityFor(username, now);
     // The limit is checked again: another request of the same requester may have arrived meanwhile.
     if (this.prompts.countUnfinishedByRequester(requesterKey) >= limit) return this.createRequest(dto, clientAddress, now);
-    const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: wishesOf(dto), n, now, priority });
+    const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: this.wishes.intern(wishesOf(dto)), n, now, priority });
     this.prompts.add(prompt);
     return prompt;
   }

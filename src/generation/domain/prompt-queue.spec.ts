@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { ProcessingGeneration } from './processing-generation';
 import { PromptQueue, ServerOffer, skipReason } from './prompt-queue';
 import { PromptWishes, WaitingPrompt } from './waiting-prompt';
 
@@ -219,5 +221,98 @@ describe('PromptQueue', () => {
       queue.enqueue(mine);
       expect(queue.positionOf(mine, [])).toBe(2);
     });
+  });
+});
+
+describe('PromptQueue against a plain-list model', () => {
+  // A few kinds of wishes and of servers, so groups, skip reasons and equal-model sets in another order all occur.
+  const WISHES: PromptWishes[] = [
+    { models: [], maxLength: 80, maxContentLength: 1024 },
+    { models: ['a'], maxLength: 80, maxContentLength: 1024 },
+    { models: ['a', 'b'], maxLength: 200, maxContentLength: 1024 },
+    { models: ['b', 'a'], maxLength: 200, maxContentLength: 1024 },
+    { models: ['b'], maxLength: 80, maxContentLength: 4096 },
+  ];
+  const OFFERS: ServerOffer[] = [
+    { model: 'a', maxLength: 80, maxContentLength: 1024 },
+    { model: 'b', maxLength: 512, maxContentLength: 4096 },
+    { model: 'c', maxLength: 512, maxContentLength: 2048 },
+  ];
+  const USERS = ['u0', 'u1', 'u2', 'u3'];
+  const keyOf = (w: PromptWishes): string => `${[...new Set(w.models)].sort().join(',')}|${w.maxLength}|${w.maxContentLength}`;
+
+  type Op =
+    | { kind: 'create'; wishes: number; n: number; user: number; priority: number }
+    | { kind: 'take'; offer: number; users: boolean[] }
+    | { kind: 'cancel'; pick: number }
+    | { kind: 'overdue'; pick: number }
+    | { kind: 'finish'; pick: number }
+    | { kind: 'position'; pick: number; offers: boolean[] };
+
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('create' as const), wishes: fc.nat(WISHES.length - 1), n: fc.integer({ min: 1, max: 3 }), user: fc.nat(USERS.length - 1), priority: fc.integer({ min: -2, max: 2 }) }),
+    fc.record({ kind: fc.constant('take' as const), offer: fc.nat(OFFERS.length - 1), users: fc.array(fc.boolean(), { minLength: USERS.length, maxLength: USERS.length }) }),
+    fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('overdue' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('finish' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('position' as const), pick: fc.nat(), offers: fc.array(fc.boolean(), { minLength: OFFERS.length, maxLength: OFFERS.length }) }),
+  );
+
+  it('takes, skips and positions exactly as a sort of every waiting slot would', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+        const queue = new PromptQueue();
+        const all: WaitingPrompt[] = [];
+        const attempts: { prompt: WaitingPrompt; attempt: ProcessingGeneration }[] = [];
+        /** Served first: higher priority, then created earlier. */
+        const before = (p: WaitingPrompt, q: WaitingPrompt): boolean => p.priority > q.priority || (p.priority === q.priority && all.indexOf(p) < all.indexOf(q));
+        const best = (candidates: WaitingPrompt[]): WaitingPrompt | undefined => candidates.reduce<WaitingPrompt | undefined>((b, p) => (!b || before(p, b) ? p : b), undefined);
+        let t = 0;
+        for (const o of ops) {
+          t += 1;
+          const waiting = all.filter((p) => p.waiting > 0);
+          if (o.kind === 'create') {
+            const p = request(WISHES[o.wishes], o.n, USERS[o.user], o.priority);
+            all.push(p);
+            queue.enqueue(p);
+          } else if (o.kind === 'take') {
+            const offer = OFFERS[o.offer];
+            const priorityUsers = new Set(USERS.filter((_, i) => o.users[i]));
+            const servable = waiting.filter((p) => skipReason(p.wishes, offer) === null);
+            const expected = best(servable.filter((p) => priorityUsers.has(p.username))) ?? best(servable);
+            const match = queue.take(offer, t, priorityUsers);
+            if (!expected) {
+              const skipped = { model: 0, max_length: 0, max_content_length: 0 };
+              for (const p of waiting) skipped[skipReason(p.wishes, offer)!] += 1;
+              expect(match).toEqual({ skipped });
+            } else {
+              expect(match.prompt).toBe(expected);
+              const attempt: ProcessingGeneration = { id: `g${t}`, promptId: expected.id, serverId: 's', slot: match.slot!, startedAt: t, deadline: t, state: 'processing' };
+              expected.assign(attempt);
+              attempts.push({ prompt: expected, attempt });
+            }
+          } else if (o.kind === 'cancel' && all.length > 0) {
+            const p = all[o.pick % all.length];
+            p.cancel();
+            queue.remove(p);
+          } else if ((o.kind === 'overdue' || o.kind === 'finish') && attempts.length > 0) {
+            const { prompt, attempt } = attempts[o.pick % attempts.length];
+            if (o.kind === 'overdue') prompt.putBackOverdue(attempt);
+            else prompt.finishSlot(attempt, 'text', t);
+            if (prompt.waiting > 0) queue.enqueue(prompt);
+            else queue.remove(prompt);
+          } else if (o.kind === 'position' && all.length > 0) {
+            const p = all[o.pick % all.length];
+            const offers = OFFERS.filter((_, i) => o.offers[i]);
+            const counted = (q: WaitingPrompt): boolean => keyOf(q.wishes) === keyOf(p.wishes) || offers.some((offer) => skipReason(q.wishes, offer) === null);
+            const expected = p.waiting === 0 ? 0 : waiting.filter((q) => q !== p && counted(q) && before(q, p)).reduce((sum, q) => sum + q.waiting, 0);
+            expect(queue.positionOf(p, offers)).toBe(expected);
+          }
+          expect(queue.size).toBe(all.filter((p) => p.waiting > 0).length);
+          for (const p of all) expect(queue.has(p)).toBe(p.waiting > 0);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { ProcessingGeneration } from './processing-generation';
-import { WaitingPrompt } from './waiting-prompt';
+import { WaitingPrompt, WishesInterner } from './waiting-prompt';
 
 function request(n: number): WaitingPrompt {
   return new WaitingPrompt({ id: 'r', prompt: 'p', params: { temperature: 0.5 }, username: 'u', wishes: { models: [], maxLength: 80, maxContentLength: 1024 }, n, now: 0 });
@@ -97,5 +97,28 @@ describe('WaitingPrompt slots', () => {
 
   it('builds the worker payload from the params, with the prompt and n: 1', () => {
     expect(request(3).payload()).toEqual({ temperature: 0.5, prompt: 'p', n: 1 });
+  });
+});
+
+describe('WishesInterner', () => {
+  it('hands out one frozen object per distinct wishes, models in the order given', () => {
+    const interner = new WishesInterner();
+    const a = interner.intern({ models: ['x', 'y'], maxLength: 80, maxContentLength: 1024 });
+    expect(interner.intern({ models: ['x', 'y'], maxLength: 80, maxContentLength: 1024 })).toBe(a);
+    expect(a).toEqual({ models: ['x', 'y'], maxLength: 80, maxContentLength: 1024 });
+    expect(Object.isFrozen(a) && Object.isFrozen(a.models)).toBe(true);
+    expect(interner.intern({ models: ['y', 'x'], maxLength: 80, maxContentLength: 1024 })).not.toBe(a);
+    expect(interner.intern({ models: ['x', 'y'], maxLength: 81, maxContentLength: 1024 })).not.toBe(a);
+    expect(interner.intern({ models: ['x', 'y'], maxLength: 80, maxContentLength: 1025 })).not.toBe(a);
+  });
+
+  it('starts over past its limit, still answering equal wishes', () => {
+    const interner = new WishesInterner(2);
+    const a = interner.intern({ models: [], maxLength: 1, maxContentLength: 1 });
+    interner.intern({ models: [], maxLength: 2, maxContentLength: 1 });
+    interner.intern({ models: [], maxLength: 3, maxContentLength: 1 });
+    const again = interner.intern({ models: [], maxLength: 1, maxContentLength: 1 });
+    expect(again).not.toBe(a);
+    expect(again).toEqual(a);
   });
 });

@@ -10,6 +10,28 @@ export interface PromptWishes {
   maxContentLength: number;
 }
 
+/**
+ * Hands out one shared, frozen PromptWishes object per distinct value, so the many waiting requests
+ * that want the same thing hold one object between them instead of one each. Bounded: past `limit`
+ * distinct values it starts over (requests keep the objects they have).
+ */
+export class WishesInterner {
+  private readonly known = new Map<string, PromptWishes>();
+
+  constructor(private readonly limit = 10_000) {}
+
+  intern(wishes: PromptWishes): PromptWishes {
+    const key = `${wishes.maxLength}|${wishes.maxContentLength}|${JSON.stringify(wishes.models)}`;
+    let shared = this.known.get(key);
+    if (!shared) {
+      if (this.known.size >= this.limit) this.known.clear();
+      shared = Object.freeze({ models: Object.freeze([...wishes.models]), maxLength: wishes.maxLength, maxContentLength: wishes.maxContentLength });
+      this.known.set(key, shared);
+    }
+    return shared;
+  }
+}
+
 export interface NewWaitingPrompt {
   id: string;
   prompt: string;
@@ -24,6 +46,11 @@ export interface NewWaitingPrompt {
   /** Standing in line, fixed at creation: higher is served first (see the fair-share rule). */
   priority?: number;
 }
+
+/** Arrival order of requests in this process, the tie-breaker between requests of equal priority. */
+let nextArrival = 0;
+
+const NO_GENERATIONS: readonly string[] = Object.freeze([]);
 
 /** Why a submitted text was not taken. */
 export type SubmitRefusal = 'already-submitted' | 'slot-complete';
@@ -43,18 +70,23 @@ export class WaitingPrompt {
   readonly wishes: PromptWishes;
   readonly n: number;
   readonly priority: number;
+  /** Made after every request with a lower number: older requests go first among equal priorities. */
+  readonly arrival = nextArrival++;
   readonly createdAt: number;
   lastActivityAt: number;
   /** Slots in progress. */
   processing = 0;
   /** Slots put back after a missed deadline, so far. */
   restarted = 0;
-  readonly generations: string[] = [];
   cancelled = false;
   /** Slots no server has taken yet. */
   private untouched: number;
-  /** Slots put back after a missed deadline and not taken again yet; served first. */
-  private readonly putBack: GenerationSlot[] = [];
+  /**
+   * The texts so far, and the slots put back after a missed deadline and not taken again yet (served
+   * first). Both are made on first use: most requests wait with neither, and there may be 100,000 of them.
+   */
+  private texts?: string[];
+  private putBack?: GenerationSlot[];
 
   constructor(init: NewWaitingPrompt) {
     this.id = init.id;
@@ -70,13 +102,18 @@ export class WaitingPrompt {
     this.untouched = init.n;
   }
 
+  /** The generated texts so far, in the order they arrived. */
+  get generations(): readonly string[] {
+    return this.texts ?? NO_GENERATIONS;
+  }
+
   /** Slots waiting for a server. */
   get waiting(): number {
-    return this.untouched + this.putBack.length;
+    return this.untouched + (this.putBack?.length ?? 0);
   }
 
   get finished(): number {
-    return this.generations.length;
+    return this.texts?.length ?? 0;
   }
 
   /** No generation is waiting or in progress: every slot is finished, or the rest was cancelled. */
@@ -86,7 +123,7 @@ export class WaitingPrompt {
 
   /** Hands a waiting slot (a put-back one first) to a server. */
   startSlot(now: number): GenerationSlot {
-    let slot = this.putBack.shift();
+    let slot = this.putBack?.shift();
     if (!slot) {
       if (this.untouched <= 0) throw new Error(`Request ${this.id} has no waiting slot`);
       slot = { index: this.n - this.untouched, state: 'waiting' };
@@ -120,7 +157,7 @@ export class WaitingPrompt {
     }
     slot.state = 'waiting';
     slot.attemptId = undefined;
-    this.putBack.push(slot);
+    (this.putBack ??= []).push(slot);
     return true;
   }
 
@@ -134,13 +171,13 @@ export class WaitingPrompt {
     if (generation.state === 'superseded' || slot.state === 'finished') return 'slot-complete';
     if (slot.state === 'processing') {
       this.processing -= 1;
-    } else if (slot.state === 'waiting') {
+    } else if (slot.state === 'waiting' && this.putBack) {
       this.putBack.splice(this.putBack.indexOf(slot), 1);
     }
     // A dropped slot (request cancelled after a missed deadline) still takes the text: the work was done.
     slot.state = 'finished';
     generation.state = 'submitted';
-    this.generations.push(text);
+    (this.texts ??= []).push(text);
     this.lastActivityAt = now;
     return null;
   }
@@ -149,8 +186,8 @@ export class WaitingPrompt {
   cancel(): void {
     this.cancelled = true;
     this.untouched = 0;
-    for (const slot of this.putBack) slot.state = 'dropped';
-    this.putBack.length = 0;
+    for (const slot of this.putBack ?? []) slot.state = 'dropped';
+    this.putBack = undefined;
   }
 
   /** The body a worker sends to KoboldAI's api/latest/generate. */

@@ -14,14 +14,19 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
   /** Processing generations by deadline; entries of finished or deleted ones are dropped lazily. */
   private readonly deadlines = new Heap<ProcessingGeneration>((a, b) => a.deadline - b.deadline);
   private readonly queue = new PromptQueue();
-  /** Requests counted as unfinished, and how many each requester and each username has. */
-  private readonly unfinished = new Set<WaitingPrompt>();
+  /**
+   * Requests here that are done, so no longer counted as unfinished; every other request here is
+   * counted. (Kept this way round because most requests here are the waiting ones.)
+   */
+  private readonly finished = new Set<WaitingPrompt>();
+  /** Unfinished requests of each requester and of each username. */
   private readonly unfinishedByRequester = new Map<string, number>();
   private readonly unfinishedByUsername = new Map<string, number>();
 
   add(prompt: WaitingPrompt): void {
+    // A new request starts uncounted; refresh counts it unless it is already done.
+    if (this.prompts.get(prompt.id) !== prompt) this.finished.add(prompt);
     this.prompts.set(prompt.id, prompt);
-    this.queue.enqueue(prompt);
     this.refresh(prompt);
   }
 
@@ -36,7 +41,10 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
 
   delete(prompt: WaitingPrompt): void {
     this.queue.remove(prompt);
-    this.countAsUnfinished(prompt, false);
+    if (this.prompts.get(prompt.id) === prompt) {
+      this.countAsUnfinished(prompt, false);
+      this.finished.delete(prompt);
+    }
     this.prompts.delete(prompt.id);
     for (const id of this.generationIdsByPrompt.get(prompt.id) ?? []) this.generations.delete(id);
     this.generationIdsByPrompt.delete(prompt.id);
@@ -101,10 +109,11 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
     return this.prompts.size;
   }
 
+  /** Only for a request here. */
   private countAsUnfinished(prompt: WaitingPrompt, unfinished: boolean): void {
-    if (unfinished === this.unfinished.has(prompt)) return;
-    if (unfinished) this.unfinished.add(prompt);
-    else this.unfinished.delete(prompt);
+    if (unfinished !== this.finished.has(prompt)) return;
+    if (unfinished) this.finished.delete(prompt);
+    else this.finished.add(prompt);
     addCount(this.unfinishedByRequester, prompt.requesterKey, unfinished ? 1 : -1);
     addCount(this.unfinishedByUsername, prompt.username, unfinished ? 1 : -1);
   }
