@@ -82,19 +82,23 @@ export class GenerationService implements BeforeApplicationShutdown {
     if (n > this.config.MAX_N) throw new BadRequestException(`params.n must not be greater than MAX_N (${this.config.MAX_N})`);
     const username = dto.username ?? ANONYMOUS;
     const requesterKey = username === ANONYMOUS ? `${ANONYMOUS}@${clientAddress}` : username;
-    const limit = this.config.MAX_WAITING_REQUESTS_PER_USER;
-    if (this.prompts.countUnfinishedByRequester(requesterKey) >= limit) {
-      throw new HttpException(
-        `${username} already has ${limit} unfinished requests (MAX_WAITING_REQUESTS_PER_USER); wait for one to finish or cancel one`,
-        HttpStatus.TOO_MANY_REQUESTS,
-      );
-    }
+    this.assertUnderRequestLimit(username, requesterKey);
     const priority = await this.priorityFor(username, now);
-    // The limit is checked again: another request of the same requester may have arrived meanwhile.
-    if (this.prompts.countUnfinishedByRequester(requesterKey) >= limit) return this.createRequest(dto, clientAddress, now);
+    // Checked again: another request of the same requester may have been added meanwhile.
+    this.assertUnderRequestLimit(username, requesterKey);
     const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: this.wishes.intern(wishesOf(dto)), n, now, priority });
     this.prompts.add(prompt);
     return prompt;
+  }
+
+  /** 429 when the requester already has MAX_WAITING_REQUESTS_PER_USER unfinished requests. */
+  private assertUnderRequestLimit(username: string, requesterKey: string): void {
+    const limit = this.config.MAX_WAITING_REQUESTS_PER_USER;
+    if (this.prompts.countUnfinishedByRequester(requesterKey) < limit) return;
+    throw new HttpException(
+      `${username} already has ${limit} unfinished requests (MAX_WAITING_REQUESTS_PER_USER); wait for one to finish or cancel one`,
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
   }
 
   /** A request by id; 404 when unknown or expired. Reading it does not keep it alive. */
