@@ -17,6 +17,8 @@ export interface Snapshotting {
 export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(SnapshotService.name);
   private readonly stores: Snapshotting[] = [];
+  /** The last flush error of each store that has not been written since; empty when all are saved. */
+  private readonly failures = new Map<string, string>();
 
   constructor(
     private readonly config: AppConfig,
@@ -37,11 +39,23 @@ export class SnapshotService implements OnModuleInit, OnApplicationShutdown {
     for (const store of this.stores) {
       try {
         store.flushSnapshot();
+        this.failures.delete(store.snapshotName);
       } catch (error) {
         // Keep serving: the data is still in memory and the next flush tries again.
-        this.logger.error(`Could not write the ${store.snapshotName} snapshot: ${(error as Error).message}`);
+        const message = (error as Error).message;
+        this.failures.set(store.snapshotName, message);
+        this.logger.error(`Could not write the ${store.snapshotName} snapshot: ${message}`);
       }
     }
+  }
+
+  /**
+   * Why what the stores hold is not safely on disk right now (the last write of a snapshot failed), or
+   * null when every store's last write succeeded. Readiness reports it.
+   */
+  persistenceProblem(): string | null {
+    if (this.failures.size === 0) return null;
+    return [...this.failures].map(([name, message]) => `the ${name} snapshot could not be written: ${message}`).join('; ');
   }
 
   onApplicationShutdown(): void {
