@@ -3,7 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { APP_VERSION } from './app-version';
 import { answerClientErrorsAsJson } from './common/http/client-errors';
-import { accessLog } from './common/logging/access-log';
+import { installAccessLog } from './common/logging/access-log';
 import { AppConfig } from './config/app-config';
 
 export const API_DESCRIPTION = `Turns many volunteers' KoboldAI instances into one crowdsourced text-generation cluster:
@@ -21,7 +21,7 @@ people who want text send prompts here, and volunteers' KoboldAI servers pick th
 
 ### Join the cluster with your KoboldAI
 Run the bridge next to your KoboldAI United instance with a username, a password and a server name:
-\`npm ci && npm run build\` once in this repository, then
+in a copy of the KoboldAI Cluster project, \`npm ci && npm run build\` once, then
 \`npm run bridge -- -u USER -p PASS -n "My Awesome Instance" -k http://localhost:5000 -c http://HOST:5001\`
 (the original KoboldAI-cluster's \`bridge.py\` works too).
 It polls \`POST /generate/pop\` for work, has your KoboldAI generate it, and hands the text to \`POST /generate/submit\`;
@@ -33,6 +33,10 @@ Prompts and generations live in memory only and are wiped after 10 minutes witho
 or its logs. The bridges run on volunteers' machines, though: do not prompt with anything you do not want others to see.
 Usernames are not authenticated; they only count usage (\`GET /usage\`) and contributions (\`GET /contributions\`).
 Every error answers \`{statusCode, error, message}\`, and the message says what to fix.
+
+### See the cluster at work
+The status page at [\`/\`](/) shows the active servers, the models, the queue and the tokens generated, refreshed every few seconds;
+\`GET /status\` gives the same as JSON. Operators have \`GET /health\`, \`GET /health/ready\` and \`GET /metrics\` (Prometheus).
 `;
 
 /**
@@ -47,8 +51,8 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUST_PROXY);
   app.disable('x-powered-by');
-  // The only per-request hook of its own; with ACCESS_LOG=off it is not even registered.
-  if (config.ACCESS_LOG !== 'off') app.use(accessLog(config.ACCESS_LOG));
+  // The only per-request hook of its own; with ACCESS_LOG=off it is not even installed.
+  if (config.ACCESS_LOG !== 'off') installAccessLog(app.getHttpServer(), config.ACCESS_LOG);
   answerClientErrorsAsJson(app.getHttpServer());
   // Bodies are read as JSON whatever their Content-Type, so a `curl -d` without a header still works.
   app.useBodyParser('json', { limit: config.BODY_LIMIT_BYTES, type: () => true });

@@ -21,18 +21,19 @@ const ASSETS: Record<string, string> = {
 @ApiExcludeController()
 @Controller()
 export class StatusPageController {
-  private readonly page = readFileSync(join(PUBLIC_DIR, 'index.html'));
-  private readonly assets = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(PUBLIC_DIR, name))]));
+  // Text files, kept as strings: Nest sends a string as it is (a Buffer it would turn into JSON).
+  private readonly page = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8');
+  private readonly assets = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(PUBLIC_DIR, name), 'utf8')]));
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-cache')
-  statusPage(): Buffer {
+  statusPage(): string {
     return this.page;
   }
 
   @Get('assets/:name')
-  asset(@Param('name') name: string, @Res({ passthrough: true }) response: Response): Buffer {
+  asset(@Param('name') name: string, @Res({ passthrough: true }) response: Response): string {
     const content = Object.hasOwn(ASSETS, name) ? this.assets.get(name) : undefined;
     if (!content) throw new NotFoundException(`No asset "${name}"`);
     response.setHeader('Content-Type', ASSETS[name]);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { APP_VERSION } from '../app-version';
 import { GenerationService } from '../generation/generation.service';
 import { ClusterMetrics } from '../metrics/cluster-metrics.service';
-import { tokensPerSecond } from '../servers/domain/kobold-server';
+import { ServerDto } from '../servers/dto/server.dto';
 import { ServersService } from '../servers/servers.service';
 import { UsersService } from '../users/users.service';
 import { ClusterStatusDto, ModelStatusDto, ThroughputDto } from './dto/cluster-status.dto';
@@ -50,21 +50,7 @@ export class StatusService {
     for (const server of active) model(server.model).servers += 1;
     for (const [name, count] of queue.waitingByModel) model(name).waiting_requests = count.requests;
 
-    const servers = active.map((server) => {
-      const tps = tokensPerSecond(server);
-      return {
-        name: server.name,
-        id: server.id,
-        owner: server.owner,
-        model: server.model,
-        max_length: server.maxLength,
-        max_content_length: server.maxContentLength,
-        tokens_per_second: tps === null ? null : Math.round(tps * 10) / 10,
-        requests_fulfilled: server.requestsFulfilled,
-        tokens_generated: server.tokensGenerated,
-        last_seen: new Date(server.lastSeenAt).toISOString(),
-      };
-    });
+    const servers = active.map((server) => ({ ...ServerDto.from(server, true), owner: server.owner }));
     servers.sort((a, b) => (b.tokens_per_second ?? -1) - (a.tokens_per_second ?? -1) || a.name.localeCompare(b.name));
 
     return {

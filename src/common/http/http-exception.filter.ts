@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { watchFailedResponse } from '../logging/access-log';
 import { ErrorResponseDto } from './error-response.dto';
 
 /** Errors thrown by Express's body parser (too large, bad charset...) carry a status and `expose`. */
@@ -29,6 +30,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const body = this.toBody(exception);
+    watchFailedResponse(response);
     if (response.headersSent) {
       response.end();
       return;

@@ -1,18 +1,22 @@
 import { Logger } from '@nestjs/common';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Request, Response } from 'express';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 export type AccessLogMode = 'on' | 'quiet' | 'off';
 
-/** When the request arrived, on the response (one property, set on every response alike). */
+/** When the request arrived, on the response. */
 const STARTED_AT = Symbol('accessLogStartedAt');
-type TimedResponse = Response & { [STARTED_AT]?: number };
+/** The access log's 'close' handler, on the HTTP server it was installed on. */
+const ON_CLOSE = Symbol('accessLogOnClose');
+type TimedResponse = ServerResponse & { [STARTED_AT]?: number };
+type LoggedServer = Server & { [ON_CLOSE]?: (this: ServerResponse) => void };
 
 /**
  * What a busy cluster does all the time, left out by ACCESS_LOG=quiet when it succeeds: pops, status
  * reads of requests, health checks, metrics scrapes and the status page with its data and files.
  */
-export function isRoutine(method: string, path: string): boolean {
+export function isRoutine(method: string | undefined, path: string): boolean {
   if (method === 'POST') return path === '/generate/pop';
   if (method !== 'GET' && method !== 'HEAD') return false;
   return (
@@ -34,12 +38,16 @@ function pathOf(url: string): string {
 }
 
 /**
- * One Express middleware that writes one line per request once its response is done: method, path
- * (no query string), status, duration and client address; never headers, bodies, passwords or prompts.
- * A request whose client went away before the answer is logged with status `aborted`. The only cost on
- * a request is a timestamp and one 'close' listener (a shared function, no closure per request).
+ * Writes one line per HTTP request once its response is done: method, path (no query string), status,
+ * duration and client address; never headers, bodies, passwords or prompts. A request whose client went
+ * away before the answer is logged with status `aborted`.
+ *
+ * It listens to the HTTP server's requests ahead of Express (no middleware layer for Express to walk
+ * through). In `quiet` mode a routine request (see isRoutine) gets a timestamp and nothing else: no
+ * listener, no line, unless it fails, when the exception filter calls {@link watchFailedResponse}.
+ * `off` installs nothing.
  */
-export function accessLog(mode: Exclude<AccessLogMode, 'off'>, logger = new Logger('HTTP')): RequestHandler {
+export function installAccessLog(server: Server, mode: Exclude<AccessLogMode, 'off'>, logger = new Logger('HTTP')): void {
   const quiet = mode === 'quiet';
   function onClose(this: TimedResponse): void {
     const request = this.req as Request;
@@ -48,9 +56,8 @@ export function accessLog(mode: Exclude<AccessLogMode, 'off'>, logger = new Logg
     const path = pathOf(request.originalUrl ?? request.url);
     if (quiet && finished && status < 400 && isRoutine(request.method, path)) return;
     const durationMs = Math.round((performance.now() - (this[STARTED_AT] ?? 0)) * 10) / 10;
-    const shownStatus = finished ? status : 'aborted';
     logger.log({
-      message: `${request.method} ${path} ${shownStatus} ${durationMs} ms ${request.ip ?? ''}`.trimEnd(),
+      message: `${request.method} ${path} ${finished ? status : 'aborted'} ${durationMs} ms ${request.ip ?? ''}`.trimEnd(),
       method: request.method,
       path,
       status: finished ? status : null,
@@ -59,9 +66,18 @@ export function accessLog(mode: Exclude<AccessLogMode, 'off'>, logger = new Logg
       ip: request.ip,
     });
   }
-  return (_request: Request, response: Response, next: NextFunction): void => {
-    (response as TimedResponse)[STARTED_AT] = performance.now();
+  (server as LoggedServer)[ON_CLOSE] = onClose;
+  server.prependListener('request', (request: IncomingMessage, response: TimedResponse) => {
+    response[STARTED_AT] = performance.now();
+    if (quiet && isRoutine(request.method, pathOf(request.url ?? ''))) return;
     response.on('close', onClose);
-    next();
-  };
+  });
+}
+
+/** Called for every error answer: a routine request that ACCESS_LOG=quiet did not watch is logged after all. */
+export function watchFailedResponse(response: Response): void {
+  const server = (response.socket as { server?: LoggedServer } | null)?.server;
+  const onClose = server?.[ON_CLOSE];
+  if (!onClose || (response as TimedResponse)[STARTED_AT] === undefined) return;
+  if (!response.listeners('close').includes(onClose)) response.on('close', onClose);
 }

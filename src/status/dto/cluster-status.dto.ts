@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { ServerDto } from '../../servers/dto/server.dto';
 
 export class QueueStatusDto {
   /** Requests with at least one generation waiting for a server. */
@@ -36,46 +37,11 @@ export class TokensStatusDto {
   since_start!: number;
 }
 
-export class ActiveServerStatusDto {
-  /** The server's public name. */
-  @ApiProperty({ example: "Db0's Awesome Instance" })
-  name!: string;
-
-  /** The server's uuid, as `GET /servers` lists it. */
-  @ApiProperty({ format: 'uuid', example: '019e34e3-3109-4ea9-820a-b0c4f6a53c07' })
-  id!: string;
-
+/** An active server as `GET /servers` shows it, with its owner. */
+export class ActiveServerStatusDto extends ServerDto {
   /** The username credited with what it generates. */
   @ApiProperty({ example: 'db0' })
   owner!: string;
-
-  /** The model its KoboldAI instance runs. */
-  @ApiProperty({ example: 'KoboldAI/fairseq-dense-13B-Nerys-v2' })
-  model!: string;
-
-  /** Most tokens it generates for one request. */
-  @ApiProperty({ example: 80 })
-  max_length!: number;
-
-  /** Largest context, in tokens, it accepts. */
-  @ApiProperty({ example: 1024 })
-  max_content_length!: number;
-
-  /** Speed over its recent jobs; null before its first job. */
-  @ApiProperty({ type: Number, nullable: true, example: 12.3 })
-  tokens_per_second!: number | null;
-
-  /** Generations it handed in. */
-  @ApiProperty({ example: 12 })
-  requests_fulfilled!: number;
-
-  /** Tokens it generated. */
-  @ApiProperty({ example: 960 })
-  tokens_generated!: number;
-
-  /** When it last popped. */
-  @ApiProperty({ format: 'date-time', example: '2026-11-24T20:00:00.000Z' })
-  last_seen!: string;
 }
 
 export class ModelStatusDto {
@@ -127,14 +93,16 @@ export class ClusterStatusDto {
       {
         name: "Db0's Awesome Instance",
         id: '019e34e3-3109-4ea9-820a-b0c4f6a53c07',
-        owner: 'db0',
         model: 'KoboldAI/fairseq-dense-13B-Nerys-v2',
         max_length: 80,
         max_content_length: 1024,
-        tokens_per_second: 12.3,
-        requests_fulfilled: 12,
         tokens_generated: 960,
+        requests_fulfilled: 12,
+        latest_performance: '12.3 tokens per second',
+        tokens_per_second: 12.3,
+        online: true,
         last_seen: '2026-11-24T20:00:00.000Z',
+        owner: 'db0',
       },
     ],
   })
