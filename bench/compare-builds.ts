@@ -12,26 +12,15 @@
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../test/support/processes';
 
 const HOST = '127.0.0.1';
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const POP = { username: 'bench-owner', password: 'bench-password-not-secret', name: 'bench-poller', model: 'bench/poller-model', max_length: 512, max_content_length: 2048 };
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
-    });
-  });
-}
 
 /** Server CPU time (user + system) in µs, from /proc. */
 function cpuMicros(pid: number): number {
@@ -75,7 +64,11 @@ async function measure(target: { child: ChildProcess; url: string }): Promise<{ 
   return { rps: result.requests.total / result.duration, cpu: (cpuMicros(target.child.pid ?? 0) - cpu0) / result.requests.total };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
 
 async function main(): Promise<void> {
   const other = process.argv[2];
