@@ -6,7 +6,7 @@ export class CorruptSnapshotError extends Error {
     readonly file: string,
     reason: string,
   ) {
-    super(`Snapshot ${file} is corrupt (${reason}). Fix or move the file away; it is never wiped silently.`);
+    super(`${file}: ${reason}; the snapshot is corrupt. Fix or move the file away (it is never wiped silently)`);
     this.name = 'CorruptSnapshotError';
   }
 }
@@ -23,7 +23,8 @@ export class SnapshotFile<T> {
   constructor(
     dataDir: string,
     readonly fileName: string,
-    private readonly isValid: (data: unknown) => data is T,
+    /** What is wrong with the content, naming the entry and field (`servers[3].passwordHash is not ...`), or null. */
+    private readonly validate: (data: unknown) => string | null,
   ) {
     this.path = join(dataDir, fileName);
   }
@@ -41,10 +42,11 @@ export class SnapshotFile<T> {
     try {
       data = JSON.parse(text);
     } catch (error) {
-      throw new CorruptSnapshotError(this.path, (error as Error).message);
+      throw new CorruptSnapshotError(this.path, `not JSON (${(error as Error).message})`);
     }
-    if (!this.isValid(data)) throw new CorruptSnapshotError(this.path, 'unexpected structure');
-    return data;
+    const problem = this.validate(data);
+    if (problem !== null) throw new CorruptSnapshotError(this.path, problem);
+    return data as T;
   }
 
   /** Notes that the state behind this snapshot changed, so the next flush writes it. */
@@ -52,9 +54,9 @@ export class SnapshotFile<T> {
     this.changed = true;
   }
 
-  /** Writes `current()` if the state changed since the last write; on failure, the next flush retries. */
-  flush(current: () => T): void {
-    if (!this.changed) return;
+  /** Writes `current()` if the state changed since the last write, and says whether it did; on failure, the next flush retries. */
+  flush(current: () => T): boolean {
+    if (!this.changed) return false;
     this.changed = false;
     try {
       this.write(current());
@@ -62,6 +64,7 @@ export class SnapshotFile<T> {
       this.changed = true;
       throw error;
     }
+    return true;
   }
 
   write(data: T): void {

@@ -1,4 +1,6 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Journal } from '../../common/persistence/journal';
+import { checkFields, checkSnapshot, name, tokenCount } from '../../common/persistence/record-checks';
 import { SnapshotFile } from '../../common/persistence/snapshot-file';
 import { Snapshotting, SnapshotService } from '../../common/persistence/snapshot.service';
 import { AppConfig } from '../../config/app-config';
@@ -7,43 +9,74 @@ import { UserRepository } from './user.repository';
 
 interface UsersSnapshot {
   version: 1;
+  /** The last journal entry this snapshot holds. */
+  journalSeq?: number;
   users: User[];
 }
 
-function isUsersSnapshot(data: unknown): data is UsersSnapshot {
-  if (typeof data !== 'object' || data === null) return false;
-  const users = (data as UsersSnapshot).users;
-  return (
-    Array.isArray(users) &&
-    users.every(
-      (u) =>
-        typeof u === 'object' &&
-        u !== null &&
-        typeof u.username === 'string' &&
-        Number.isFinite(u.usage) &&
-        Number.isFinite(u.contributions),
-    )
-  );
+/** One journal line: tokens added to a user's usage or contributions. */
+interface UserDelta {
+  u: string;
+  usage?: number;
+  contributions?: number;
 }
 
+const USER_FIELDS = { username: name, usage: tokenCount, contributions: tokenCount };
+
+function checkUsersSnapshot(data: unknown): string | null {
+  return checkSnapshot(data, 'users', (user, path) => checkFields(user, path, USER_FIELDS), ['username']);
+}
+
+function checkUserDelta(entry: Record<string, unknown>): string | null {
+  if (entry.usage === undefined && entry.contributions === undefined) return 'neither usage nor contributions is set';
+  const optional = (check: typeof tokenCount) => (value: unknown) => (value === undefined ? null : check(value));
+  return checkFields(entry, '', { u: name, usage: optional(tokenCount), contributions: optional(tokenCount) });
+}
+
+/**
+ * Users in memory, saved to users.json every SNAPSHOT_INTERVAL_SECONDS and at shutdown; every credit is
+ * also appended to users.journal (group commit every JOURNAL_COMMIT_MS), which is replayed over the
+ * snapshot at start and emptied whenever a snapshot is written.
+ */
 @Injectable()
-export class InMemoryUserRepository extends UserRepository implements OnModuleInit, Snapshotting {
+export class InMemoryUserRepository extends UserRepository implements OnModuleInit, OnApplicationShutdown, Snapshotting {
   readonly snapshotName = 'users';
   private readonly users = new Map<string, User>();
   private readonly file: SnapshotFile<UsersSnapshot>;
+  private readonly journal: Journal<UserDelta>;
 
   constructor(config: AppConfig, snapshots: SnapshotService) {
     super();
-    this.file = new SnapshotFile(config.DATA_DIR, 'users.json', isUsersSnapshot);
+    this.file = new SnapshotFile(config.DATA_DIR, 'users.json', checkUsersSnapshot);
+    this.journal = new Journal<UserDelta>({
+      dataDir: config.DATA_DIR,
+      fileName: 'users.journal',
+      validate: checkUserDelta,
+      commitMs: config.JOURNAL_COMMIT_MS,
+      onProblem: (problem) => snapshots.reportProblem('users journal', problem),
+    });
     snapshots.register(this);
   }
 
   onModuleInit(): void {
-    for (const user of this.file.read()?.users ?? []) this.users.set(user.username, { ...user });
+    const snapshot = this.file.read();
+    for (const user of snapshot?.users ?? []) this.users.set(user.username, { ...user });
+    const replayed = this.journal.replay(snapshot?.journalSeq ?? 0);
+    for (const delta of replayed) this.apply(delta);
+    if (replayed.length > 0) this.file.markChanged();
+    this.journal.open();
   }
 
   flushSnapshot(): void {
-    this.file.flush(() => ({ version: 1, users: [...this.users.values()] }));
+    if (this.file.flush(() => ({ version: 1, journalSeq: this.journal.lastSeq, users: [...this.users.values()] }))) this.journal.reset();
+  }
+
+  flushJournalSync(): void {
+    this.journal.commitSync();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.journal.close();
   }
 
   findByUsername(username: string): Promise<User | undefined> {
@@ -52,29 +85,32 @@ export class InMemoryUserRepository extends UserRepository implements OnModuleIn
   }
 
   addUsage(username: string, tokens: number): Promise<User> {
-    const user = this.getOrCreate(username);
-    user.usage += tokens;
-    this.file.markChanged();
-    return Promise.resolve({ ...user });
+    return Promise.resolve(this.record({ u: username, usage: tokens }));
   }
 
   addContribution(username: string, tokens: number): Promise<User> {
-    const user = this.getOrCreate(username);
-    user.contributions += tokens;
-    this.file.markChanged();
-    return Promise.resolve({ ...user });
+    return Promise.resolve(this.record({ u: username, contributions: tokens }));
   }
 
   findAll(): Promise<User[]> {
     return Promise.resolve([...this.users.values()].map((u) => ({ ...u })));
   }
 
-  private getOrCreate(username: string): User {
-    let user = this.users.get(username);
+  private record(delta: UserDelta): User {
+    const user = this.apply(delta);
+    this.journal.append(delta);
+    this.file.markChanged();
+    return { ...user };
+  }
+
+  private apply(delta: UserDelta): User {
+    let user = this.users.get(delta.u);
     if (!user) {
-      user = { username, usage: 0, contributions: 0 };
-      this.users.set(username, user);
+      user = { username: delta.u, usage: 0, contributions: 0 };
+      this.users.set(delta.u, user);
     }
+    user.usage += delta.usage ?? 0;
+    user.contributions += delta.contributions ?? 0;
     return user;
   }
 }
