@@ -70,12 +70,13 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
     await servers.create(beta);
     snapshots.flushAll();
     await servers.addJob(alpha.id, { tokens: 30, seconds: 2 });
+    await servers.addJob(alpha.id, { tokens: 1, seconds: 0 });
     await servers.updateCheckIn(alpha.id, { owner: 'new-owner', model: 'm2', maxLength: 40, maxContentLength: 512, lastSeenAt: T0 + 1000 });
     expect(await servers.deleteUnusedSeenBefore(T0)).toEqual(['beta']);
     await servers['journal'].settled();
 
     const again = start().servers;
-    expect(await again.findByName('alpha')).toMatchObject({ owner: 'new-owner', model: 'm2', maxLength: 40, tokensGenerated: 30, requestsFulfilled: 1, recentJobs: [{ tokens: 30, seconds: 2 }] });
+    expect(await again.findByName('alpha')).toMatchObject({ owner: 'new-owner', model: 'm2', maxLength: 40, tokensGenerated: 31, requestsFulfilled: 2, recentJobs: [{ tokens: 30, seconds: 2 }, { tokens: 1, seconds: 0.001 }] });
     expect(await again.findByName('beta')).toBeUndefined();
   });
 

@@ -194,7 +194,9 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     const server = this.byId.get(id);
     if (!server) return Promise.resolve(undefined);
     recordJob(server, job);
-    this.journal.append({ op: 'job', id, tokens: job.tokens, seconds: job.seconds });
+    // As recorded (a job that took no time counts as a millisecond), so that it replays as it was.
+    const recorded = server.recentJobs[server.recentJobs.length - 1];
+    this.journal.append({ op: 'job', id, tokens: recorded.tokens, seconds: recorded.seconds });
     this.file.markChanged();
     return Promise.resolve(copy(server));
   }
