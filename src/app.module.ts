@@ -8,8 +8,11 @@ import { RateLimitModule } from './common/rate-limit/rate-limit.module';
 import { AppConfigOverrides, loadAppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { GenerationModule } from './generation/generation.module';
+import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { ServersModule } from './servers/servers.module';
+import { StatusModule } from './status/status.module';
 import { UsersModule } from './users/users.module';
 
 @Module({})
@@ -30,6 +33,9 @@ export class AppModule {
         ServersModule,
         UsersModule,
         ModelsModule,
+        MetricsModule,
+        HealthModule,
+        StatusModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: BodyValidationPipe },

@@ -1,7 +1,9 @@
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { APP_VERSION } from './app-version';
 import { answerClientErrorsAsJson } from './common/http/client-errors';
+import { accessLog } from './common/logging/access-log';
 import { AppConfig } from './config/app-config';
 
 export const API_DESCRIPTION = `Turns many volunteers' KoboldAI instances into one crowdsourced text-generation cluster:
@@ -18,7 +20,10 @@ people who want text send prompts here, and volunteers' KoboldAI servers pick th
   optionally with one or more \`--req_model "KoboldAI/fairseq-dense-13B-Nerys-v2"\` to allow only those models.
 
 ### Join the cluster with your KoboldAI
-Run the bridge (\`python bridge.py\`) next to your KoboldAI United instance with a username, a password and a server name.
+Run the bridge next to your KoboldAI United instance with a username, a password and a server name:
+\`npm ci && npm run build\` once in this repository, then
+\`npm run bridge -- -u USER -p PASS -n "My Awesome Instance" -k http://localhost:5000 -c http://HOST:5001\`
+(the original KoboldAI-cluster's \`bridge.py\` works too).
 It polls \`POST /generate/pop\` for work, has your KoboldAI generate it, and hands the text to \`POST /generate/submit\`;
 your username is credited with the tokens. A server that has not polled for 5 minutes is stale and left out of \`GET /servers\`,
 but keeps its stats: come back with the same name and password, from any machine.
@@ -42,6 +47,8 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUST_PROXY);
   app.disable('x-powered-by');
+  // The only per-request hook of its own; with ACCESS_LOG=off it is not even registered.
+  if (config.ACCESS_LOG !== 'off') app.use(accessLog(config.ACCESS_LOG));
   answerClientErrorsAsJson(app.getHttpServer());
   // Bodies are read as JSON whatever their Content-Type, so a `curl -d` without a header still works.
   app.useBodyParser('json', { limit: config.BODY_LIMIT_BYTES, type: () => true });
@@ -53,12 +60,14 @@ export function configureApp(app: NestExpressApplication): INestApplication {
     new DocumentBuilder()
       .setTitle('KoboldAI Cluster')
       .setDescription(API_DESCRIPTION)
-      .setVersion('1.0')
+      .setVersion(APP_VERSION)
       .setLicense('AGPL-3.0-only', 'https://www.gnu.org/licenses/agpl-3.0.html')
       .addTag('Generation', 'Request generations (clients, KoboldAI CLUSTER mode), and the pop/submit endpoints bridges serve them with')
       .addTag('Servers', 'The volunteers\' KoboldAI instances serving the cluster, and their statistics')
       .addTag('Users', 'What each username used and contributed, in tokens')
       .addTag('Models', 'Which models active servers run right now')
+      .addTag('Status', 'The cluster at a glance: what the status page at / shows')
+      .addTag('Operations', 'Health checks for orchestrators and metrics for Prometheus; never rate limited')
       .build(),
   );
   SwaggerModule.setup('api', app, document, { jsonDocumentUrl: 'api-json' });

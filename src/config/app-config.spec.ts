@@ -23,6 +23,43 @@ describe('loadAppConfig', () => {
     expect(() => loadAppConfig({ [name]: value })).toThrow(new RegExp(`Invalid configuration: .*${name}=`));
   });
 
+  it.each([
+    ['info', 'log'],
+    ['INFO', 'log'],
+    ['log', 'log'],
+    ['error', 'error'],
+    ['warn', 'warn'],
+    ['debug', 'debug'],
+    ['verbose', 'verbose'],
+  ])('accepts LOG_LEVEL=%s as %s', (value, level) => {
+    expect(loadAppConfig({ LOG_LEVEL: value }).LOG_LEVEL).toBe(level);
+  });
+
+  it.each([
+    ['true', true],
+    ['off', false],
+    ['1', 1],
+    ['2', 2],
+    ['127.0.0.1', '127.0.0.1'],
+    ['loopback', 'loopback'],
+    ['10.0.0.0/8, 192.168.1.7,uniquelocal', '10.0.0.0/8, 192.168.1.7,uniquelocal'],
+    ['::1', '::1'],
+  ])('accepts TRUST_PROXY=%s as Express does', (value, expected) => {
+    expect(loadAppConfig({ TRUST_PROXY: value }).TRUST_PROXY).toBe(expected);
+  });
+
+  it.each(['10.0.0.999', 'proxy.example.com', '10.0.0.0/33', '-1', 'loopback,,'])('refuses TRUST_PROXY=%s, naming it', (value) => {
+    expect(() => loadAppConfig({ TRUST_PROXY: value })).toThrow(/Invalid configuration: TRUST_PROXY=.*hop count/);
+  });
+
+  it('reads LOG_FORMAT and ACCESS_LOG', () => {
+    expect(loadAppConfig({})).toMatchObject({ LOG_FORMAT: 'text', ACCESS_LOG: 'quiet' });
+    expect(loadAppConfig({ LOG_FORMAT: 'JSON', ACCESS_LOG: 'true' })).toMatchObject({ LOG_FORMAT: 'json', ACCESS_LOG: 'on' });
+    expect(loadAppConfig({ ACCESS_LOG: 'off' }).ACCESS_LOG).toBe('off');
+    expect(() => loadAppConfig({ LOG_FORMAT: 'xml' })).toThrow(/LOG_FORMAT=/);
+    expect(() => loadAppConfig({ ACCESS_LOG: 'loud' })).toThrow(/ACCESS_LOG=/);
+  });
+
   it('ignores unrelated variables', () => {
     expect(() => loadAppConfig({ PATH: '/usr/bin', HOME: '/root' })).not.toThrow();
   });

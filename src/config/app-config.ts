@@ -1,5 +1,18 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsString,
+  Max,
+  Min,
+  MinLength,
+  registerDecorator,
+  validateSync,
+  ValidationArguments,
+} from 'class-validator';
+import proxyAddr from 'proxy-addr';
 
 const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
@@ -7,6 +20,13 @@ const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (['on', 'true', '1', 'yes'].includes(v)) return true;
   if (['off', 'false', '0', 'no'].includes(v)) return false;
   return value;
+};
+
+const toAccessLog = ({ value }: { value: unknown }): unknown => {
+  const mode = toBoolean({ value });
+  if (mode === true) return 'on';
+  if (mode === false) return 'off';
+  return typeof mode === 'string' ? mode.trim().toLowerCase() : mode;
 };
 
 const toInt = ({ value }: { value: unknown }): unknown => {
@@ -18,6 +38,57 @@ const toNumber = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
   return /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : value;
 };
+
+const toLowerCase = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim().toLowerCase() : value);
+
+/** The log levels, most severe first: LOG_LEVEL keeps the ones up to itself. `info` is Nest's `log`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type AppLogLevel = (typeof LOG_LEVELS)[number];
+
+const toLogLevel = ({ value }: { value: unknown }): unknown => {
+  const level = toLowerCase({ value });
+  return level === 'info' ? 'log' : level;
+};
+
+/** What Express's `trust proxy` setting takes: a boolean, a hop count, or addresses, subnets and names. */
+export type TrustProxy = boolean | number | string;
+
+/**
+ * TRUST_PROXY as Express reads it: `true`/`false` (also on/off, yes/no), a hop count (`1`), or a
+ * comma-separated list of addresses, subnets and the names `loopback`, `linklocal` and `uniquelocal`.
+ */
+const toTrustProxy = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v);
+  const asBoolean = toBoolean({ value: v });
+  return typeof asBoolean === 'boolean' ? asBoolean : v;
+};
+
+/** Whether Express can compile the value as `trust proxy` (proxy-addr is what Express uses for it). */
+function IsTrustProxy(): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isTrustProxy',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate(value: unknown): boolean {
+          if (typeof value === 'boolean') return true;
+          if (typeof value === 'number') return Number.isInteger(value) && value >= 0;
+          if (typeof value !== 'string' || value.trim() === '') return false;
+          try {
+            proxyAddr.compile(value.split(',').map((part) => part.trim()));
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} must be true, false, a hop count, or a comma-separated list of addresses, subnets (10.0.0.0/8), loopback, linklocal or uniquelocal`,
+      },
+    });
+}
 
 /**
  * Every setting the server reads from its environment, with its default.
@@ -114,12 +185,27 @@ export class AppConfig {
   @IsString() @MinLength(1)
   CORS_ORIGINS = '*';
 
-  /** Express "trust proxy": set when the cluster runs behind a reverse proxy, so rate limits see client IPs. */
-  @Transform(toBoolean) @IsBoolean()
-  TRUST_PROXY = false;
+  /**
+   * Express "trust proxy": which peers may tell the client's address in X-Forwarded-For. Behind one
+   * reverse proxy, its address (or `1`); `true` trusts every hop, so any client can pick its address.
+   */
+  @Transform(toTrustProxy) @IsTrustProxy()
+  TRUST_PROXY: TrustProxy = false;
 
-  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
-  LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+  /** `info` is accepted for `log`. */
+  @Transform(toLogLevel) @IsIn(LOG_LEVELS, { message: 'LOG_LEVEL must be one of error, warn, info (the same as log), log, debug, verbose, fatal' })
+  LOG_LEVEL: AppLogLevel = 'log';
+
+  /** `text` (Nest's format, control characters escaped) or `json` (one object per line). */
+  @Transform(toLowerCase) @IsIn(['text', 'json'])
+  LOG_FORMAT: 'text' | 'json' = 'text';
+
+  /**
+   * One line per HTTP request: `quiet` leaves out successful pops, status reads, health checks, metrics
+   * scrapes and the status page; `on` logs every request; `off` adds nothing to the request path.
+   */
+  @Transform(toAccessLog) @IsIn(['on', 'quiet', 'off'])
+  ACCESS_LOG: 'on' | 'quiet' | 'off' = 'quiet';
 }
 
 export type AppConfigOverrides = Partial<Record<keyof AppConfig, string | number | boolean>>;

@@ -28,9 +28,9 @@ export class GenerationController {
     summary: 'Request generations for a prompt',
     description:
       'Queues the prompt for `params.n` generations (default 1) and answers its id at once; poll `GET /generate/prompt/{id}` for the results. ' +
-      '`POST /generate/async` is the same endpoint under the seed server\'s name.',
+      '`POST /generate/async` is the same endpoint under the name the original KoboldAI-cluster gave it.',
   })
-  @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
+  @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The original KoboldAI-cluster README's example", value: CLOWN_PROMPT_EXAMPLE } } })
   @ApiOkResponse({ type: PromptCreatedDto, description: 'The request is queued: poll its id' })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
   @ApiRateLimitResponse('create', PER_USER_LIMIT)
@@ -74,7 +74,7 @@ export class GenerationController {
       'Queues the prompt and answers the list of its `n` generations once they are all done. 503 at once when no active server could serve it. ' +
       'Closing the connection cancels the request.',
   })
-  @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
+  @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The original KoboldAI-cluster README's example", value: CLOWN_PROMPT_EXAMPLE } } })
   @ApiOkResponse({ description: 'The `n` generations', schema: { type: 'array', items: { type: 'string' }, example: [' as he stood before me.', ' and lost.'] } })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
   @ApiRateLimitResponse('create', PER_USER_LIMIT)

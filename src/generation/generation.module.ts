@@ -9,7 +9,10 @@ import { InMemoryWaitingPromptRepository } from './persistence/in-memory-waiting
 import { WaitingPromptRepository } from './persistence/waiting-prompt.repository';
 import { WaitingRequestsCounterAdapter } from './persistence/waiting-requests-counter.adapter';
 
-/** Global only so that the Users module can reach its WaitingRequestsCounter port without an import cycle. */
+/**
+ * Global only so that the Users module can reach its WaitingRequestsCounter port without an import cycle.
+ * GenerationService is exported for the read-only views of the queue (metrics, status page).
+ */
 @Global()
 @Module({
   imports: [ServersModule, UsersModule],
@@ -20,6 +23,6 @@ import { WaitingRequestsCounterAdapter } from './persistence/waiting-requests-co
     { provide: WaitingPromptRepository, useClass: InMemoryWaitingPromptRepository },
     { provide: WaitingRequestsCounter, useClass: WaitingRequestsCounterAdapter },
   ],
-  exports: [WaitingRequestsCounter],
+  exports: [WaitingRequestsCounter, GenerationService],
 })
 export class GenerationModule {}

@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
+import { ClusterMetrics } from '../metrics/cluster-metrics.service';
 import { KoboldServer, tokensPerSecond } from '../servers/domain/kobold-server';
 import { ServersService } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
@@ -21,7 +22,7 @@ import { countTokens } from './domain/token-counter';
 import { PromptWishes, WaitingPrompt, WishesInterner } from './domain/waiting-prompt';
 import { CreatePromptDto } from './dto/create-prompt.dto';
 import { PopRequestDto } from './dto/pop-request.dto';
-import { WaitingPromptRepository } from './persistence/waiting-prompt.repository';
+import { QueueSummary, WaitingPromptRepository } from './persistence/waiting-prompt.repository';
 
 export const DEFAULT_REQUEST_MAX_LENGTH = 80;
 export const DEFAULT_REQUEST_MAX_CONTENT_LENGTH = 1024;
@@ -68,6 +69,7 @@ export class GenerationService implements BeforeApplicationShutdown {
     private readonly servers: ServersService,
     private readonly users: UsersService,
     private readonly config: AppConfig,
+    private readonly metrics: ClusterMetrics,
   ) {}
 
   /**
@@ -88,6 +90,7 @@ export class GenerationService implements BeforeApplicationShutdown {
     this.assertUnderRequestLimit(username, requesterKey);
     const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: this.wishes.intern(wishesOf(dto)), n, now, priority });
     this.prompts.add(prompt);
+    this.metrics.requestCreated(n, prompt.wishes.maxLength);
     return prompt;
   }
 
@@ -169,6 +172,7 @@ export class GenerationService implements BeforeApplicationShutdown {
     const now = Date.now();
     const priorityUsernames = new Set([server.owner, ...(dto.priority_usernames ?? [])]);
     const match = this.prompts.takeNextFor(offer, now, priorityUsernames);
+    this.metrics.popped(match.prompt !== undefined);
     if (!match.prompt) return { id: null, skipped: match.skipped };
     const generation: ProcessingGeneration = {
       id: randomUUID(),
@@ -197,12 +201,15 @@ export class GenerationService implements BeforeApplicationShutdown {
     // Counted before any state changes, so nothing is completed without being credited.
     const reward = countTokens(text);
     const now = Date.now();
+    const wasDone = prompt.done;
     const refusal = prompt.finishSlot(generation, text, now);
     if (refusal === 'already-submitted') throw new BadRequestException(`Generation "${id}" was already submitted`);
     if (refusal === 'slot-complete') {
       throw new NotFoundException(`Generation "${id}" is no longer needed: another server completed its slot after this one missed its deadline`);
     }
     this.prompts.touch(prompt, now);
+    this.metrics.submitted(reward, now);
+    if (!wasDone && prompt.done && !prompt.cancelled) this.metrics.requestCompleted(prompt.createdAt, now);
     this.afterChange(prompt);
     await this.servers.recordJob(server.id, { tokens: reward, seconds: (now - generation.startedAt) / 1000 });
     await this.users.recordGeneration(prompt.username, server.owner, reward);
@@ -226,6 +233,7 @@ export class GenerationService implements BeforeApplicationShutdown {
       if (prompt.putBackOverdue(generation)) restarted += 1;
       this.afterChange(prompt);
     }
+    this.metrics.restarted(restarted);
     if (restarted > 0) this.logger.log(`Put ${restarted} generation(s) back to waiting after their server missed the deadline`);
     return restarted;
   }
@@ -237,6 +245,7 @@ export class GenerationService implements BeforeApplicationShutdown {
   expireIdle(now = Date.now(), limit = Infinity): number {
     const idle = this.prompts.findIdleSince(now - this.config.PROMPT_EXPIRY_SECONDS * 1000, limit);
     for (const prompt of idle) {
+      if (!prompt.done) this.metrics.expired(1);
       this.prompts.delete(prompt);
       this.settleSync(prompt.id, (waiter) =>
         waiter.reject(new GatewayTimeoutException(`The request expired after ${this.config.PROMPT_EXPIRY_SECONDS}s without activity before all its generations were done`)),
@@ -244,6 +253,11 @@ export class GenerationService implements BeforeApplicationShutdown {
     }
     if (idle.length > 0) this.logger.log(`Expired ${idle.length} idle request(s)`);
     return idle.length;
+  }
+
+  /** The requests in flight at a glance (reads every request: for metrics scrapes and the status page, cached there). */
+  summarizeQueue(): QueueSummary {
+    return this.prompts.summarize();
   }
 
   /** Keeps the indexes in step with a changed request, and answers its sync caller once it is done. */

@@ -35,7 +35,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 /** A node process from dist/, its stdout and stderr collected as lines. */
 export class NodeProcess {
+  /** Every line, from stdout and stderr, in arrival order. */
   readonly lines: string[] = [];
+  /** The lines from stderr only. */
+  readonly stderrLines: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
   private readonly listeners = new Set<() => void>();
@@ -59,11 +62,13 @@ export class NodeProcess {
         buffer = parts.pop() ?? '';
         if (parts.length > 0) {
           this.lines.push(...parts);
+          if (stream === this.child.stderr) this.stderrLines.push(...parts);
           for (const listener of this.listeners) listener();
         }
       });
       stream?.on('end', () => {
         if (buffer) this.lines.push(buffer);
+        if (buffer && stream === this.child.stderr) this.stderrLines.push(buffer);
         buffer = '';
       });
     }

@@ -2,9 +2,10 @@ import { ExecutionContext, SetMetadata } from '@nestjs/common';
 
 /**
  * Which rate limit a route counts against. Routes without a bucket count only against the overall
- * per-IP limit; `pop` is limited per server name; `worker` routes (submit) only by their own checks.
+ * per-IP limit; `pop` is limited per server name; `worker` routes (submit) only by their own checks;
+ * `unlimited` routes (health checks, metrics: orchestrators and Prometheus call them on a schedule) by none.
  */
-export type RateLimitBucketName = 'create' | 'status' | 'pop' | 'worker';
+export type RateLimitBucketName = 'create' | 'status' | 'pop' | 'worker' | 'unlimited';
 
 const RATE_LIMIT_BUCKET = 'rate-limit-bucket';
 

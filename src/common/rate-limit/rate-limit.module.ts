@@ -16,7 +16,7 @@ function rateLimitOptions(config: AppConfig): ThrottlerModuleOptions {
         name: 'overall',
         ttl: MINUTE,
         limit: config.RATE_LIMIT_PER_MINUTE,
-        skipIf: (context) => ['pop', 'worker'].includes(bucketOf(context) ?? ''),
+        skipIf: (context) => ['pop', 'worker', 'unlimited'].includes(bucketOf(context) ?? ''),
       },
       { name: 'create', ttl: MINUTE, limit: config.RATE_LIMIT_CREATE_PER_MINUTE, skipIf: (context) => bucketOf(context) !== 'create' },
       { name: 'status', ttl: MINUTE, limit: config.RATE_LIMIT_STATUS_PER_MINUTE, skipIf: (context) => bucketOf(context) !== 'status' },
@@ -36,7 +36,7 @@ function rateLimitOptions(config: AppConfig): ThrottlerModuleOptions {
 }
 
 /**
- * @nestjs/throttler with the seed's limits as a global guard, or nothing at all when RATE_LIMITS=off:
+ * @nestjs/throttler with the original KoboldAI-cluster's limits as a global guard, or nothing at all when RATE_LIMITS=off:
  * decided when the module is built, so with limits off no guard runs on any request (not even one
  * that lets everything through: that cost about 1 µs per pop).
  */

@@ -9,7 +9,7 @@ export interface ServerOffer {
   maxContentLength: number;
 }
 
-/** Why a server could not take a request: the seed server's `skipped` keys. */
+/** Why a server could not take a request: the original KoboldAI-cluster's `skipped` keys. */
 export type SkipReason = 'model' | 'max_content_length' | 'max_length';
 export type SkippedCounts = Record<SkipReason, number>;
 

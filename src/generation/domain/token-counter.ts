@@ -9,7 +9,7 @@ const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 const WHITESPACE = /\s/;
 
 /**
- * Counts tokens with GPT-2's byte-pair encoding, the tokenizer family of the seed's models.
+ * Counts tokens with GPT-2's byte-pair encoding, the tokenizer family of the original KoboldAI-cluster's models.
  *
  * Any text a worker submits is counted in time linear in its length: it is cut into pieces of at most
  * TOKENIZER_CHUNK_CHARS, before a space that follows a non-space where possible. GPT-2's pre-tokenizer

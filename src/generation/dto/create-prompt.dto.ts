@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -57,7 +57,7 @@ export class GenerationParamsDto {
   [parameter: string]: unknown;
 }
 
-/** The seed README's request: Swagger UI's "Try it out" sends exactly this. */
+/** The original KoboldAI-cluster README's request: Swagger UI's "Try it out" sends exactly this. */
 export const CLOWN_PROMPT_EXAMPLE = {
   prompt: 'I entered into an argument with a clown',
   params: { max_length: 16, frmttriminc: true, n: 2 },
@@ -80,8 +80,12 @@ export class CreatePromptDto {
   @Type(() => GenerationParamsDto)
   params?: GenerationParamsDto;
 
-  /** Who the usage is counted for. */
+  /**
+   * Who the usage is counted for. Empty or left out: `Anonymous` (KoboldAI United started without
+   * `--apikey` sends `""`, as the original KoboldAI-cluster accepted).
+   */
   @ApiPropertyOptional({ default: 'Anonymous', maxLength: MAX_USERNAME_CHARS, example: 'db0' })
+  @Transform(({ value }: { value: unknown }) => (value === '' ? undefined : value))
   @IsOptional()
   @IsString()
   @IsNotEmpty()

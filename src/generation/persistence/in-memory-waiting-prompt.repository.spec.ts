@@ -55,3 +55,30 @@ describe('InMemoryWaitingPromptRepository unfinished counts', () => {
     expect(repo.countUnfinishedByUsername('alice')).toBe(1);
   });
 });
+
+describe('InMemoryWaitingPromptRepository.summarize', () => {
+  it('counts waiting requests and slots, processing generations, the oldest wait and the models asked for', () => {
+    const repo = new InMemoryWaitingPromptRepository();
+    const wishes = (models: string[]) => ({ models, maxLength: 80, maxContentLength: 1024 });
+    const make = (id: string, models: string[], n: number, now: number) =>
+      new WaitingPrompt({ id, prompt: 'p', params: {}, username: 'u', wishes: wishes(models), n, now });
+    expect(repo.summarize()).toEqual({
+      waiting: { requests: 0, slots: 0 },
+      processingGenerations: 0,
+      oldestWaitingSince: null,
+      waitingByModel: new Map(),
+      waitingForAnyModel: { requests: 0, slots: 0 },
+    });
+    repo.add(make('ab', ['a', 'b', 'a'], 3, 20));
+    repo.add(make('any', [], 2, 50));
+    repo.add(make('b', ['b'], 1, 30));
+    const match = repo.takeNextFor({ model: 'b', maxLength: 80, maxContentLength: 1024 }, 60, new Set());
+    expect(match.prompt?.id).toBe('ab');
+    const summary = repo.summarize();
+    expect(summary.waiting).toEqual({ requests: 3, slots: 5 });
+    expect(summary.processingGenerations).toBe(1);
+    expect(summary.oldestWaitingSince).toBe(20);
+    expect(summary.waitingByModel).toEqual(new Map([['a', { requests: 1, slots: 2 }], ['b', { requests: 2, slots: 3 }]]));
+    expect(summary.waitingForAnyModel).toEqual({ requests: 1, slots: 2 });
+  });
+});

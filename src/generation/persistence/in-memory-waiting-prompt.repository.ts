@@ -3,7 +3,7 @@ import { Heap } from 'heap-js';
 import { ProcessingGeneration } from '../domain/processing-generation';
 import { PromptQueue, QueueMatch, ServerOffer } from '../domain/prompt-queue';
 import { WaitingPrompt } from '../domain/waiting-prompt';
-import { WaitingPromptRepository } from './waiting-prompt.repository';
+import { QueueSummary, WaitingCount, WaitingPromptRepository } from './waiting-prompt.repository';
 
 @Injectable()
 export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
@@ -109,6 +109,30 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
     return this.prompts.size;
   }
 
+  summarize(): QueueSummary {
+    const summary: QueueSummary = {
+      waiting: { requests: 0, slots: 0 },
+      processingGenerations: 0,
+      oldestWaitingSince: null,
+      waitingByModel: new Map(),
+      waitingForAnyModel: { requests: 0, slots: 0 },
+    };
+    for (const prompt of this.prompts.values()) {
+      summary.processingGenerations += prompt.processing;
+      const slots = prompt.waiting;
+      if (slots === 0) continue;
+      addWaiting(summary.waiting, slots);
+      if (summary.oldestWaitingSince === null || prompt.createdAt < summary.oldestWaitingSince) summary.oldestWaitingSince = prompt.createdAt;
+      if (prompt.wishes.models.length === 0) addWaiting(summary.waitingForAnyModel, slots);
+      for (const model of new Set(prompt.wishes.models)) {
+        let count = summary.waitingByModel.get(model);
+        if (!count) summary.waitingByModel.set(model, (count = { requests: 0, slots: 0 }));
+        addWaiting(count, slots);
+      }
+    }
+    return summary;
+  }
+
   /** Only for a request here. */
   private countAsUnfinished(prompt: WaitingPrompt, unfinished: boolean): void {
     if (unfinished !== this.finished.has(prompt)) return;
@@ -117,6 +141,11 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
     addCount(this.unfinishedByRequester, prompt.requesterKey, unfinished ? 1 : -1);
     addCount(this.unfinishedByUsername, prompt.username, unfinished ? 1 : -1);
   }
+}
+
+function addWaiting(count: WaitingCount, slots: number): void {
+  count.requests += 1;
+  count.slots += slots;
 }
 
 function addCount(counts: Map<string, number>, key: string, change: number): void {

@@ -2,6 +2,26 @@ import { ProcessingGeneration } from '../domain/processing-generation';
 import { QueueMatch, ServerOffer } from '../domain/prompt-queue';
 import { WaitingPrompt } from '../domain/waiting-prompt';
 
+/** Waiting requests and their waiting slots. */
+export interface WaitingCount {
+  requests: number;
+  slots: number;
+}
+
+/** The requests in flight at a glance, for metrics and the status page. */
+export interface QueueSummary {
+  /** Requests with at least one waiting slot, and those slots. */
+  waiting: WaitingCount;
+  /** Generations handed to a server and not handed in yet. */
+  processingGenerations: number;
+  /** When the oldest request with a waiting slot was made (ms since the epoch), or null. */
+  oldestWaitingSince: number | null;
+  /** Waiting requests by a model they ask for (a request asking for several counts for each). */
+  waitingByModel: Map<string, WaitingCount>;
+  /** Waiting requests that any model may serve. */
+  waitingForAnyModel: WaitingCount;
+}
+
 /**
  * Port for the requests in flight and their processing generations. Unlike users and servers, these
  * live in this process's memory only (prompts never touch disk), so the methods are synchronous: a pop
@@ -35,4 +55,6 @@ export abstract class WaitingPromptRepository {
   abstract findOverdue(now: number): ProcessingGeneration[];
   /** Number of requests held (waiting, processing or finished but not yet expired). */
   abstract count(): number;
+  /** Counts of the requests held; reads every request, so callers cache it (metrics scrapes, status page). */
+  abstract summarize(): QueueSummary;
 }

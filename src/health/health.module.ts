@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { DataDirCheck } from './data-dir.check';
+import { HealthController } from './health.controller';
+import { READINESS_CHECKS } from './readiness-check';
+import { SnapshotsCheck } from './snapshots.check';
+
+/** The readiness checks, in the order /health/ready reports them. A shared store adds its own here. */
+const CHECKS = [DataDirCheck, SnapshotsCheck];
+
+/** GET /health (liveness) and GET /health/ready (readiness), with @nestjs/terminus. */
+@Module({
+  // Readiness changes are logged by HealthController, once per change, not at every failing probe.
+  imports: [TerminusModule.forRoot({ logger: false })],
+  controllers: [HealthController],
+  providers: [...CHECKS, { provide: READINESS_CHECKS, useFactory: (...checks: unknown[]) => checks, inject: CHECKS }],
+})
+export class HealthModule {}
