@@ -6,10 +6,10 @@
  * tokens lost are at most one second's worth at the measured rate. A torn last journal line (the crash
  * cut a write short) is tolerated, everything before it kept.
  *
- * Unwritable data directory: the snapshots fail, the server says so, and its exit code after SIGTERM is
- * not 0, because the final snapshot could not be written.
+ * Unwritable data directory: the snapshots fail, the server says so, /health/ready answers 503 naming the
+ * failure, and its exit code after SIGTERM is not 0, because the final snapshot could not be written.
  */
-import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countTokens } from '../src/generation/domain/token-counter';
 import { JsonClient } from './support/json-client';
@@ -181,7 +181,7 @@ describe('Durability of the built server (e2e, real processes)', () => {
     expect(usageTotal).toBeLessThanOrEqual(ackedTotal + unanswered);
   });
 
-  it('unwritable data directory: the server says the snapshot cannot be written, and exits non-zero after SIGTERM', async () => {
+  it('unwritable data directory: the server says the snapshot cannot be written, readiness answers 503, and it exits non-zero after SIGTERM', async () => {
     // As root, permissions bind nobody: the server runs as `nobody` on a directory it owns until it is made read-only.
     const user = process.getuid?.() === 0 ? NOBODY : undefined;
     if (user) chownSync(dataDir, user.uid, user.gid);
@@ -197,11 +197,15 @@ describe('Durability of the built server (e2e, real processes)', () => {
     };
     let acknowledged = await cycle();
     await waitFor('users.json', () => Promise.resolve(existsSync(join(dataDir, 'users.json'))));
+    expect((await http.request('GET', '/health/ready')).status).toBe(200);
 
     chmodSync(dataDir, 0o555);
     for (let i = 0; i < 4; i++) acknowledged += await cycle();
     const error = await server.proc.waitForLine(/ERROR .*Could not write the users snapshot/, 5000);
     expect(error).toMatch(/EACCES/);
+    const ready = await http.request('GET', '/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.json.message).toMatch(/persistence: .*the users snapshot could not be written: EACCES/);
 
     server.proc.kill('SIGTERM');
     const exit = await server.proc.exited;
@@ -218,5 +222,14 @@ describe('Durability of the built server (e2e, real processes)', () => {
     reader.close();
     expect(usage).toEqual({ alice: acknowledged });
     console.log(`unwritable data directory: exit code ${exit.code} after SIGTERM; ${acknowledged} acknowledged tokens, ${usage.alice} after the restart (from the journal)`);
+  });
+
+  it('refuses to start on a snapshot with a bad entry: exit code 1, one line naming the file and the entry', async () => {
+    const server = { id: '019e34e3-3109-4ea9-820a-b0c4f6a53c07', name: 'bad', owner: 'o', model: 'm', maxLength: 80, maxContentLength: 1024, tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 1, lastSeenAt: 1 };
+    writeFileSync(join(dataDir, 'servers.json'), JSON.stringify({ version: 1, servers: [{ ...server, passwordHash: 'scrypt$16385$8$1$c2FsdHNhbHQ=$AAAA' }] }));
+    const proc = new NodeProcess('cluster', 'dist/main.js', [], { PORT: String(await freePort()), HOST: '127.0.0.1', DATA_DIR: dataDir, NO_COLOR: '1' });
+    running.push(proc);
+    expect((await proc.exited).code).toBe(1);
+    expect(proc.output).toContain(`${join(dataDir, 'servers.json')} is corrupt: servers[0].passwordHash is not a valid scrypt hash`);
   });
 });

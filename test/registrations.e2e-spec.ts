@@ -1,5 +1,7 @@
 import { popBody, startTestApp, TestApp } from './support/test-app';
 
+jest.setTimeout(30_000);
+
 describe('Server registrations per client address (e2e)', () => {
   let t: TestApp;
 

@@ -101,12 +101,12 @@ describe('Journal', () => {
   it('refuses a bad line that is not the last, naming the file and the line', () => {
     writeFileSync(join(dir, 'test.journal'), '{"u":"a","n":1,"s":1}\n{"u":"b",\n{"u":"c","n":3,"s":3}\n');
     expect(() => journal().replay(0)).toThrow(CorruptJournalError);
-    expect(() => journal().replay(0)).toThrow(`${join(dir, 'test.journal')}: line 2 is not JSON`);
+    expect(() => journal().replay(0)).toThrow(`${join(dir, 'test.journal')} is corrupt: line 2 is not JSON`);
   });
 
   it('refuses an entry that is JSON but not a valid change, naming the line and the field', () => {
     writeFileSync(join(dir, 'test.journal'), '{"u":"a","n":1,"s":1}\n{"u":"b","n":-5,"s":2}\n');
-    expect(() => journal().replay(0)).toThrow(/test\.journal: line 2: n is not a non-negative integer/);
+    expect(() => journal().replay(0)).toThrow(/test\.journal is corrupt: line 2: n is not a non-negative integer/);
     writeFileSync(join(dir, 'test.journal'), '{"u":"a","n":1}\n');
     expect(() => journal().replay(0)).toThrow(/line 1: s \(the sequence number\) is not a positive integer/);
   });

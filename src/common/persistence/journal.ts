@@ -14,7 +14,7 @@ export class CorruptJournalError extends Error {
     readonly file: string,
     detail: string,
   ) {
-    super(`${file}: ${detail}; the journal is corrupt. Fix it or move it away (it is never wiped silently)`);
+    super(`${file} is corrupt: ${detail}. Fix or move the file away (it is never wiped silently)`);
     this.name = 'CorruptJournalError';
   }
 }

@@ -63,7 +63,7 @@ describe('SnapshotFile', () => {
 
   it('refuses JSON of the wrong structure', () => {
     fs.writeFileSync(join(dir, 'data.json'), '{"other": true}');
-    expect(() => new SnapshotFile<Data>(dir, 'data.json', isData).read()).toThrow(/data\.json: values is not an array; the snapshot is corrupt/);
+    expect(() => new SnapshotFile<Data>(dir, 'data.json', isData).read()).toThrow(/data\.json is corrupt: values is not an array\. Fix or move the file away/);
   });
 
   it('flushes only after a change, and retries a failed flush at the next one', () => {

@@ -6,7 +6,7 @@ export class CorruptSnapshotError extends Error {
     readonly file: string,
     reason: string,
   ) {
-    super(`${file}: ${reason}; the snapshot is corrupt. Fix or move the file away (it is never wiped silently)`);
+    super(`${file} is corrupt: ${reason}. Fix or move the file away (it is never wiped silently)`);
     this.name = 'CorruptSnapshotError';
   }
 }

@@ -112,7 +112,7 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
   it('refuses servers.json with a bad scrypt parameter, naming the file and the entry', () => {
     const list = [server('a'), server('b'), server('c'), server('d', { passwordHash: hash.replace('$16384$', '$16385$') })];
     writeFileSync(join(dir, 'servers.json'), JSON.stringify({ version: 1, servers: list }));
-    expect(() => start()).toThrow(`${join(dir, 'servers.json')}: servers[3].passwordHash is not a valid scrypt hash`);
+    expect(() => start()).toThrow(`${join(dir, 'servers.json')} is corrupt: servers[3].passwordHash is not a valid scrypt hash`);
   });
 
   it.each([
@@ -122,11 +122,11 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
     ['a job of zero seconds', (s: KoboldServer[]) => [{ ...s[0], recentJobs: [{ tokens: 5, seconds: 0 }] }], 'servers[0].recentJobs[0].seconds is not a number above 0'],
   ])('refuses servers.json with %s', (_what, edit, message) => {
     writeFileSync(join(dir, 'servers.json'), JSON.stringify({ version: 1, servers: edit([server('a'), server('b')]) }));
-    expect(() => start()).toThrow(`${join(dir, 'servers.json')}: ${message}`);
+    expect(() => start()).toThrow(`${join(dir, 'servers.json')} is corrupt: ${message}`);
   });
 
   it('refuses a servers.journal entry of an unknown kind, naming the line', () => {
     writeFileSync(join(dir, 'servers.journal'), `{"op":"job","id":"${randomUUID()}","tokens":5,"seconds":1,"s":1}\n{"op":"drop","s":2}\n`);
-    expect(() => start()).toThrow(`${join(dir, 'servers.journal')}: line 2: op "drop" is not one of create, checkin, job, forget`);
+    expect(() => start()).toThrow(`${join(dir, 'servers.journal')} is corrupt: line 2: op "drop" is not one of create, checkin, job, forget`);
   });
 });

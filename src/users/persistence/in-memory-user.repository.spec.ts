@@ -76,11 +76,11 @@ describe('InMemoryUserRepository on disk (users.json + users.journal)', () => {
     ],
   ])('refuses users.json with %s, naming the file and the entry', (_what, content, message) => {
     writeFileSync(join(dir, 'users.json'), JSON.stringify(content));
-    expect(() => start()).toThrow(`${join(dir, 'users.json')}: ${message}`);
+    expect(() => start()).toThrow(`${join(dir, 'users.json')} is corrupt: ${message}`);
   });
 
   it('refuses a users.journal line with a negative credit, naming the line', () => {
     writeFileSync(join(dir, 'users.journal'), '{"u":"a","usage":3,"s":1}\n{"u":"a","usage":-3,"s":2}\n');
-    expect(() => start()).toThrow(`${join(dir, 'users.journal')}: line 2: usage is not an integer between 0 and 1000000000000`);
+    expect(() => start()).toThrow(`${join(dir, 'users.journal')} is corrupt: line 2: usage is not an integer between 0 and 1000000000000`);
   });
 });
