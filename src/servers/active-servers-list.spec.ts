@@ -2,22 +2,9 @@ import { AppConfig } from '../config/app-config';
 import { ActiveServersList } from './active-servers-list';
 import { KoboldServer } from './domain/kobold-server';
 import { ServersService } from './servers.service';
+import { aServer, T0 } from '../../test/support/servers';
 
-const T0 = Date.UTC(2026, 10, 25);
-const server = (name: string): KoboldServer => ({
-  id: `id-${name}`,
-  name,
-  owner: 'o',
-  passwordHash: 'h',
-  model: 'm',
-  maxLength: 80,
-  maxContentLength: 1024,
-  tokensGenerated: 0,
-  requestsFulfilled: 0,
-  recentJobs: [],
-  createdAt: T0,
-  lastSeenAt: T0,
-});
+const server = (name: string): KoboldServer => aServer(name, { id: `id-${name}` });
 
 describe('ActiveServersList (the body of GET /servers)', () => {
   let active: KoboldServer[];
@@ -34,14 +21,14 @@ describe('ActiveServersList (the body of GET /servers)', () => {
     const bodies = await Promise.all(Array.from({ length: 10 }, () => list.json(T0)));
     expect(servers.findActive).toHaveBeenCalledTimes(1);
     expect(new Set(bodies).size).toBe(1);
-    expect(JSON.parse(bodies[0])).toEqual([expect.objectContaining({ name: 'alpha', online: true })]);
+    expect(JSON.parse(bodies[0].toString())).toEqual([expect.objectContaining({ name: 'alpha', online: true })]);
   });
 
   it('rebuilds it once SERVERS_LIST_CACHE_MS have passed', async () => {
     await list.json(T0);
     active[0].tokensGenerated = 6;
-    expect(JSON.parse(await list.json(T0 + 999))[0].tokens_generated).toBe(0);
-    expect(JSON.parse(await list.json(T0 + 1000))[0].tokens_generated).toBe(6);
+    expect(JSON.parse((await list.json(T0 + 999)).toString())[0].tokens_generated).toBe(0);
+    expect(JSON.parse((await list.json(T0 + 1000)).toString())[0].tokens_generated).toBe(6);
     expect(servers.findActive).toHaveBeenCalledTimes(2);
   });
 
@@ -49,7 +36,7 @@ describe('ActiveServersList (the body of GET /servers)', () => {
     await list.json(T0);
     active.push(server('beta'));
     servers.listVersion += 1;
-    expect(JSON.parse(await list.json(T0 + 1)).map((s: { name: string }) => s.name)).toEqual(['alpha', 'beta']);
+    expect(JSON.parse((await list.json(T0 + 1)).toString()).map((s: { name: string }) => s.name)).toEqual(['alpha', 'beta']);
   });
 
   it('builds it per request with SERVERS_LIST_CACHE_MS=0', async () => {
@@ -57,5 +44,11 @@ describe('ActiveServersList (the body of GET /servers)', () => {
     await list.json(T0);
     await list.json(T0);
     expect(servers.findActive).toHaveBeenCalledTimes(2);
+  });
+
+  it('serializes a long list in chunks, with the same result', async () => {
+    active = Array.from({ length: ActiveServersList.CHUNK * 2 + 1 }, (_, i) => server(`s${i}`));
+    const listed = JSON.parse((await list.json(T0)).toString()) as { name: string }[];
+    expect(listed.map((s) => s.name)).toEqual(active.map((s) => s.name));
   });
 });

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { ServerDto } from './dto/server.dto';
 import { ServersService } from './servers.service';
@@ -12,25 +13,38 @@ import { ServersService } from './servers.service';
  */
 @Injectable()
 export class ActiveServersList {
-  private cached: { json: string; builtAt: number; version: number } | undefined;
-  private building: Promise<string> | undefined;
+  /** Servers serialized per turn of the event loop, so that a list of 100,000 never blocks it for long. */
+  static readonly CHUNK = 2000;
+  private cached: { json: Buffer; builtAt: number; version: number } | undefined;
+  private building: Promise<Buffer> | undefined;
 
   constructor(
     private readonly servers: ServersService,
     private readonly config: AppConfig,
   ) {}
 
-  json(now = Date.now()): Promise<string> {
+  /** The list as UTF-8 JSON bytes, shared as they are by every caller (no copy, no per-request serialization). */
+  json(now = Date.now()): Promise<Buffer> {
     const cached = this.cached;
     if (cached && cached.version === this.servers.listVersion && now - cached.builtAt < this.config.SERVERS_LIST_CACHE_MS && now >= cached.builtAt) return Promise.resolve(cached.json);
     this.building ??= this.build(now).finally(() => (this.building = undefined));
     return this.building;
   }
 
-  private async build(now: number): Promise<string> {
+  private async build(now: number): Promise<Buffer> {
     const version = this.servers.listVersion;
     const servers = await this.servers.findActive(now);
-    const json = JSON.stringify(servers.map((server) => ServerDto.from(server, true)));
+    const parts: string[] = [];
+    for (let i = 0; i < servers.length; i += ActiveServersList.CHUNK) {
+      if (i > 0) await yieldToEventLoop();
+      parts.push(
+        servers
+          .slice(i, i + ActiveServersList.CHUNK)
+          .map((server) => JSON.stringify(ServerDto.from(server, true)))
+          .join(','),
+      );
+    }
+    const json = Buffer.from(`[${parts.join(',')}]`);
     this.cached = { json, builtAt: now, version };
     return json;
   }

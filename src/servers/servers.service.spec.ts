@@ -1,12 +1,11 @@
 import { HttpException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { startAppContext, TestContext } from '../../test/support/app-context';
+import { aServer, T0 } from '../../test/support/servers';
 import { ClusterSweeper } from '../generation/cluster-sweeper';
 import { ServerRepository } from './persistence/server.repository';
 import { CheckIn, ServersService } from './servers.service';
 
 const HOUR = 3_600_000;
-const T0 = Date.UTC(2026, 10, 25);
 
 describe('ServersService: registrations and forgetting', () => {
   let app: TestContext;
@@ -52,20 +51,7 @@ describe('ServersService: registrations and forgetting', () => {
   });
 
   it('answers 401, never 500, for a server whose stored hash is broken', async () => {
-    await repository.create({
-      id: randomUUID(),
-      name: 'broken',
-      owner: 'o',
-      passwordHash: 'scrypt$16385$8$1$c2FsdHNhbHQ=$AAAA',
-      model: 'm',
-      maxLength: 80,
-      maxContentLength: 1024,
-      tokensGenerated: 0,
-      requestsFulfilled: 0,
-      recentJobs: [],
-      createdAt: T0,
-      lastSeenAt: T0,
-    });
+    await repository.create(aServer('broken', { passwordHash: 'scrypt$16385$8$1$c2FsdHNhbHQ=$AAAA' }));
     await expect(checkIn('broken', '10.0.0.1')).rejects.toThrow(UnauthorizedException);
   });
 

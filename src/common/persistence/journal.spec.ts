@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CorruptJournalError, Journal } from './journal';
+import { Journal } from './journal';
+import { CorruptSnapshotError } from './snapshot-file';
 
 jest.mock('node:fs', () => {
   const actual = jest.requireActual<typeof import('node:fs')>('node:fs');
@@ -100,7 +101,7 @@ describe('Journal', () => {
 
   it('refuses a bad line that is not the last, naming the file and the line', () => {
     writeFileSync(join(dir, 'test.journal'), '{"u":"a","n":1,"s":1}\n{"u":"b",\n{"u":"c","n":3,"s":3}\n');
-    expect(() => journal().replay(0)).toThrow(CorruptJournalError);
+    expect(() => journal().replay(0)).toThrow(CorruptSnapshotError);
     expect(() => journal().replay(0)).toThrow(`${join(dir, 'test.journal')} is corrupt: line 2 is not JSON`);
   });
 

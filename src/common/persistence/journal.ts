@@ -1,6 +1,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncate, ftruncateSync, mkdirSync, openSync, readFileSync, write, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { CorruptSnapshotError } from './snapshot-file';
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
@@ -8,16 +9,6 @@ const ftruncateAsync = promisify(ftruncate);
 
 /** A journal entry as stored: the change itself plus its sequence number `s`. */
 export type Journaled<E> = E & { s: number };
-
-export class CorruptJournalError extends Error {
-  constructor(
-    readonly file: string,
-    detail: string,
-  ) {
-    super(`${file} is corrupt: ${detail}. Fix or move the file away (it is never wiped silently)`);
-    this.name = 'CorruptJournalError';
-  }
-}
 
 export interface JournalOptions<E> {
   dataDir: string;
@@ -74,8 +65,8 @@ export class Journal<E extends object> {
 
   /**
    * The entries after `afterSeq` (the snapshot's last one), in order. A torn last line (a crash while it
-   * was written) is ignored, everything before it kept; any other bad line throws CorruptJournalError
-   * naming the line and the field.
+   * was written) is ignored, everything before it kept; any other bad line throws CorruptSnapshotError
+   * naming the line and the field, like a bad snapshot.
    */
   replay(afterSeq: number): Journaled<E>[] {
     this.seq = Math.max(this.seq, afterSeq);
@@ -100,11 +91,11 @@ export class Journal<E extends object> {
       } catch {
         // The last line without its newline is a write the crash cut short: nothing after it was acknowledged.
         if (last) break;
-        throw new CorruptJournalError(this.path, `line ${i + 1} is not JSON`);
+        throw new CorruptSnapshotError(this.path, `line ${i + 1} is not JSON`);
       }
       if (last) break; // whole JSON but no newline: the write was still cut short before the newline
       const problem = validateEntry(entry, this.options.validate);
-      if (problem) throw new CorruptJournalError(this.path, `line ${i + 1}: ${problem}`);
+      if (problem) throw new CorruptSnapshotError(this.path, `line ${i + 1}: ${problem}`);
       const journaled = entry as Journaled<E>;
       offset += Buffer.byteLength(line) + 1;
       this.wholeLength = offset;

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+/** A file in DATA_DIR (a snapshot or a journal) whose content cannot be trusted: the start stops, naming it and the entry. */
 export class CorruptSnapshotError extends Error {
   constructor(
     readonly file: string,

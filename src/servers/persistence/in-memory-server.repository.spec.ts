@@ -8,8 +8,7 @@ import { AppConfig } from '../../config/app-config';
 import { KoboldServer } from '../domain/kobold-server';
 import { PasswordHasher } from '../domain/password-hasher';
 import { InMemoryServerRepository } from './in-memory-server.repository';
-
-const T0 = Date.UTC(2026, 10, 25);
+import { aServer, T0 } from '../../../test/support/servers';
 
 describe('InMemoryServerRepository on disk (servers.json + servers.journal)', () => {
   let dir: string;
@@ -24,21 +23,7 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
     open.push(servers);
     return { servers, snapshots };
   };
-  const server = (name: string, overrides: Partial<KoboldServer> = {}): KoboldServer => ({
-    id: randomUUID(),
-    name,
-    owner: `${name}-owner`,
-    passwordHash: hash,
-    model: 'm',
-    maxLength: 80,
-    maxContentLength: 1024,
-    tokensGenerated: 0,
-    requestsFulfilled: 0,
-    recentJobs: [],
-    createdAt: T0,
-    lastSeenAt: T0,
-    ...overrides,
-  });
+  const server = (name: string, overrides: Partial<KoboldServer> = {}): KoboldServer => aServer(name, { passwordHash: hash, ...overrides });
 
   beforeAll(async () => {
     hash = await new PasswordHasher().hash('pw');
@@ -73,7 +58,7 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
     await servers.addJob(alpha.id, { tokens: 1, seconds: 0 });
     await servers.updateCheckIn(alpha.id, { owner: 'new-owner', model: 'm2', maxLength: 40, maxContentLength: 512, lastSeenAt: T0 + 1000 });
     expect(await servers.deleteUnusedSeenBefore(T0)).toEqual(['beta']);
-    await servers['journal'].settled();
+    await servers['files'].journal.settled();
 
     const again = start().servers;
     expect(await again.findByName('alpha')).toMatchObject({ owner: 'new-owner', model: 'm2', maxLength: 40, tokensGenerated: 31, requestsFulfilled: 2, recentJobs: [{ tokens: 30, seconds: 2 }, { tokens: 1, seconds: 0.001 }] });

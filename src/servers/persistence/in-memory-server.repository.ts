@@ -1,8 +1,7 @@
 import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Journal } from '../../common/persistence/journal';
 import { Check, checkFields, checkSnapshot, integerBetween, isRecord, name, positiveNumber, timestamp, tokenCount } from '../../common/persistence/record-checks';
-import { SnapshotFile } from '../../common/persistence/snapshot-file';
 import { Snapshotting, SnapshotService } from '../../common/persistence/snapshot.service';
+import { StoreFiles } from '../../common/persistence/store-files';
 import { AppConfig } from '../../config/app-config';
 import { KoboldServer, PERFORMANCE_WINDOW, recordJob, ServerJob } from '../domain/kobold-server';
 import { isValidScryptHash } from '../domain/password-hasher';
@@ -91,45 +90,37 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
   private prunedUpTo = -Infinity;
   /** New servers whose creation is being written to the journal: nobody is answered about them before it is on disk. */
   private readonly creating = new Map<string, Promise<unknown>>();
-  private readonly file: SnapshotFile<ServersSnapshot>;
-  private readonly journal: Journal<ServerChange>;
+  private readonly files: StoreFiles<ServersSnapshot, ServerChange>;
 
   constructor(config: AppConfig, snapshots: SnapshotService) {
     super();
-    this.file = new SnapshotFile(config.DATA_DIR, 'servers.json', checkServersSnapshot);
-    this.journal = new Journal<ServerChange>({
-      dataDir: config.DATA_DIR,
-      fileName: 'servers.journal',
-      validate: checkServerChange,
-      commitMs: config.JOURNAL_COMMIT_MS,
-      onProblem: (problem) => snapshots.reportProblem('servers journal', problem),
-    });
+    this.files = new StoreFiles(config, snapshots, 'servers', checkServersSnapshot, checkServerChange);
     snapshots.register(this);
   }
 
   onModuleInit(): void {
-    const snapshot = this.file.read();
-    for (const server of snapshot?.servers ?? []) this.put(copy(server));
-    const replayed = this.journal.replay(snapshot?.journalSeq ?? 0);
-    for (const change of replayed) this.apply(change);
-    if (replayed.length > 0) this.file.markChanged();
+    this.files.load(
+      (snapshot) => {
+        for (const server of snapshot.servers) this.put(copy(server));
+      },
+      (change) => this.apply(change),
+    );
     // Oldest check-in first, as if they had checked in in that order.
     const seen = [...this.bySeen.values()].sort((a, b) => a.lastSeenAt - b.lastSeenAt);
     this.bySeen.clear();
     for (const server of seen) this.bySeen.set(server.id, server);
-    this.journal.open();
   }
 
   flushSnapshot(): void {
-    if (this.file.flush(() => ({ version: 1, journalSeq: this.journal.lastSeq, servers: [...this.byId.values()] }))) this.journal.reset();
+    this.files.flush((journalSeq) => ({ version: 1, journalSeq, servers: [...this.byId.values()] }));
   }
 
   flushJournalSync(): void {
-    this.journal.commitSync();
+    this.files.journal.commitSync();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.journal.close();
+  onApplicationShutdown(): Promise<void> {
+    return this.files.close();
   }
 
   async findById(id: string): Promise<KoboldServer | undefined> {
@@ -164,8 +155,7 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     if (existing !== undefined) return (await this.findById(existing)) as KoboldServer;
     const created = copy(server);
     this.put(created);
-    this.file.markChanged();
-    const durable = this.journal.appendDurable({ op: 'create', server: copy(server) });
+    const durable = this.files.recordDurably({ op: 'create', server: copy(server) });
     this.creating.set(created.id, durable.catch(() => undefined));
     try {
       await durable;
@@ -185,8 +175,8 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     // Only changed details are journaled: last-seen times alone are left to the snapshot.
     const changed = server.owner !== update.owner || server.model !== update.model || server.maxLength !== update.maxLength || server.maxContentLength !== update.maxContentLength;
     this.checkIn(server, update);
-    if (changed) this.journal.append({ op: 'checkin', id, ...update });
-    this.file.markChanged();
+    if (changed) this.files.record({ op: 'checkin', id, ...update });
+    else this.files.snapshot.markChanged();
     return Promise.resolve(copy(server));
   }
 
@@ -196,8 +186,7 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     recordJob(server, job);
     // As recorded (a job that took no time counts as a millisecond), so that it replays as it was.
     const recorded = server.recentJobs[server.recentJobs.length - 1];
-    this.journal.append({ op: 'job', id, tokens: recorded.tokens, seconds: recorded.seconds });
-    this.file.markChanged();
+    this.files.record({ op: 'job', id, tokens: recorded.tokens, seconds: recorded.seconds });
     return Promise.resolve(copy(server));
   }
 
@@ -207,9 +196,8 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
       if (server.requestsFulfilled > 0 || server.lastSeenAt > seenBefore || this.creating.has(server.id)) continue;
       names.push(server.name);
       this.remove(server.id);
-      this.journal.append({ op: 'forget', id: server.id });
+      this.files.record({ op: 'forget', id: server.id });
     }
-    if (names.length > 0) this.file.markChanged();
     return Promise.resolve(names);
   }
 

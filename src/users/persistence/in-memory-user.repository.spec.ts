@@ -19,7 +19,7 @@ describe('InMemoryUserRepository on disk (users.json + users.journal)', () => {
     open.push(users);
     return { users, snapshots };
   };
-  const journalOf = (users: InMemoryUserRepository) => users['journal'];
+  const journalOf = (users: InMemoryUserRepository) => users['files'].journal;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'kc-users-'));

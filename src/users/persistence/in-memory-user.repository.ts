@@ -1,8 +1,7 @@
 import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Journal } from '../../common/persistence/journal';
 import { checkFields, checkSnapshot, name, tokenCount } from '../../common/persistence/record-checks';
-import { SnapshotFile } from '../../common/persistence/snapshot-file';
 import { Snapshotting, SnapshotService } from '../../common/persistence/snapshot.service';
+import { StoreFiles } from '../../common/persistence/store-files';
 import { AppConfig } from '../../config/app-config';
 import { User } from '../domain/user';
 import { UserRepository } from './user.repository';
@@ -42,41 +41,33 @@ function checkUserDelta(entry: Record<string, unknown>): string | null {
 export class InMemoryUserRepository extends UserRepository implements OnModuleInit, OnApplicationShutdown, Snapshotting {
   readonly snapshotName = 'users';
   private readonly users = new Map<string, User>();
-  private readonly file: SnapshotFile<UsersSnapshot>;
-  private readonly journal: Journal<UserDelta>;
+  private readonly files: StoreFiles<UsersSnapshot, UserDelta>;
 
   constructor(config: AppConfig, snapshots: SnapshotService) {
     super();
-    this.file = new SnapshotFile(config.DATA_DIR, 'users.json', checkUsersSnapshot);
-    this.journal = new Journal<UserDelta>({
-      dataDir: config.DATA_DIR,
-      fileName: 'users.journal',
-      validate: checkUserDelta,
-      commitMs: config.JOURNAL_COMMIT_MS,
-      onProblem: (problem) => snapshots.reportProblem('users journal', problem),
-    });
+    this.files = new StoreFiles(config, snapshots, 'users', checkUsersSnapshot, checkUserDelta);
     snapshots.register(this);
   }
 
   onModuleInit(): void {
-    const snapshot = this.file.read();
-    for (const user of snapshot?.users ?? []) this.users.set(user.username, { ...user });
-    const replayed = this.journal.replay(snapshot?.journalSeq ?? 0);
-    for (const delta of replayed) this.apply(delta);
-    if (replayed.length > 0) this.file.markChanged();
-    this.journal.open();
+    this.files.load(
+      (snapshot) => {
+        for (const user of snapshot.users) this.users.set(user.username, { ...user });
+      },
+      (delta) => this.apply(delta),
+    );
   }
 
   flushSnapshot(): void {
-    if (this.file.flush(() => ({ version: 1, journalSeq: this.journal.lastSeq, users: [...this.users.values()] }))) this.journal.reset();
+    this.files.flush((journalSeq) => ({ version: 1, journalSeq, users: [...this.users.values()] }));
   }
 
   flushJournalSync(): void {
-    this.journal.commitSync();
+    this.files.journal.commitSync();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.journal.close();
+  onApplicationShutdown(): Promise<void> {
+    return this.files.close();
   }
 
   findByUsername(username: string): Promise<User | undefined> {
@@ -98,8 +89,7 @@ export class InMemoryUserRepository extends UserRepository implements OnModuleIn
 
   private record(delta: UserDelta): User {
     const user = this.apply(delta);
-    this.journal.append(delta);
-    this.file.markChanged();
+    this.files.record(delta);
     return { ...user };
   }
 
