@@ -47,6 +47,25 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
     expect(await start().servers.findByName('alpha')).toEqual(alpha);
   });
 
+  it('tells nobody about a new server before it is on disk, and does not create it when it cannot be stored', async () => {
+    const { servers } = start();
+    let fail!: (error: Error) => void;
+    jest.spyOn(servers['files'].journal, 'appendDurable').mockImplementationOnce(() => new Promise((_resolve, reject) => (fail = reject)));
+    const first = servers.create(server('alpha'));
+    const lookup = servers.findByName('alpha');
+    const second = servers.create(server('alpha', { owner: 'second' }));
+    let answered = false;
+    void lookup.then(() => (answered = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    fail(new Error('ENOSPC: no space left on device'));
+    await expect(first).rejects.toThrow('ENOSPC');
+    expect(await lookup).toBeUndefined();
+    // The second pop with the name creates it (and is on disk when it resolves).
+    expect(await second).toMatchObject({ name: 'alpha', owner: 'second' });
+    expect(await start().servers.findByName('alpha')).toMatchObject({ owner: 'second' });
+  });
+
   it('replays jobs and changed details over the snapshot, and forgets what was forgotten', async () => {
     const { servers, snapshots } = start();
     const alpha = server('alpha');

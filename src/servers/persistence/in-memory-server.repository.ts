@@ -152,7 +152,10 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
 
   async create(server: KoboldServer): Promise<KoboldServer> {
     const existing = this.idByName.get(server.name);
-    if (existing !== undefined) return (await this.findById(existing)) as KoboldServer;
+    if (existing !== undefined) {
+      // Being created by another pop: answered once that one is on disk; if it could not be stored, try again.
+      return (await this.findById(existing)) ?? this.create(server);
+    }
     const created = copy(server);
     this.put(created);
     const durable = this.files.recordDurably({ op: 'create', server: copy(server) });
