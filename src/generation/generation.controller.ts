@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiBodyErrorResponses, ApiErrorResponse, ApiRateLimitResponse } from '../common/http/api-error-response.decorator';
 import { RateLimitBucket } from '../common/rate-limit/rate-limit-bucket.decorator';
 import { CLOWN_PROMPT_EXAMPLE, CreatePromptDto } from './dto/create-prompt.dto';
@@ -106,8 +106,9 @@ export class GenerationController {
     'A new server name could not be stored (the data directory cannot be written); try again later',
     'The cluster cannot store new servers right now (its data directory cannot be written); try again later',
   )
-  pop(@Body() body: PopRequestDto, @Ip() clientAddress: string): Promise<PopResponseDto> {
-    return this.generation.pop(body, clientAddress);
+  pop(@Body() body: PopRequestDto, @Req() request: Request): Promise<PopResponseDto> {
+    // The address (req.ip, which honours TRUST_PROXY) is worked out only when the pop registers a new name.
+    return this.generation.pop(body, () => request.ip ?? 'unknown');
   }
 
   @Post('submit')

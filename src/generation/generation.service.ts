@@ -162,7 +162,7 @@ export class GenerationService implements BeforeApplicationShutdown {
   }
 
   /** A bridge asks for work (from `clientAddress`, which new names are budgeted by): checks the server in, then hands it a slot of the oldest request it can serve. */
-  async pop(dto: PopRequestDto, clientAddress?: string): Promise<PopResult> {
+  async pop(dto: PopRequestDto, clientAddress?: () => string): Promise<PopResult> {
     const offer = {
       model: dto.model,
       maxLength: dto.max_length ?? DEFAULT_SERVER_MAX_LENGTH,
