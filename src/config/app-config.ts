@@ -117,6 +117,25 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) @Max(3600)
   SNAPSHOT_INTERVAL_SECONDS = 5;
 
+  /**
+   * Group commit of the journals (users.journal, servers.journal): acknowledged changes are written and
+   * fdatasynced at most this many ms after they were made, so a crash loses at most that much.
+   */
+  @Transform(toInt) @IsInt() @Min(1) @Max(1000)
+  JOURNAL_COMMIT_MS = 200;
+
+  /** New server names one client address may register per hour (429 beyond); 0 = unlimited. */
+  @Transform(toInt) @IsInt() @Min(0)
+  REGISTRATIONS_PER_HOUR_PER_ADDRESS = 20;
+
+  /** A server that never generated anything is forgotten (its name freed) this many hours after its last pop. */
+  @Transform(toInt) @IsInt() @Min(1)
+  FORGET_UNUSED_SERVERS_HOURS = 24;
+
+  /** `GET /servers` answers from a list at most this many ms old, built once for all callers; 0 = build it per request. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(60000)
+  SERVERS_LIST_CACHE_MS = 1000;
+
   /** A popped generation not handed in by its deadline goes back to waiting; this is the shortest deadline. */
   @Transform(toInt) @IsInt() @Min(1)
   GENERATION_TIMEOUT_MIN_SECONDS = 120;

@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiBodyErrorResponses, ApiErrorResponse, ApiRateLimitResponse } from '../common/http/api-error-response.decorator';
 import { RateLimitBucket } from '../common/rate-limit/rate-limit-bucket.decorator';
 import { CLOWN_PROMPT_EXAMPLE, CreatePromptDto } from './dto/create-prompt.dto';
@@ -12,6 +12,8 @@ import { SubmitRequestDto } from './dto/submit-request.dto';
 import { SubmitResponseDto } from './dto/submit-response.dto';
 import { GenerationService } from './generation.service';
 
+const REGISTRATION_LIMIT =
+  'whatever RATE_LIMITS, for a new server name from an address that already registered REGISTRATIONS_PER_HOUR_PER_ADDRESS (20) names within the hour: the message says when to try again';
 const PER_USER_LIMIT = 'or the requester already has MAX_WAITING_REQUESTS_PER_USER (30) unfinished requests (anonymous requesters: per IP)';
 
 @ApiTags('Generation')
@@ -98,9 +100,15 @@ export class GenerationController {
   @ApiOkResponse({ type: PopResponseDto, description: 'One generation to make, or `id: null` and the skipped counts' })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, or a field missing, of the wrong type or too long. The message names the field.', 'name should not be empty')
   @ApiErrorResponse(401, 'The server name is taken with another password')
-  @ApiRateLimitResponse('pop')
-  pop(@Body() body: PopRequestDto): Promise<PopResponseDto> {
-    return this.generation.pop(body);
+  @ApiRateLimitResponse('pop', REGISTRATION_LIMIT)
+  @ApiErrorResponse(
+    503,
+    'A new server name could not be stored (the data directory cannot be written); try again later',
+    'The cluster cannot store new servers right now (its data directory cannot be written); try again later',
+  )
+  pop(@Body() body: PopRequestDto, @Req() request: Request): Promise<PopResponseDto> {
+    // The address (req.ip, which honours TRUST_PROXY) is worked out only when the pop registers a new name.
+    return this.generation.pop(body, () => request.ip ?? 'unknown');
   }
 
   @Post('submit')

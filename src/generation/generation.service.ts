@@ -161,14 +161,14 @@ export class GenerationService implements BeforeApplicationShutdown {
     });
   }
 
-  /** A bridge asks for work: checks the server in, then hands it a slot of the oldest request it can serve. */
-  async pop(dto: PopRequestDto): Promise<PopResult> {
+  /** A bridge asks for work (from `clientAddress`, which new names are budgeted by): checks the server in, then hands it a slot of the oldest request it can serve. */
+  async pop(dto: PopRequestDto, clientAddress?: () => string): Promise<PopResult> {
     const offer = {
       model: dto.model,
       maxLength: dto.max_length ?? DEFAULT_SERVER_MAX_LENGTH,
       maxContentLength: dto.max_content_length ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH,
     };
-    const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password });
+    const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password, address: clientAddress });
     const now = Date.now();
     const priorityUsernames = new Set([server.owner, ...(dto.priority_usernames ?? [])]);
     const match = this.prompts.takeNextFor(offer, now, priorityUsernames);

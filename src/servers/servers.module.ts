@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ActiveServersList } from './active-servers-list';
 import { InMemoryServerRepository } from './persistence/in-memory-server.repository';
 import { ServerRepository } from './persistence/server.repository';
 import { ServersController } from './servers.controller';
@@ -6,7 +7,7 @@ import { ServersService } from './servers.service';
 
 @Module({
   controllers: [ServersController],
-  providers: [ServersService, { provide: ServerRepository, useClass: InMemoryServerRepository }],
+  providers: [ServersService, ActiveServersList, { provide: ServerRepository, useClass: InMemoryServerRepository }],
   exports: [ServersService],
 })
 export class ServersModule {}

@@ -1,14 +1,20 @@
-import { Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { HttpException, HttpStatus, Injectable, Logger, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { isActive, KoboldServer, ServerCapabilities, ServerJob } from './domain/kobold-server';
 import { PasswordHasher } from './domain/password-hasher';
+import { RegistrationBudget } from './domain/registration-budget';
 import { ServerRepository } from './persistence/server.repository';
 
 export interface CheckIn extends ServerCapabilities {
   name: string;
   username: string;
   password: string;
+  /**
+   * The client address of the pop (`req.ip`), asked only when the pop registers a new name (budgeted per
+   * address): working it out costs a few µs, which the hot path of known servers does not pay.
+   */
+  address?: () => string;
 }
 
 @Injectable()
@@ -17,11 +23,19 @@ export class ServersService {
   private readonly passwords = new PasswordHasher();
   /** Servers that were active at the last sweep, to log when one goes stale. */
   private activeAtLastSweep = new Set<string>();
+  private readonly registrations: RegistrationBudget;
+  /**
+   * Changes whenever a server joins the active list (new, or back from stale) or changes its model,
+   * limits or owner: cached copies of the list are rebuilt then, whatever their age.
+   */
+  listVersion = 0;
 
   constructor(
     private readonly servers: ServerRepository,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.registrations = new RegistrationBudget(config.REGISTRATIONS_PER_HOUR_PER_ADDRESS);
+  }
 
   /**
    * A pop is the server's check-in: the first creates it, later ones update its owner, model, limits
@@ -37,6 +51,7 @@ export class ServersService {
     };
     let server = await this.servers.findByName(checkIn.name);
     if (!server) {
+      this.spendRegistration(checkIn.address?.() ?? 'unknown', now);
       const candidate: KoboldServer = {
         ...update,
         id: randomUUID(),
@@ -47,17 +62,27 @@ export class ServersService {
         recentJobs: [],
         createdAt: now,
       };
-      server = await this.servers.create(candidate);
+      try {
+        server = await this.servers.create(candidate);
+      } catch (error) {
+        this.logger.error(`Could not store new server "${candidate.name}": ${(error as Error).message}`);
+        throw new ServiceUnavailableException('The cluster cannot store new servers right now (its data directory cannot be written); try again later');
+      }
       // Another pop may have created the name while the hash was computed: then its password rules.
       if (server.id === candidate.id) {
         this.logger.log(`New server "${server.name}" (${server.id}) of ${server.owner} with ${server.model}`);
+        this.listVersion += 1;
         return server;
       }
     }
     if (!(await this.passwords.verify(checkIn.password, server.passwordHash))) {
       throw new UnauthorizedException(`Wrong password for server name "${checkIn.name}": that name is already taken`);
     }
-    if (!this.isActive(server, now)) this.logger.log(`Server "${server.name}" is back`);
+    const back = !this.isActive(server, now);
+    if (back) this.logger.log(`Server "${server.name}" is back`);
+    if (back || server.owner !== update.owner || server.model !== update.model || server.maxLength !== update.maxLength || server.maxContentLength !== update.maxContentLength) {
+      this.listVersion += 1;
+    }
     return (await this.servers.updateCheckIn(server.id, update)) ?? server;
   }
 
@@ -93,6 +118,33 @@ export class ServersService {
       if (!active.has(id)) this.logger.log(`Server ${id} went stale (no pop for ${this.config.STALE_SERVER_SECONDS}s)`);
     }
     this.activeAtLastSweep = active;
+  }
+
+  /**
+   * Run by the scheduled sweep: forgets servers that never fulfilled a request and have not popped for
+   * FORGET_UNUSED_SERVERS_HOURS (their names become free), and addresses whose registration budget is full again.
+   */
+  async forgetUnused(now = Date.now()): Promise<number> {
+    this.registrations.prune(now);
+    const forgotten = await this.servers.deleteUnusedSeenBefore(now - this.config.FORGET_UNUSED_SERVERS_HOURS * 3_600_000);
+    if (forgotten.length > 0) {
+      this.logger.log(`Forgot ${forgotten.length} server(s) that never generated anything and did not pop for ${this.config.FORGET_UNUSED_SERVERS_HOURS} h`);
+    }
+    return forgotten.length;
+  }
+
+  /** 429 when `address` has used up its REGISTRATIONS_PER_HOUR_PER_ADDRESS; counts one registration otherwise. */
+  private spendRegistration(address: string, now: number): void {
+    const waitMs = this.registrations.waitMs(address, now);
+    if (waitMs > 0) {
+      const limit = this.config.REGISTRATIONS_PER_HOUR_PER_ADDRESS;
+      throw new HttpException(
+        `Too many new server names from your address: at most ${limit} per hour (REGISTRATIONS_PER_HOUR_PER_ADDRESS). ` +
+          `Keep using a name you registered before, or try a new one in ${Math.ceil(waitMs / 60_000)} minute(s)`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    this.registrations.spend(address, now);
   }
 
   isActive(server: KoboldServer, now = Date.now()): boolean {

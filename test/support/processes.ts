@@ -48,9 +48,11 @@ export class NodeProcess {
     script: string,
     args: string[] = [],
     env: Record<string, string> = {},
+    /** Run as another user (uid and gid), e.g. so that file permissions bind a test run as root. */
+    user?: { uid: number; gid: number },
   ) {
     const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('BRIDGE_')));
-    this.child = spawn(process.execPath, [join(ROOT, script), ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [join(ROOT, script), ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...user });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       let buffer = '';
       stream?.setEncoding('utf8');

@@ -7,7 +7,7 @@ import { CorruptSnapshotError, SnapshotFile } from './snapshot-file';
 interface Data {
   values: number[];
 }
-const isData = (d: unknown): d is Data => typeof d === 'object' && d !== null && Array.isArray((d as Data).values);
+const isData = (d: unknown): string | null => (typeof d === 'object' && d !== null && Array.isArray((d as Data).values) ? null : 'values is not an array');
 
 jest.mock('node:fs', () => {
   const actual = jest.requireActual<typeof import('node:fs')>('node:fs');
@@ -26,13 +26,13 @@ describe('SnapshotFile', () => {
   });
 
   it('reads nothing before the first write', () => {
-    expect(new SnapshotFile(dir, 'data.json', isData).read()).toBeUndefined();
+    expect(new SnapshotFile<Data>(dir, 'data.json', isData).read()).toBeUndefined();
   });
 
   it('reads back what it wrote', () => {
-    const file = new SnapshotFile(dir, 'data.json', isData);
+    const file = new SnapshotFile<Data>(dir, 'data.json', isData);
     file.write({ values: [1, 2, 3] });
-    expect(new SnapshotFile(dir, 'data.json', isData).read()).toEqual({ values: [1, 2, 3] });
+    expect(new SnapshotFile<Data>(dir, 'data.json', isData).read()).toEqual({ values: [1, 2, 3] });
   });
 
   it('creates the data directory when it is missing', () => {
@@ -42,7 +42,7 @@ describe('SnapshotFile', () => {
   });
 
   it('writes atomically: a failed write leaves the previous snapshot whole, and no temp file in its place', () => {
-    const file = new SnapshotFile(dir, 'data.json', isData);
+    const file = new SnapshotFile<Data>(dir, 'data.json', isData);
     file.write({ values: [1] });
     jest.mocked(fs.writeFileSync).mockImplementationOnce(() => {
       throw new Error('disk full');
@@ -55,7 +55,7 @@ describe('SnapshotFile', () => {
 
   it('refuses a file that is not JSON, naming it, and leaves it alone', () => {
     fs.writeFileSync(join(dir, 'data.json'), '{"values": [1,');
-    const file = new SnapshotFile(dir, 'data.json', isData);
+    const file = new SnapshotFile<Data>(dir, 'data.json', isData);
     expect(() => file.read()).toThrow(CorruptSnapshotError);
     expect(() => file.read()).toThrow(join(dir, 'data.json'));
     expect(readFileSync(join(dir, 'data.json'), 'utf8')).toBe('{"values": [1,');
@@ -63,11 +63,11 @@ describe('SnapshotFile', () => {
 
   it('refuses JSON of the wrong structure', () => {
     fs.writeFileSync(join(dir, 'data.json'), '{"other": true}');
-    expect(() => new SnapshotFile(dir, 'data.json', isData).read()).toThrow(/corrupt.*unexpected structure/);
+    expect(() => new SnapshotFile<Data>(dir, 'data.json', isData).read()).toThrow(/data\.json is corrupt: values is not an array\. Fix or move the file away/);
   });
 
   it('flushes only after a change, and retries a failed flush at the next one', () => {
-    const file = new SnapshotFile(dir, 'data.json', isData);
+    const file = new SnapshotFile<Data>(dir, 'data.json', isData);
     const current = jest.fn(() => ({ values: [1] }));
     file.flush(current);
     expect(current).not.toHaveBeenCalled();
@@ -83,7 +83,7 @@ describe('SnapshotFile', () => {
   });
 
   it('leaves no temporary files behind after a successful write', () => {
-    const file = new SnapshotFile(dir, 'data.json', isData);
+    const file = new SnapshotFile<Data>(dir, 'data.json', isData);
     file.write({ values: [1] });
     file.write({ values: [2] });
     expect(readdirSync(dir)).toEqual(['data.json']);

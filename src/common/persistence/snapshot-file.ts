@@ -1,12 +1,13 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+/** A file in DATA_DIR (a snapshot or a journal) whose content cannot be trusted: the start stops, naming it and the entry. */
 export class CorruptSnapshotError extends Error {
   constructor(
     readonly file: string,
     reason: string,
   ) {
-    super(`Snapshot ${file} is corrupt (${reason}). Fix or move the file away; it is never wiped silently.`);
+    super(`${file} is corrupt: ${reason}. Fix or move the file away (it is never wiped silently)`);
     this.name = 'CorruptSnapshotError';
   }
 }
@@ -23,7 +24,8 @@ export class SnapshotFile<T> {
   constructor(
     dataDir: string,
     readonly fileName: string,
-    private readonly isValid: (data: unknown) => data is T,
+    /** What is wrong with the content, naming the entry and field (`servers[3].passwordHash is not ...`), or null. */
+    private readonly validate: (data: unknown) => string | null,
   ) {
     this.path = join(dataDir, fileName);
   }
@@ -41,10 +43,11 @@ export class SnapshotFile<T> {
     try {
       data = JSON.parse(text);
     } catch (error) {
-      throw new CorruptSnapshotError(this.path, (error as Error).message);
+      throw new CorruptSnapshotError(this.path, `not JSON (${(error as Error).message})`);
     }
-    if (!this.isValid(data)) throw new CorruptSnapshotError(this.path, 'unexpected structure');
-    return data;
+    const problem = this.validate(data);
+    if (problem !== null) throw new CorruptSnapshotError(this.path, problem);
+    return data as T;
   }
 
   /** Notes that the state behind this snapshot changed, so the next flush writes it. */
@@ -52,9 +55,9 @@ export class SnapshotFile<T> {
     this.changed = true;
   }
 
-  /** Writes `current()` if the state changed since the last write; on failure, the next flush retries. */
-  flush(current: () => T): void {
-    if (!this.changed) return;
+  /** Writes `current()` if the state changed since the last write, and says whether it did; on failure, the next flush retries. */
+  flush(current: () => T): boolean {
+    if (!this.changed) return false;
     this.changed = false;
     try {
       this.write(current());
@@ -62,6 +65,7 @@ export class SnapshotFile<T> {
       this.changed = true;
       throw error;
     }
+    return true;
   }
 
   write(data: T): void {

@@ -1,20 +1,8 @@
 import { describePerformance, isActive, KoboldServer, PERFORMANCE_WINDOW, recordJob, tokensPerSecond } from './kobold-server';
+import { aServer } from '../../../test/support/servers';
 
 function server(): KoboldServer {
-  return {
-    id: 's',
-    name: 'n',
-    owner: 'o',
-    passwordHash: 'h',
-    model: 'm',
-    maxLength: 80,
-    maxContentLength: 1024,
-    tokensGenerated: 0,
-    requestsFulfilled: 0,
-    recentJobs: [],
-    createdAt: 0,
-    lastSeenAt: 1000,
-  };
+  return aServer('n', { id: 's', owner: 'o', passwordHash: 'h', createdAt: 0, lastSeenAt: 1000 });
 }
 
 describe('KoboldServer', () => {

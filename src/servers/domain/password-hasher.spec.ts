@@ -1,4 +1,4 @@
-import { PasswordHasher } from './password-hasher';
+import { isValidScryptHash, PasswordHasher } from './password-hasher';
 
 describe('PasswordHasher', () => {
   it('verifies the right password and refuses others', async () => {
@@ -19,5 +19,23 @@ describe('PasswordHasher', () => {
 
   it('refuses a malformed stored hash', async () => {
     await expect(new PasswordHasher().verify('secret', 'plain-text')).resolves.toBe(false);
+  });
+
+  it.each([
+    ['a cost that is not a power of two', (h: string) => h.replace('$16384$', '$16385$')],
+    ['a cost needing more than 32 MiB', (h: string) => h.replace('$16384$', '$1048576$')],
+    ['a zero block size', (h: string) => h.replace('$16384$8$', '$16384$0$')],
+    ['a parallelism that is not a number', (h: string) => h.replace('$16384$8$1$', '$16384$8$x$')],
+    ['a key of the wrong length', (h: string) => h.slice(0, h.lastIndexOf('$') + 1) + 'AAAA'],
+    ['a salt that is not base64', (h: string) => h.replace(/\$[^$]+\$([^$]+)$/, '$*not base64*$$$1')],
+  ])('never throws on a stored hash with %s: it matches no password, and is not a valid hash', async (_what, corrupt) => {
+    const hash = corrupt(await new PasswordHasher().hash('secret'));
+    expect(isValidScryptHash(hash)).toBe(false);
+    await expect(new PasswordHasher().verify('secret', hash)).resolves.toBe(false);
+  });
+
+  it('recognises its own hashes as valid', async () => {
+    expect(isValidScryptHash(await new PasswordHasher().hash('secret'))).toBe(true);
+    expect(isValidScryptHash(42)).toBe(false);
   });
 });

@@ -13,6 +13,29 @@ function scryptAsync(password: string, salt: Buffer, cost: number, blockSize: nu
   });
 }
 
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** scrypt's working memory is 128 × N × r bytes; a stored hash asking for more than this is refused. */
+const MAX_SCRYPT_MEMORY = 32 * 1024 * 1024;
+
+/** The parameters of a stored hash (`scrypt$N$r$p$salt$key`), or null when it is not one this hasher can check. */
+function parseHash(stored: unknown): { cost: number; blockSize: number; parallelism: number; salt: Buffer; key: Buffer } | null {
+  if (typeof stored !== 'string') return null;
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt' || !BASE64.test(parts[4]) || !BASE64.test(parts[5])) return null;
+  const [cost, blockSize, parallelism] = parts.slice(1, 4).map((part) => (/^[1-9]\d{0,7}$/.test(part) ? Number(part) : NaN));
+  const salt = Buffer.from(parts[4], 'base64');
+  const key = Buffer.from(parts[5], 'base64');
+  const powerOfTwo = cost >= 2 && (cost & (cost - 1)) === 0;
+  if (!powerOfTwo || !(blockSize >= 1 && blockSize <= 32) || !(parallelism >= 1 && parallelism <= 16)) return null;
+  if (128 * cost * blockSize > MAX_SCRYPT_MEMORY || salt.length < 8 || key.length !== KEY_LENGTH) return null;
+  return { cost, blockSize, parallelism, salt, key };
+}
+
+/** Whether `stored` is a scrypt hash (`scrypt$N$r$p$salt$key`) with parameters this hasher can check. */
+export function isValidScryptHash(stored: unknown): boolean {
+  return parseHash(stored) !== null;
+}
+
 /** Whether two strings of the same length are equal, in a time that does not depend on where they differ. */
 function sameText(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
@@ -42,12 +65,16 @@ export class PasswordHasher {
     const remembered = this.verified.get(stored);
     const mac = this.mac(password);
     if (remembered !== undefined && sameText(remembered, mac)) return true;
-    const parts = stored.split('$');
-    if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-    const [, cost, blockSize, parallelism, salt, expected] = parts;
-    const expectedKey = Buffer.from(expected, 'base64');
-    const key = await scryptAsync(password, Buffer.from(salt, 'base64'), Number(cost), Number(blockSize), Number(parallelism));
-    const ok = key.length === expectedKey.length && timingSafeEqual(key, expectedKey);
+    // A stored hash that is not a valid scrypt hash matches no password: a 401, never a 500.
+    const parsed = parseHash(stored);
+    if (!parsed) return false;
+    let key: Buffer;
+    try {
+      key = await scryptAsync(password, parsed.salt, parsed.cost, parsed.blockSize, parsed.parallelism);
+    } catch {
+      return false;
+    }
+    const ok = key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
     if (ok) this.verified.set(stored, mac);
     return ok;
   }

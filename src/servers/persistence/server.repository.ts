@@ -12,10 +12,18 @@ export interface CheckInUpdate extends ServerCapabilities {
 export abstract class ServerRepository {
   abstract findById(id: string): Promise<KoboldServer | undefined>;
   abstract findByName(name: string): Promise<KoboldServer | undefined>;
-  /** Servers seen after `since` (ms since the epoch). */
+  /** Servers seen after `since` (ms since the epoch). Must cost O(servers seen since), not O(all servers ever known). */
   abstract findSeenSince(since: number): Promise<KoboldServer[]>;
-  /** Adds a new server; returns the one already holding the name instead, if any. */
+  /**
+   * Adds a new server; returns the one already holding the name instead, if any. Resolves only once the
+   * new server is stored durably (a crash right after cannot lose it); rejects when it cannot be.
+   */
   abstract create(server: KoboldServer): Promise<KoboldServer>;
   abstract updateCheckIn(id: string, update: CheckInUpdate): Promise<KoboldServer | undefined>;
   abstract addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined>;
+  /**
+   * Deletes the servers that never fulfilled a request (requestsFulfilled 0) and were last seen at or
+   * before `seenBefore` (ms since the epoch), freeing their names; answers the names deleted.
+   */
+  abstract deleteUnusedSeenBefore(seenBefore: number): Promise<string[]>;
 }

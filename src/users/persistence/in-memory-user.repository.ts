@@ -1,49 +1,73 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
-import { SnapshotFile } from '../../common/persistence/snapshot-file';
+import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { checkFields, checkSnapshot, name, tokenCount } from '../../common/persistence/record-checks';
 import { Snapshotting, SnapshotService } from '../../common/persistence/snapshot.service';
+import { StoreFiles } from '../../common/persistence/store-files';
 import { AppConfig } from '../../config/app-config';
 import { User } from '../domain/user';
 import { UserRepository } from './user.repository';
 
 interface UsersSnapshot {
   version: 1;
+  /** The last journal entry this snapshot holds. */
+  journalSeq?: number;
   users: User[];
 }
 
-function isUsersSnapshot(data: unknown): data is UsersSnapshot {
-  if (typeof data !== 'object' || data === null) return false;
-  const users = (data as UsersSnapshot).users;
-  return (
-    Array.isArray(users) &&
-    users.every(
-      (u) =>
-        typeof u === 'object' &&
-        u !== null &&
-        typeof u.username === 'string' &&
-        Number.isFinite(u.usage) &&
-        Number.isFinite(u.contributions),
-    )
-  );
+/** One journal line: tokens added to a user's usage or contributions. */
+interface UserDelta {
+  u: string;
+  usage?: number;
+  contributions?: number;
 }
 
+const USER_FIELDS = { username: name, usage: tokenCount, contributions: tokenCount };
+
+function checkUsersSnapshot(data: unknown): string | null {
+  return checkSnapshot(data, 'users', (user, path) => checkFields(user, path, USER_FIELDS), ['username']);
+}
+
+function checkUserDelta(entry: Record<string, unknown>): string | null {
+  if (entry.usage === undefined && entry.contributions === undefined) return 'neither usage nor contributions is set';
+  const optional = (check: typeof tokenCount) => (value: unknown) => (value === undefined ? null : check(value));
+  return checkFields(entry, '', { u: name, usage: optional(tokenCount), contributions: optional(tokenCount) });
+}
+
+/**
+ * Users in memory, saved to users.json every SNAPSHOT_INTERVAL_SECONDS and at shutdown; every credit is
+ * also appended to users.journal (group commit every JOURNAL_COMMIT_MS), which is replayed over the
+ * snapshot at start and emptied whenever a snapshot is written.
+ */
 @Injectable()
-export class InMemoryUserRepository extends UserRepository implements OnModuleInit, Snapshotting {
+export class InMemoryUserRepository extends UserRepository implements OnModuleInit, OnApplicationShutdown, Snapshotting {
   readonly snapshotName = 'users';
   private readonly users = new Map<string, User>();
-  private readonly file: SnapshotFile<UsersSnapshot>;
+  private readonly files: StoreFiles<UsersSnapshot, UserDelta>;
 
   constructor(config: AppConfig, snapshots: SnapshotService) {
     super();
-    this.file = new SnapshotFile(config.DATA_DIR, 'users.json', isUsersSnapshot);
+    this.files = new StoreFiles(config, snapshots, 'users', checkUsersSnapshot, checkUserDelta);
     snapshots.register(this);
   }
 
   onModuleInit(): void {
-    for (const user of this.file.read()?.users ?? []) this.users.set(user.username, { ...user });
+    this.files.load(
+      (snapshot) => {
+        for (const user of snapshot.users) this.users.set(user.username, { ...user });
+      },
+      (delta) => this.apply(delta),
+    );
   }
 
   flushSnapshot(): void {
-    this.file.flush(() => ({ version: 1, users: [...this.users.values()] }));
+    this.files.flush((journalSeq) => ({ version: 1, journalSeq, users: [...this.users.values()] }));
+  }
+
+  flushJournalSync(): void {
+    this.files.journal.commitSync();
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.files.close();
   }
 
   findByUsername(username: string): Promise<User | undefined> {
@@ -52,29 +76,31 @@ export class InMemoryUserRepository extends UserRepository implements OnModuleIn
   }
 
   addUsage(username: string, tokens: number): Promise<User> {
-    const user = this.getOrCreate(username);
-    user.usage += tokens;
-    this.file.markChanged();
-    return Promise.resolve({ ...user });
+    return Promise.resolve(this.record({ u: username, usage: tokens }));
   }
 
   addContribution(username: string, tokens: number): Promise<User> {
-    const user = this.getOrCreate(username);
-    user.contributions += tokens;
-    this.file.markChanged();
-    return Promise.resolve({ ...user });
+    return Promise.resolve(this.record({ u: username, contributions: tokens }));
   }
 
   findAll(): Promise<User[]> {
     return Promise.resolve([...this.users.values()].map((u) => ({ ...u })));
   }
 
-  private getOrCreate(username: string): User {
-    let user = this.users.get(username);
+  private record(delta: UserDelta): User {
+    const user = this.apply(delta);
+    this.files.record(delta);
+    return { ...user };
+  }
+
+  private apply(delta: UserDelta): User {
+    let user = this.users.get(delta.u);
     if (!user) {
-      user = { username, usage: 0, contributions: 0 };
-      this.users.set(username, user);
+      user = { username: delta.u, usage: 0, contributions: 0 };
+      this.users.set(delta.u, user);
     }
+    user.usage += delta.usage ?? 0;
+    user.contributions += delta.contributions ?? 0;
     return user;
   }
 }

@@ -1,0 +1,63 @@
+import { HttpException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { startAppContext, TestContext } from '../../test/support/app-context';
+import { aServer, T0 } from '../../test/support/servers';
+import { ClusterSweeper } from '../generation/cluster-sweeper';
+import { ServerRepository } from './persistence/server.repository';
+import { CheckIn, ServersService } from './servers.service';
+
+const HOUR = 3_600_000;
+
+describe('ServersService: registrations and forgetting', () => {
+  let app: TestContext;
+  let servers: ServersService;
+  let repository: ServerRepository;
+
+  const checkIn = (name: string, address: string, overrides: Partial<CheckIn> = {}, now = T0) =>
+    servers.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024, address: () => address, ...overrides }, now);
+
+  beforeEach(async () => {
+    app = await startAppContext({ REGISTRATIONS_PER_HOUR_PER_ADDRESS: 3, FORGET_UNUSED_SERVERS_HOURS: 24 });
+    servers = app.context.get(ServersService);
+    repository = app.context.get(ServerRepository);
+  });
+
+  afterEach(() => app.close());
+
+  it('lets one address register REGISTRATIONS_PER_HOUR_PER_ADDRESS new names an hour, then answers 429 saying why', async () => {
+    for (const name of ['a', 'b', 'c']) await checkIn(name, '10.0.0.1');
+    const refused = await checkIn('d', '10.0.0.1').catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(HttpException);
+    expect((refused as HttpException).getStatus()).toBe(429);
+    expect((refused as HttpException).message).toMatch(/Too many new server names from your address: at most 3 per hour \(REGISTRATIONS_PER_HOUR_PER_ADDRESS\).*20 minute\(s\)/);
+    expect(await repository.findByName('d')).toBeUndefined();
+    // Names already registered keep working, other addresses are not affected, and the budget refills.
+    await expect(checkIn('a', '10.0.0.1')).resolves.toMatchObject({ name: 'a' });
+    await expect(checkIn('e', '10.0.0.2')).resolves.toMatchObject({ name: 'e' });
+    await expect(checkIn('d', '10.0.0.1', {}, T0 + HOUR / 3)).resolves.toMatchObject({ name: 'd' });
+  });
+
+  it('forgets a server that never generated anything FORGET_UNUSED_SERVERS_HOURS after its last pop, in the sweep; its name is free again', async () => {
+    const sweeper = app.context.get(ClusterSweeper);
+    const unused = await checkIn('unused', '10.0.0.1');
+    const used = await checkIn('used', '10.0.0.1');
+    await servers.recordJob(used.id, { tokens: 5, seconds: 1 });
+    await checkIn('unused', '10.0.0.1', {}, T0 + HOUR); // its last pop
+    await sweeper.sweep(T0 + 25 * HOUR - 1);
+    expect(await repository.findById(unused.id)).toBeDefined();
+    await sweeper.sweep(T0 + 25 * HOUR);
+    expect(await repository.findById(unused.id)).toBeUndefined();
+    expect(await repository.findById(used.id)).toBeDefined();
+    await expect(checkIn('unused', '10.0.0.3', { password: 'another' }, T0 + 25 * HOUR)).resolves.toMatchObject({ name: 'unused' });
+  });
+
+  it('answers 401, never 500, for a server whose stored hash is broken', async () => {
+    await repository.create(aServer('broken', { passwordHash: 'scrypt$16385$8$1$c2FsdHNhbHQ=$AAAA' }));
+    await expect(checkIn('broken', '10.0.0.1')).rejects.toThrow(UnauthorizedException);
+  });
+
+  it('answers 503 when a new server cannot be stored, and leaves the name free', async () => {
+    jest.spyOn(repository, 'create').mockRejectedValueOnce(new Error('the servers.journal journal could not be written: ENOSPC'));
+    await expect(checkIn('new', '10.0.0.1')).rejects.toThrow(ServiceUnavailableException);
+    expect(await repository.findByName('new')).toBeUndefined();
+  });
+});
