@@ -7,8 +7,8 @@ import { GenerationService } from './generation.service';
 
 /**
  * The one scheduled task: every SWEEP_INTERVAL_SECONDS it puts back generations whose server missed
- * its deadline, expires idle requests and notes servers
- * that went stale. No timer, thread or interval per object.
+ * its deadline, expires idle requests, notes servers
+ * that went stale and drops the queue's lines of offers no active server makes. No timer, thread or interval per object.
  */
 @Injectable()
 export class ClusterSweeper implements OnModuleInit {
@@ -35,6 +35,7 @@ export class ClusterSweeper implements OnModuleInit {
       this.generation.restartOverdue(now);
       while (this.generation.expireIdle(now, ClusterSweeper.EXPIRY_BATCH) === ClusterSweeper.EXPIRY_BATCH) await yieldToEventLoop();
       await this.servers.sweepStale(now);
+      await this.generation.retireInactiveOffers(now);
     } catch (error) {
       this.logger.error(`Sweep failed: ${(error as Error).stack ?? String(error)}`);
     }
