@@ -277,7 +277,7 @@ async function syncOverhead(base: string): Promise<number[]> {
 
 /** Measured seconds per run in the diverse cases (after the same warm-up). */
 const DIVERSE_SECONDS = Number(process.env.BENCH_DIVERSE_SECONDS ?? 3);
-const DIVERSE_ROUNDS = Number(process.env.BENCH_DIVERSE_ROUNDS ?? 2);
+const DIVERSE_ROUNDS = Number(process.env.BENCH_DIVERSE_ROUNDS ?? 3);
 /** Requests a second arriving at the Horde-shaped servers while they pop. */
 const HORDE_ARRIVALS_PER_SECOND = 100;
 /** Generations per Horde-shaped waiting request: 40 servers popping for the whole run then leave the line as long as it was. */
