@@ -237,6 +237,11 @@ export class GenerationService implements BeforeApplicationShutdown {
     return restarted;
   }
 
+  /** Run by the scheduled sweep: the queue forgets its lines for offers no active server makes any more. */
+  async retireInactiveOffers(now = Date.now()): Promise<void> {
+    this.prompts.retainOffers(await this.servers.findActive(now));
+  }
+
   /**
    * Run by the scheduled sweep: deletes requests idle for PROMPT_EXPIRY_SECONDS, with their generations,
    * the longest idle first and at most `limit` of them (the sweep yields to the event loop between batches).
@@ -251,11 +256,6 @@ export class GenerationService implements BeforeApplicationShutdown {
     }
     if (idle.length > 0) this.logger.log(`Expired ${idle.length} idle request(s)`);
     return idle.length;
-  }
-
-  /** Run by the scheduled sweep: the queue forgets its lines for offers no active server makes any more. */
-  async retireInactiveOffers(now = Date.now()): Promise<void> {
-    this.prompts.retainOffers(await this.servers.findActive(now));
   }
 
   /** Keeps the indexes in step with a changed request, and answers its sync caller once it is done. */
