@@ -273,6 +273,308 @@ async function syncOverhead(base: string): Promise<number[]> {
   return samples;
 }
 
+// ---------------------------------------------------------------- diverse wishes (issue 12)
+
+/** Measured seconds per run in the diverse cases (after the same warm-up). */
+const DIVERSE_SECONDS = Number(process.env.BENCH_DIVERSE_SECONDS ?? 3);
+const DIVERSE_ROUNDS = Number(process.env.BENCH_DIVERSE_ROUNDS ?? 3);
+/** Requests a second arriving at the Horde-shaped servers while they pop. */
+const HORDE_ARRIVALS_PER_SECOND = 100;
+/** Generations per Horde-shaped waiting request: 40 servers popping for the whole run then leave the line as long as it was. */
+const HORDE_N = 25;
+const HORDE_MODELS = Array.from({ length: 50 }, (_, k) => `horde/model-${k}`);
+const HORDE_CONTEXTS = [1024, 2048, 4096, 8192, 16384];
+
+/** A small seeded generator (mulberry32), so every run queues the same requests. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A server that reads status: it checked in once and can serve the case's status request. */
+const DIVERSE_STATUS_SERVER = { ...STATUS_SERVER, name: 'diverse-status-server', model: 'diverse/status-model', max_length: 512, max_content_length: 1_000_000 };
+
+/** 40 Horde servers with mixed models and limits (server j runs model j of 50, so 10 models have no server). */
+const HORDE_SERVERS = Array.from({ length: 40 }, (_, j) => ({
+  username: 'bench-owner',
+  password: 'bench-password-not-secret',
+  name: `horde-server-${j}`,
+  model: HORDE_MODELS[j],
+  max_length: [80, 256, 512][j % 3],
+  max_content_length: [2048, 4096, 8192, 16384][j % 4],
+}));
+
+function hordeRequest(random: () => number, n: number): object {
+  const count = 1 + Math.floor(random() * 20);
+  const models = [...HORDE_MODELS];
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(random() * (models.length - i));
+    [models[i], models[j]] = [models[j], models[i]];
+  }
+  models.length = count;
+  const context = random() < 0.8 ? HORDE_CONTEXTS[Math.floor(random() * HORDE_CONTEXTS.length)] : 512 + Math.floor(random() * 20_000);
+  return { max_length: 16 + Math.floor(random() * 497), max_content_length: context, models, n };
+}
+
+interface DiverseCase {
+  key: string;
+  title: string;
+  /** The wishes of waiting request `i`: its models, lengths and n. */
+  wishes: (i: number) => { models: string[]; max_length: number; max_content_length: number; n: number };
+  /** The bodies of the pops measured (one per server; each connection goes through them in turn). */
+  pollers: object[];
+  /** The wishes of the request whose status is read. */
+  statusWishes: { models: string[]; max_length: number; max_content_length: number; n: number };
+  /** Requests arriving while the servers pop (Horde-shaped traffic only). */
+  arrivals?: () => object;
+}
+
+const PROMPT_PAD = 'x'.repeat(PROMPT_CHARS - 16);
+
+function diverseCases(): DiverseCase[] {
+  const horde = seeded(12);
+  const arrivals = seeded(1212);
+  const hordeWishes: ReturnType<DiverseCase['wishes']>[] = [];
+  return [
+    {
+      key: 'own-models',
+      title: 'every request its own models list (none a polling server runs)',
+      // Two names of its own, and every second request also the status server's model.
+      wishes: (i) => ({ models: [`own/${i}-a`, `own/${i}-b`, ...(i % 2 === 0 ? [DIVERSE_STATUS_SERVER.model] : [])], max_length: 80, max_content_length: 1024, n: 1 }),
+      pollers: [POLLER],
+      statusWishes: { models: [DIVERSE_STATUS_SERVER.model, 'own/status'], max_length: 80, max_content_length: 1024, n: 1 },
+    },
+    {
+      key: 'own-lengths',
+      title: 'every request its own max_length and max_content_length (any model; contexts beyond the polling server)',
+      wishes: (i) => ({ models: [], max_length: 16 + (i % 497), max_content_length: 2049 + i, n: 1 }),
+      pollers: [POLLER],
+      statusWishes: { models: [], max_length: 80, max_content_length: 4096, n: 1 },
+    },
+    {
+      key: 'horde',
+      title: `Horde-shaped: 1-20 of 50 models, max_length 16-512, context from {1024..16384} or any; 40 servers popping while ${HORDE_ARRIVALS_PER_SECOND} requests/s arrive`,
+      wishes: (i) => {
+        while (hordeWishes.length <= i) hordeWishes.push(hordeRequest(horde, HORDE_N) as ReturnType<DiverseCase['wishes']>);
+        return hordeWishes[i];
+      },
+      pollers: HORDE_SERVERS,
+      statusWishes: { models: [...HORDE_MODELS.slice(0, 10)], max_length: 200, max_content_length: 2048, n: 1 },
+      arrivals: () => hordeRequest(arrivals, 1),
+    },
+  ];
+}
+
+/** Queues waiting requests `from`..`to - 1` of a case, with 1 KB prompts. */
+async function fillDiverse(base: string, test: DiverseCase, from: number, to: number): Promise<void> {
+  let next = from;
+  const result = await cannon({
+    url: base,
+    amount: to - from,
+    connections: 32,
+    requests: [
+      {
+        method: 'POST',
+        path: '/generate/prompt',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => {
+          const i = next++;
+          const { models, n, ...lengths } = test.wishes(i);
+          return { ...request, body: JSON.stringify({ prompt: `${PROMPT_PAD}${String(i).padStart(16, '.')}`, params: { n, ...lengths, temperature: 0.7 }, username: `user-${i % 5000}`, models }) };
+        },
+      },
+    ],
+  });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`fill ${test.key}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+}
+
+async function createDiverse(base: string, wishes: DiverseCase['statusWishes'], text: string): Promise<string> {
+  const { models, n, ...lengths } = wishes;
+  return (await post<{ id: string }>(`${base}/generate/prompt`, { prompt: `${PROMPT_PAD}${text.padStart(16, '.')}`, params: { n, ...lengths }, username: 'bench-status', models })).id;
+}
+
+/** Pops by the case's servers in turn for `seconds`, with the case's arrivals alongside. */
+async function measurePops(base: string, test: DiverseCase, label: string): Promise<Load> {
+  const requests = test.pollers.map((body) => ({ method: 'POST' as const, path: '/generate/pop', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+  const run = async (duration: number): Promise<autocannon.Result> => {
+    const arrivals = test.arrivals;
+    const arriving = arrivals
+      ? cannon({
+          url: base,
+          duration,
+          connections: 1,
+          overallRate: HORDE_ARRIVALS_PER_SECOND,
+          requests: [
+            {
+              method: 'POST',
+              path: '/generate/prompt',
+              headers: { 'content-type': 'application/json' },
+              setupRequest: (request) => {
+                const { models, n, ...lengths } = arrivals() as ReturnType<DiverseCase['wishes']>;
+                return { ...request, body: JSON.stringify({ prompt: PROMPT_PAD, params: { n, ...lengths }, username: 'bench-arrivals', models }) };
+              },
+            },
+          ],
+        })
+      : undefined;
+    const [popped] = await Promise.all([cannon({ url: base, requests, duration }), arriving]);
+    return popped;
+  };
+  await run(WARMUP_SECONDS);
+  const result = await run(DIVERSE_SECONDS);
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${label}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+}
+
+interface DiverseFigures {
+  test: DiverseCase;
+  pop: Record<'0' | '10k' | '100k', Load>;
+  popRatio: Record<'10k' | '100k', number>;
+  status: Record<'0' | '10k' | '100k', Load>;
+  statusRatio: Record<'10k' | '100k', number>;
+  positions: Record<'10k' | '100k', number>;
+  rssPerRequest: number;
+  popsFoundWork: number;
+}
+
+/**
+ * One diverse case: a fresh server for each queue size (10,000 then 100,000 waiting requests) measured
+ * in alternation with an empty one that knows the same servers; pops and status reads; RSS per waiting
+ * request at 100,000, measured before any pop.
+ */
+async function diverseCase(test: DiverseCase, temp: string, probe: string, log: (message: string) => void): Promise<DiverseFigures> {
+  const start = async (name: string): Promise<{ server: Child; base: string }> => {
+    const started = await startServer(temp, probe, `${test.key}-${name}`);
+    await post(`${started.base}/generate/pop`, DIVERSE_STATUS_SERVER);
+    // Twice: the first pop creates the server (one scrypt hash), the second verifies its password (one
+    // scrypt); later pops are answered from the remembered password, as in a running cluster.
+    for (const body of [...test.pollers, ...test.pollers]) await post(`${started.base}/generate/pop`, body);
+    return started;
+  };
+  const empty = await start('empty');
+  const emptyStatus = await createDiverse(empty.base, test.statusWishes, 'status');
+  const pops: Record<string, Load[]> = {};
+  const statuses: Record<string, Load[]> = {};
+  const popRatios: Record<string, number[]> = {};
+  const statusRatios: Record<string, number[]> = {};
+  const positions: Record<string, number> = {};
+  let rssPerRequest = 0;
+  let popsFoundWork = 0;
+  try {
+    for (const [size, count] of [
+      ['10k', 10_000],
+      ['100k', 100_000],
+    ] as const) {
+      const queued = await start(size);
+      try {
+        let rss0 = 0;
+        if (size === '100k') {
+          await measurePops(queued.base, test, 'warm-up');
+          rss0 = await settledRss(queued.server, 10);
+        }
+        await fillDiverse(queued.base, test, 0, count / 4);
+        const queuedStatus = await createDiverse(queued.base, test.statusWishes, 'status');
+        await fillDiverse(queued.base, test, count / 4, count);
+        if (size === '100k') {
+          const rss = await settledRss(queued.server, 10);
+          rssPerRequest = (rss - rss0) / count;
+          log(`${test.key}: RSS ${fixed(rss0 / 2 ** 20, 1)} → ${fixed(rss / 2 ** 20, 1)} MiB, ${int(rssPerRequest)} B per waiting request`);
+        }
+        const statusOf = async (base: string, id: string): Promise<{ queue_position: number; is_possible: boolean }> =>
+          (await (await fetch(`${base}/generate/prompt/${id}`)).json()) as { queue_position: number; is_possible: boolean };
+        const status = await statusOf(queued.base, queuedStatus);
+        if (!status.is_possible) throw new Error(`${test.key} ${size}: the status request is not possible: ${JSON.stringify(status)}`);
+        positions[size] = status.queue_position;
+        for (let r = 1; r <= DIVERSE_ROUNDS; r++) {
+          await empty.server.ask('gc');
+          const e = await measurePops(empty.base, test, `${test.key} pop empty`);
+          await queued.server.ask('gc');
+          const q = await measurePops(queued.base, test, `${test.key} pop ${size}`);
+          (pops['0'] ??= []).push(e);
+          (pops[size] ??= []).push(q);
+          (popRatios[size] ??= []).push(q.rps / e.rps);
+          log(`${test.key} round ${r}: pop empty ${int(e.rps)} req/s, pop ${size} ${int(q.rps)} req/s (p99 ${q.p99} ms)`);
+        }
+        if (test.pollers !== HORDE_SERVERS) {
+          const probePop = await post<{ id: string | null }>(`${queued.base}/generate/pop`, POLLER);
+          if (probePop.id !== null) throw new Error(`${test.key}: the polling server found work`);
+        } else {
+          const found = await post<{ id: string | null }>(`${queued.base}/generate/pop`, HORDE_SERVERS[0]);
+          popsFoundWork += found.id === null ? 0 : 1;
+        }
+        for (let r = 1; r <= DIVERSE_ROUNDS; r++) {
+          await empty.server.ask('gc');
+          const e = await measure(`${empty.base}/generate/prompt/${emptyStatus}`, undefined, `${test.key} status empty`, DIVERSE_SECONDS);
+          await queued.server.ask('gc');
+          const q = await measure(`${queued.base}/generate/prompt/${queuedStatus}`, undefined, `${test.key} status ${size}`, DIVERSE_SECONDS);
+          (statuses['0'] ??= []).push(e);
+          (statuses[size] ??= []).push(q);
+          (statusRatios[size] ??= []).push(q.rps / e.rps);
+          log(`${test.key} round ${r}: status empty ${int(e.rps)} req/s, status ${size} ${int(q.rps)} req/s`);
+        }
+      } finally {
+        await queued.server.stop();
+      }
+    }
+  } finally {
+    await empty.server.stop();
+  }
+  const summary = (list: Load[]): Load => ({
+    rps: median(list.map((l) => l.rps)),
+    p50: median(list.map((l) => l.p50)),
+    p99: median(list.map((l) => l.p99)),
+    total: list.reduce((sum, l) => sum + l.total, 0),
+  });
+  return {
+    test,
+    pop: { '0': summary(pops['0']), '10k': summary(pops['10k']), '100k': summary(pops['100k']) },
+    popRatio: { '10k': median(popRatios['10k']), '100k': median(popRatios['100k']) },
+    status: { '0': summary(statuses['0']), '10k': summary(statuses['10k']), '100k': summary(statuses['100k']) },
+    statusRatio: { '10k': median(statusRatios['10k']), '100k': median(statusRatios['100k']) },
+    positions: { '10k': positions['10k'], '100k': positions['100k'] },
+    rssPerRequest,
+    popsFoundWork,
+  };
+}
+
+function diverseRows(figures: DiverseFigures[]): string[][] {
+  const rows: string[][] = [];
+  for (const f of figures) {
+    const horde = f.test.key === 'horde';
+    const popTarget = horde ? 0.85 : 0.9;
+    const p99 = Math.max(f.pop['10k'].p99, f.pop['100k'].p99);
+    rows.push([`**${f.test.title}**`, '', '', '']);
+    rows.push(['pop, 0 / 10,000 / 100,000 waiting', `${int(f.pop['0'].rps)} / ${int(f.pop['10k'].rps)} / ${int(f.pop['100k'].rps)} req/s`, `p99 ${fixed(f.pop['0'].p99, 1)} / ${fixed(f.pop['10k'].p99, 1)} / ${fixed(f.pop['100k'].p99, 1)} ms`, '']);
+    rows.push([
+      '**pop(100k) / pop(0)**',
+      `**${fixed(f.popRatio['100k'])}**`,
+      `pop(10k) / pop(0): ${fixed(f.popRatio['10k'])}; target ≥ ${fixed(popTarget)}${horde ? '' : ' (100,000 distinct wishes)'}`,
+      check(f.popRatio['100k'] >= popTarget),
+    ]);
+    if (horde) rows.push(['**pop p99 latency, 10,000 and 100,000 waiting**', `**${fixed(p99, 1)} ms**`, 'the worse of the two; target ≤ 10 ms', check(p99 <= 10)]);
+    rows.push([
+      'status read, 0 / 10,000 / 100,000 waiting',
+      `${int(f.status['0'].rps)} / ${int(f.status['10k'].rps)} / ${int(f.status['100k'].rps)} req/s`,
+      `p99 ${fixed(f.status['0'].p99, 1)} / ${fixed(f.status['10k'].p99, 1)} / ${fixed(f.status['100k'].p99, 1)} ms; queue_position ${int(f.positions['10k'])} / ${int(f.positions['100k'])}`,
+      '',
+    ]);
+    rows.push([
+      '**status(100k) / status(0)**',
+      `**${fixed(f.statusRatio['100k'])}**`,
+      `status(10k) / status(0): ${fixed(f.statusRatio['10k'])}${horde ? '' : '; target ≥ 0.90'}`,
+      horde ? '' : check(f.statusRatio['100k'] >= 0.9),
+    ]);
+    rows.push(['**RSS per waiting request** (1 KB prompt, 100,000 waiting, after GC)', `**${fixed(f.rssPerRequest / 1024)} KB**`, 'target ≤ 3 KB', check(f.rssPerRequest <= 3 * 1024)]);
+  }
+  return rows;
+}
+
 // ---------------------------------------------------------------- report
 
 const percentile = (values: number[], p: number): number => {
@@ -320,10 +622,10 @@ async function startServer(temp: string, probe: string, name: string): Promise<{
  * RSS after a full GC, once V8 has handed back the pages it no longer needs (it does so while the
  * process is idle): GC every 2 s until RSS stops falling, 20 s at most.
  */
-async function settledRss(server: Child): Promise<number> {
+async function settledRss(server: Child, maxSeconds = 20): Promise<number> {
   await server.ask('gc');
   let rss = server.rss();
-  for (let waited = 0; waited < 20; waited += 2) {
+  for (let waited = 0; waited < maxSeconds; waited += 2) {
     await sleep(2000);
     await server.ask('gc');
     const now = server.rss();
@@ -453,6 +755,14 @@ async function main(): Promise<void> {
     log(`pop+submit+status: ${int(cycled.cps)} cycles/s`);
     const sync = await syncOverhead(queued.base);
     log(`sync overhead: median ${fixed(percentile(sync, 50))} ms`);
+    await queued.server.stop();
+
+    // Diverse wishes (issue 12): each case on fresh servers.
+    const diverse: DiverseFigures[] = [];
+    for (const test of diverseCases()) {
+      diverse.push(await diverseCase(test, temp, probe, log));
+      if (test.key === 'horde') log(`horde: a pop at 100,000 waiting ${diverse[diverse.length - 1].popsFoundWork > 0 ? 'found' : 'did NOT find'} work`);
+    }
 
     const summary = (...names: string[]): Load & { cpu: number } => {
       const list = names.flatMap((name) => runs[name]);
@@ -493,7 +803,7 @@ async function main(): Promise<void> {
       ['pop, 10,000 waiting (no match)', `${int(pop10k.rps)} req/s`, load(pop10k), ''],
       ['pop, 100,000 waiting (no match)', `${int(pop100k.rps)} req/s`, load(pop100k), ''],
       ['**pop(100k) / pop(0)**', `**${fixed(ratio100k)}**`, `pop(10k) / pop(0): ${fixed(ratio10k)}; by server CPU per request: ${fixed(pairedRatio('queued-100k', 'empty-100k', 'cpu'))}; target ≥ 0.90`, check(ratio100k >= 0.9)],
-      ['**pop(0) / plain Express**', `**${fixed(ratioExpress)}**`, `by server CPU per request: ${fixed(ratioExpressCpu)}; target ≥ 0.85`, check(ratioExpress >= 0.85)],
+      ['**pop(0) / plain Express**', `**${fixed(ratioExpress)}**`, `by server CPU per request: ${fixed(ratioExpressCpu)}; tracked, no target (the 0.85 target was retired by issue 12)`, ''],
       ['status read `GET /generate/prompt/:id`, 0 other waiting', `${int(status0.rps)} req/s`, load(status0), ''],
       [`status read, 100,000 other waiting (queue_position ${int(positions.queued)})`, `${int(status100k.rps)} req/s`, load(status100k), ''],
       [
@@ -512,11 +822,9 @@ async function main(): Promise<void> {
       ],
       ['**event-loop delay p99 during the 100k pop runs**', `**${fixed(eld99)} ms**`, `worst of ${eldP99.length} runs; max ${fixed(Math.max(...eldMax))} ms; target < 20 ms`, check(eld99 < 20)],
     ];
-    const table = [
-      '| measure | result | detail | target |',
-      '| --- | --- | --- | --- |',
-      ...rows.map((r) => `| ${r.join(' | ')} |`),
-    ].join('\n');
+    const tableOf = (list: string[][]): string => ['| measure | result | detail | target |', '| --- | --- | --- | --- |', ...list.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+    const table = tableOf(rows);
+    const diverseTable = tableOf(diverseRows(diverse));
     const report = [
       '# Benchmark results',
       '',
@@ -529,6 +837,14 @@ async function main(): Promise<void> {
         `Servers: \`node dist/main.js\`, RATE_LIMITS=off, LOG_LEVEL=warn. Regenerate with \`npm run build && npm run bench\`.`,
       '',
       table,
+      '',
+      '## Diverse wishes (issue 12)',
+      '',
+      `Each case on fresh servers: one empty, one with 10,000 then (another) with 100,000 waiting requests (1 KB prompts, usernames user-0..4999), both knowing the same servers (they popped once before anything waited), measured in alternation, ${DIVERSE_ROUNDS} rounds of ${WARMUP_SECONDS} s warm-up + ${DIVERSE_SECONDS} s; ratios are medians of side-by-side ratios. ` +
+        `Pops of the first two cases find nothing (every waiting request is skipped: model, or max_content_length). Horde-shaped pops find work: its waiting requests ask for ${HORDE_N} generations each, so that 40 servers popping for a whole run do not drain the line, and ${HORDE_ARRIVALS_PER_SECOND} requests/s arrive at both servers while they pop. ` +
+        `Status reads are of a request queued after the first quarter of the fill, which an active server (checked in once, never popping) can serve. RSS per waiting request: settled RSS after GC at 100,000 minus before the fill. \`BENCH_DIVERSE_SECONDS\` (${DIVERSE_SECONDS}) and \`BENCH_DIVERSE_ROUNDS\` (${DIVERSE_ROUNDS}) tune it.`,
+      '',
+      diverseTable,
       '',
     ].join('\n');
     writeFileSync(join(__dirname, 'RESULTS.md'), report);

@@ -65,6 +65,18 @@ describe('Fair share and queue transparency (e2e)', () => {
     expect((await status(mine)).queue_position).toBe(1);
   });
 
+  it('gives queue_position in the line of the kind of server nearest to the request when several kinds can serve it', async () => {
+    await t.http.post('/generate/pop').send(popBody('big', { model: NERYS_13B })).expect(200);
+    await t.http.post('/generate/pop').send(popBody('small', { model: NERYS_27B })).expect(200);
+    await create({ prompt: 'for 2.7B only', models: [NERYS_27B], params: { n: 5 } });
+    await create({ prompt: 'for 13B only', models: [NERYS_13B], params: { n: 2 } });
+    const mine = await create({ prompt: 'mine', models: [NERYS_13B, NERYS_27B] });
+    // 2 slots ahead in the 13B server's line, 5 in the 2.7B server's: the fewest.
+    expect((await status(mine)).queue_position).toBe(2);
+    await t.http.post('/generate/pop').send(popBody('big', { model: NERYS_13B })).expect(200);
+    expect((await status(mine)).queue_position).toBe(1);
+  });
+
   it('estimates the wait from the measured speed of the servers able to serve it', async () => {
     const first = await create({ prompt: 'first', params: { max_length: 20 } });
     const pop = await t.http.post('/generate/pop').send(popBody('alpha', { max_length: 20 })).expect(200);

@@ -8,7 +8,8 @@ import { GenerationService } from './generation.service';
 /**
  * The one scheduled task: every SWEEP_INTERVAL_SECONDS it puts back generations whose server missed
  * its deadline, expires idle requests, notes servers
- * that went stale and forgets servers that never generated anything (FORGET_UNUSED_SERVERS_HOURS). No timer, thread or interval per object.
+ * that went stale, forgets servers that never generated anything (FORGET_UNUSED_SERVERS_HOURS) and drops
+ * the queue's lines of offers no active server makes. No timer, thread or interval per object.
  */
 @Injectable()
 export class ClusterSweeper implements OnModuleInit {
@@ -36,6 +37,7 @@ export class ClusterSweeper implements OnModuleInit {
       while (this.generation.expireIdle(now, ClusterSweeper.EXPIRY_BATCH) === ClusterSweeper.EXPIRY_BATCH) await yieldToEventLoop();
       await this.servers.sweepStale(now);
       await this.servers.forgetUnused(now);
+      await this.generation.retireInactiveOffers(now);
     } catch (error) {
       this.logger.error(`Sweep failed: ${(error as Error).stack ?? String(error)}`);
     }

@@ -135,4 +135,32 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     expect(server.requestsFulfilled).toBe(1);
     expect(server.recentJobs[0].seconds).toBeGreaterThan(0);
   });
+
+  it('gives the place in line and the wait of the kind of server that reaches the request first', async () => {
+    // Two kinds of server, popped before anything waited: big at 100 tokens/s, small at 10 tokens/s.
+    for (const [model, tokens] of [
+      ['big', 100],
+      ['small', 10],
+    ] as const) {
+      const popped = await generation.pop({ username: 'owner', password: 'pw', name: `${model}-server`, model, max_length: 80 });
+      expect(popped.id).toBeNull();
+      const [server] = (await servers.findActive()).filter((s) => s.model === model);
+      await servers.recordJob(server.id, { tokens, seconds: 1 });
+    }
+    await generation.createRequest({ prompt: 'small only', models: ['small'], params: { n: 2 } }, 'a');
+    await generation.createRequest({ prompt: 'big only', models: ['big'], params: { n: 6 } }, 'b');
+    const mine = await generation.createRequest({ prompt: 'mine', models: ['big', 'small'], params: { max_length: 80 } }, 'c');
+    // 2 slots ahead in small's line, 6 in big's: the position is the fewest. Big gets through its 6 and
+    // mine in (6 + 1) × 80 / 100 = 5.6 s, small through its 2 and mine in (2 + 1) × 80 / 10 = 24 s.
+    expect(await generation.getRequestStanding(mine.id)).toMatchObject({ queuePosition: 2, waitTime: 6, isPossible: true });
+  });
+
+  it('has the sweep drop the queue lines of offers no active server makes', async () => {
+    const retain = jest.spyOn(context.get(WaitingPromptRepository), 'retainOffers');
+    await pop();
+    await advance(10 * SECOND);
+    expect(retain).toHaveBeenLastCalledWith([expect.objectContaining({ model: 'm', maxLength: 512, maxContentLength: 2048 })]);
+    await advance(300 * SECOND);
+    expect(retain).toHaveBeenLastCalledWith([]);
+  });
 });

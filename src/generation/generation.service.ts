@@ -17,7 +17,7 @@ import { ServersService } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
 import { UsersService } from '../users/users.service';
 import { ProcessingGeneration } from './domain/processing-generation';
-import { ServerOffer, skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
+import { offerKey, ServerOffer, skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
 import { countTokens } from './domain/token-counter';
 import { PromptWishes, WaitingPrompt, WishesInterner } from './domain/waiting-prompt';
 import { CreatePromptDto } from './dto/create-prompt.dto';
@@ -117,14 +117,21 @@ export class GenerationService implements BeforeApplicationShutdown {
     const active = await this.servers.findActive();
     const capable = active.filter((server) => skipReason(prompt.wishes, server) === null);
     const isPossible = prompt.done || capable.length > 0;
-    const queuePosition = prompt.waiting > 0 ? this.prompts.positionInLine(prompt, distinctOffers(capable)) : 0;
+    const kinds = serverKinds(capable);
+    const standing = prompt.waiting > 0 ? this.prompts.standingInLine(prompt, kinds.map((kind) => kind.offer)) : undefined;
+    const queuePosition = standing?.position ?? 0;
     let waitTime: number | null = null;
     if (prompt.done) {
       waitTime = 0;
     } else if (isPossible) {
-      const speed = capable.reduce((total, server) => total + (tokensPerSecond(server) ?? 0), 0);
-      const slotsToGo = queuePosition + prompt.waiting + prompt.processing;
-      if (speed > 0) waitTime = Math.ceil((slotsToGo * prompt.wishes.maxLength) / speed);
+      // The soonest any one kind of capable server, at its measured speed, gets through its line ahead of
+      // the request and the request's own slots (see PromptQueue: why per kind, not a union).
+      for (const [i, { speed }] of kinds.entries()) {
+        if (speed <= 0) continue;
+        const slotsToGo = (standing?.ahead[i] ?? queuePosition) + prompt.waiting + prompt.processing;
+        const seconds = Math.ceil((slotsToGo * prompt.wishes.maxLength) / speed);
+        if (waitTime === null || seconds < waitTime) waitTime = seconds;
+      }
     }
     return { prompt, queuePosition, waitTime, isPossible, impossibleReason: isPossible ? null : explainNoServer(prompt.wishes, active) };
   }
@@ -238,6 +245,11 @@ export class GenerationService implements BeforeApplicationShutdown {
     return restarted;
   }
 
+  /** Run by the scheduled sweep: the queue forgets its lines for offers no active server makes any more. */
+  async retireInactiveOffers(now = Date.now()): Promise<void> {
+    this.prompts.retainOffers(await this.servers.findActive(now));
+  }
+
   /**
    * Run by the scheduled sweep: deletes requests idle for PROMPT_EXPIRY_SECONDS, with their generations,
    * the longest idle first and at most `limit` of them (the sweep yields to the event loop between batches).
@@ -332,11 +344,19 @@ function explainNoServer(wishes: PromptWishes, active: readonly ServerOffer[]): 
   return `of ${active.length} active server(s), ${[...reasons].map((r) => SKIP_EXPLANATIONS[r](wishes)).join(', ')}`;
 }
 
-/** One offer per distinct (model, max_length, max_content_length) among the servers. */
-function distinctOffers(servers: readonly ServerOffer[]): ServerOffer[] {
-  const offers = new Map<string, ServerOffer>();
-  for (const { model, maxLength, maxContentLength } of servers) offers.set(`${model}|${maxLength}|${maxContentLength}`, { model, maxLength, maxContentLength });
-  return [...offers.values()];
+/** One kind per distinct offer (model, max_length, max_content_length) among the servers, with their summed measured speed. */
+function serverKinds(servers: readonly KoboldServer[]): { offer: ServerOffer; speed: number }[] {
+  const kinds = new Map<string, { offer: ServerOffer; speed: number }>();
+  for (const server of servers) {
+    const key = offerKey(server);
+    let kind = kinds.get(key);
+    if (!kind) {
+      kind = { offer: { model: server.model, maxLength: server.maxLength, maxContentLength: server.maxContentLength }, speed: 0 };
+      kinds.set(key, kind);
+    }
+    kind.speed += tokensPerSecond(server) ?? 0;
+  }
+  return [...kinds.values()];
 }
 
 function wishesOf(dto: CreatePromptDto): PromptWishes {

@@ -1,6 +1,6 @@
-import { OrderedSet } from '@js-sdsl/ordered-set';
-import { PromptWishes, WaitingPrompt } from './waiting-prompt';
 import { GenerationSlot } from './processing-generation';
+import { QueueItem, servedFirst, ServingLine, treePriorityOf } from './serving-line';
+import { PromptWishes, WaitingPrompt } from './waiting-prompt';
 
 /** What a polling server offers. */
 export interface ServerOffer {
@@ -25,165 +25,170 @@ export type QueueMatch =
   | { prompt: WaitingPrompt; slot: GenerationSlot; skipped?: undefined }
   | { prompt?: undefined; slot?: undefined; skipped: SkippedCounts };
 
-/**
- * One waiting slot in line. A request with `n` waiting slots has `n` entries, side by side in its
- * group's line (they share the request's priority and arrival, and differ only by `slotNo`).
- */
-interface SlotEntry {
-  readonly prompt: WaitingPrompt;
-  readonly slotNo: number;
-  /** Where the entry sits in its requester's heap (see {@link UserHeap}). */
-  heapIndex: number;
+
+/** Where a waiting request stands in the lines of the offers able to serve it (see {@link PromptQueue.standingOf}). */
+export interface QueueStanding {
+  /**
+   * The fewest waiting slots ahead of the request's next slot in the line of any one of the given offers
+   * that can serve it; when none of them has a line, the waiting slots ahead of it in the whole queue.
+   */
+  position: number;
+  /** For each given offer, in order: the slots ahead in its line, or undefined (it cannot serve the request, or has no line). */
+  ahead: (number | undefined)[];
 }
 
-/** Served first: higher priority, then the older request, then its earlier slot. */
-const servedFirst = (a: SlotEntry, b: SlotEntry): number =>
-  b.prompt.priority - a.prompt.priority || a.prompt.arrival - b.prompt.arrival || a.slotNo - b.slotNo;
+/** Limits of the per-offer and per-requester state (see {@link PromptQueue}). */
+export interface PromptQueueLimits {
+  /** Offer lines kept at most; past it, the least recently popped line is dropped. */
+  maxOfferLines: number;
+  /** A requester with more waiting requests than this gets, per offer line, a line of their own (for priority usernames). */
+  heavyRequester: number;
+}
 
-const newLine = (): OrderedSet<SlotEntry> => new OrderedSet<SlotEntry>([], servedFirst, true);
+export const DEFAULT_QUEUE_LIMITS: PromptQueueLimits = { maxOfferLines: 64, heavyRequester: 64 };
 
 const NO_USERNAMES: ReadonlySet<string> = new Set();
 
-/**
- * One requester's waiting slots in one group, best first: a binary heap by {@link servedFirst} whose
- * entries know their index, so any entry is removed in O(log k). It is only read at its head (a
- * server's priority usernames), so it needs no order beyond that, and costs one array slot per entry.
- */
-type UserHeap = SlotEntry[];
-
-function heapPush(heap: UserHeap, entry: SlotEntry): void {
-  heap.push(entry);
-  siftUp(heap, heap.length - 1, entry);
+export function offerKey(offer: ServerOffer): string {
+  return `${offer.model}|${offer.maxLength}|${offer.maxContentLength}`;
 }
 
-function heapRemove(heap: UserHeap, entry: SlotEntry): void {
-  const last = heap.pop() as SlotEntry;
-  if (last !== entry) {
-    siftUp(heap, entry.heapIndex, last);
-    siftDown(heap, last.heapIndex, last);
-  }
-  entry.heapIndex = -1;
+/** Everything one distinct server offer can serve, in serving order, and what it cannot, counted by reason. */
+class OfferLine {
+  /** Pop counter at the last pop with this offer, for dropping the least recently popped line. */
+  lastPop = 0;
+  /** Lines of heavy requesters' requests this offer can serve, made on the first pop that puts them first. */
+  readonly heavyRequesters = new Map<string, ServingLine>();
+
+  constructor(
+    readonly key: string,
+    readonly offer: ServerOffer,
+    readonly line: ServingLine,
+    /** Waiting requests this offer cannot serve, by the first reason (model, then context, then length). */
+    readonly skipped: SkippedCounts,
+  ) {}
 }
 
-/** Puts `entry` at `index` or above it, moving worse parents down. */
-function siftUp(heap: UserHeap, index: number, entry: SlotEntry): void {
-  while (index > 0) {
-    const parentIndex = (index - 1) >> 1;
-    const parent = heap[parentIndex];
-    if (servedFirst(entry, parent) >= 0) break;
-    heap[index] = parent;
-    parent.heapIndex = index;
-    index = parentIndex;
-  }
-  heap[index] = entry;
-  entry.heapIndex = index;
-}
-
-/** Puts `entry` at `index` or below it, moving better children up. */
-function siftDown(heap: UserHeap, index: number, entry: SlotEntry): void {
-  for (;;) {
-    let childIndex = 2 * index + 1;
-    if (childIndex >= heap.length) break;
-    if (childIndex + 1 < heap.length && servedFirst(heap[childIndex + 1], heap[childIndex]) < 0) childIndex += 1;
-    const child = heap[childIndex];
-    if (servedFirst(child, entry) >= 0) break;
-    heap[index] = child;
-    child.heapIndex = index;
-    index = childIndex;
-  }
-  heap[index] = entry;
-  entry.heapIndex = index;
-}
-
-/** Waiting requests that share the same wishes; one check decides for all of them. */
-interface WishGroup {
-  key: string;
-  wishes: PromptWishes;
-  /** Every waiting slot of the group, in serving order, with positions. */
-  line: OrderedSet<SlotEntry>;
-  /** The same slots by requester, for servers that serve some usernames first. */
-  byUser: Map<string, UserHeap>;
-  /** Requests in this group that have a waiting slot. */
-  requests: number;
+/** One requester's (username's) waiting requests, in no order. */
+interface RequesterItems {
+  items: QueueItem[];
+  /** More than `heavyRequester` requests: looked up through per-offer lines instead of a scan. */
+  heavy: boolean;
 }
 
 /**
  * The matching of waiting requests to servers, in memory, with no framework in it.
  *
- * Requests are grouped by their wishes (models, max_length, max_content_length). Each group keeps its
- * waiting slots in serving order (a balanced tree with positions). A pop checks each group once and
- * takes the best slot from the groups the server can serve, so its cost grows with the number of
- * distinct wishes (and the server's priority usernames), and only logarithmically with the number of
- * waiting requests. The `skipped` counts of an empty pop come from the groups' counters, and a
- * request's position in line is a sum of tree positions, never a scan.
+ * Design: one line per distinct server offer. Servers are few and their offers (model, max_length,
+ * max_content_length) fewer; requests are many and each may want something of its own. So the queue
+ * keeps, for every distinct offer a server popped with, a {@link ServingLine} (an ordered set) of exactly
+ * the requests that offer can serve, in serving order, plus the number of requests it cannot serve by
+ * skip reason. Every waiting request is also in one line of the whole queue. A request joining or leaving
+ * is checked against each offer once and inserted into or removed from the lines of the offers that can
+ * serve it: O(L × (m + log n)) for L offer lines, m models it names, n requests waiting. A pop reads
+ * one line: its first request, or its three counters when it is empty; then it updates the request it
+ * started in the lines it is in: O(L × log n) in all, whatever the requests want and however varied.
+ * A server's priority usernames (its owner always included) cost one lookup each: a requester with at
+ * most `heavyRequester` waiting requests is scanned (a bounded list), a heavier one (only anonymous
+ * requests or a raised MAX_WAITING_REQUESTS_PER_USER get there) has its own line per offer, made on the
+ * first pop that asks for it.
  *
- * Serving order: a server's priority usernames first; then the request's `priority` (fixed when the
- * request was made: see the fair-share rule in GenerationService); then the older request.
+ * Why not the alternatives. Grouping by wishes (the earlier design) makes a pop scan every group, and
+ * every request can be its own group. A per-model index with a 2-D structure over the two lengths would
+ * answer the model and lengths in one query, but a request naming 10 models sits in 10 such indexes
+ * against the few offers that can actually serve it, and the best-first query over two length bounds
+ * needs a range tree (O(log² n), O(n log n) memory). Offers are what servers send: their number is set
+ * by the cluster, not by the requests.
  *
- * Memory: a waiting slot costs one small entry, one tree node and one slot of its requester's heap;
- * a request's entries are found in its group's line (they are side by side), so nothing else is kept
- * per request.
+ * Queue position. The exact figure over several kinds of servers able to serve a request is the union
+ * of their lines ahead of it, and that cannot be had within the bound: counting the requests ahead whose
+ * model list meets the request's own is set-disjointness counting (the orthogonal-vectors problem), for
+ * which no structure answers in time polynomial in the offers and logarithmic in n (an index per distinct
+ * set of capable offers has up to 2^L of them, and real requests make nearly every set occur; a Redis
+ * ZUNIONSTORE is O(N) too). So a status read gets, exactly, the slots ahead of the request in the line of
+ * each capable offer, and `position` is the smallest of them: the line that reaches the request first
+ * (0 means the next pop of some capable server takes it). With one kind of capable server, the usual case,
+ * that is the old figure. With none, or when none of them has a line, it is the slots ahead in the whole
+ * queue: the most any server could serve first.
+ *
+ * Serving order (unchanged): a server's priority usernames first; then the request's `priority` (fixed
+ * when the request was made: the fair-share rule in GenerationService); then the older request; a
+ * request's slots side by side, put-back ones first (WaitingPrompt hands them out). A slot put back keeps
+ * its request's place, since the place is the request's.
+ *
+ * Limits. Lines exist only for offers a server popped with; {@link retainOffers} drops those no active
+ * server makes any more, and past `maxOfferLines` (64) the least recently popped line is dropped. Making a
+ * line reads the whole queue once (O(n), from the whole-queue line, already in order), so it happens once
+ * per offer while at most `maxOfferLines` distinct offers are active, and then once per pop of an offer
+ * whose line was dropped; requesters cannot cause it (offers come only from servers). Per-requester
+ * lines exist only for requesters above `heavyRequester` that a server puts first, and go when the
+ * requester falls below half that or the offer line goes. Memory: per waiting request one item, one
+ * map entry, one node in the whole-queue line, one in each line of an offer that can serve it, one slot
+ * in its requester's list; per offer line three counters.
+ *
+ * In Redis terms: one sorted set per offer line and one for the whole queue (score: the serving order),
+ * a hash of three skip counters per offer line, a set of the known offers; a pop is ZRANGE 0 0 on its
+ * offer's set (ZCARD 0: read the counters), then ZREM/ZADD of the started request in the sets of the
+ * offers that can serve it; a position is ZRANK per capable offer (one member per waiting slot, so that
+ * the rank counts slots: this class counts them in its tree nodes instead).
  */
 export class PromptQueue {
-  private readonly groups = new Map<string, WishGroup>();
-  private requests = 0;
-  private nextSlotNo = 0;
+  private readonly items = new Map<WaitingPrompt, QueueItem>();
+  private readonly whole = new ServingLine();
+  private readonly offerLines = new Map<string, OfferLine>();
+  private readonly requesters = new Map<string, RequesterItems>();
+  private pops = 0;
+  private readonly limits: PromptQueueLimits;
+
+  constructor(limits: Partial<PromptQueueLimits> = {}) {
+    this.limits = { ...DEFAULT_QUEUE_LIMITS, ...limits };
+  }
 
   /** Requests with at least one waiting slot. */
   get size(): number {
-    return this.requests;
+    return this.items.size;
+  }
+
+  /** Offer lines held (at most `maxOfferLines`). */
+  get offerLineCount(): number {
+    return this.offerLines.size;
   }
 
   has(prompt: WaitingPrompt): boolean {
-    const group = this.groups.get(groupKey(prompt.wishes));
-    return group !== undefined && this.firstEntry(group, prompt) !== undefined;
+    return this.items.has(prompt);
   }
 
   /**
-   * Brings the request's entries in line with its waiting slots: adds the missing ones (a request that
-   * comes back, with a slot put back after a missed deadline, keeps its original place) and drops
-   * those it no longer has (a late text completed a put-back slot).
+   * Brings the request's place in line in step with its waiting slots: adds a new request, counts the
+   * slots it gained (put back after a missed deadline: it keeps its place) or lost, and takes it out of
+   * line when it has none left.
    */
   enqueue(prompt: WaitingPrompt): void {
-    const key = groupKey(prompt.wishes);
-    let group = this.groups.get(key);
-    const entries = group ? this.entriesOf(group, prompt) : [];
-    const missing = prompt.waiting - entries.length;
-    if (group && missing < 0) {
-      for (const entry of entries.slice(missing)) this.eraseEntry(group, entry);
-      if (prompt.waiting === 0) this.leave(group);
+    const waiting = prompt.waiting;
+    const item = this.items.get(prompt);
+    if (!item) {
+      if (waiting > 0) this.add(prompt, waiting);
       return;
     }
-    if (missing <= 0) return;
-    if (!group) {
-      group = { key, wishes: prompt.wishes, line: newLine(), byUser: new Map(), requests: 0 };
-      this.groups.set(key, group);
+    if (waiting <= 0) {
+      this.drop(item);
+      return;
     }
-    if (entries.length === 0) {
-      group.requests += 1;
-      this.requests += 1;
+    const delta = waiting - item.weight;
+    if (delta === 0) return;
+    this.whole.addWeight(item, delta);
+    for (const offerLine of this.offerLines.values()) {
+      if (skipReason(prompt.wishes, offerLine.offer) !== null) continue;
+      offerLine.line.addWeight(item, delta);
+      offerLine.heavyRequesters.get(prompt.username)?.addWeight(item, delta);
     }
-    let userHeap = group.byUser.get(prompt.username);
-    for (let i = 0; i < missing; i++) {
-      const entry: SlotEntry = { prompt, slotNo: this.nextSlotNo++, heapIndex: -1 };
-      group.line.insert(entry);
-      if (userHeap) heapPush(userHeap, entry);
-      else {
-        entry.heapIndex = 0;
-        userHeap = [entry];
-        group.byUser.set(prompt.username, userHeap);
-      }
-    }
+    item.weight = waiting;
   }
 
   /** Takes a request out of line (cancelled, expired, or no waiting slot left). */
   remove(prompt: WaitingPrompt): void {
-    const group = this.groups.get(groupKey(prompt.wishes));
-    if (!group) return;
-    const entries = this.entriesOf(group, prompt);
-    if (entries.length === 0) return;
-    for (const entry of entries) this.eraseEntry(group, entry);
-    this.leave(group);
+    const item = this.items.get(prompt);
+    if (item) this.drop(item);
   }
 
   /**
@@ -191,101 +196,147 @@ export class PromptQueue {
    * requests it had to skip, by reason. `priorityUsernames` are served before anyone else.
    */
   take(offer: ServerOffer, now: number, priorityUsernames: ReadonlySet<string> = NO_USERNAMES): QueueMatch {
-    let best: SlotEntry | undefined;
-    let bestGroup: WishGroup | undefined;
-    let bestIsPriority = false;
-    let skipped: SkippedCounts | undefined;
-    for (const group of this.groups.values()) {
-      const reason = skipReason(group.wishes, offer);
-      if (reason !== null) {
-        skipped ??= { model: 0, max_content_length: 0, max_length: 0 };
-        skipped[reason] += group.requests;
-        continue;
-      }
-      for (const username of priorityUsernames) {
-        const head = group.byUser.get(username)?.[0];
-        if (head && (!bestIsPriority || !best || servedFirst(head, best) < 0)) {
-          best = head;
-          bestGroup = group;
-          bestIsPriority = true;
-        }
-      }
-      if (bestIsPriority) continue;
-      const head = group.line.front();
-      if (head && (!best || servedFirst(head, best) < 0)) {
-        best = head;
-        bestGroup = group;
-      }
+    const offerLine = this.lineFor(offer);
+    let best: QueueItem | undefined;
+    for (const username of priorityUsernames) {
+      const head = this.bestOfRequester(username, offerLine);
+      if (head && (!best || servedFirst(head, best) < 0)) best = head;
     }
-    if (!best || !bestGroup) return { skipped: skipped ?? { model: 0, max_content_length: 0, max_length: 0 } };
+    best ??= offerLine.line.first();
+    if (!best) return { skipped: { ...offerLine.skipped } };
     const prompt = best.prompt;
-    this.eraseEntry(bestGroup, best);
-    // `best` is its request's first entry (the best of its line, or of its requester's heap): the
-    // request keeps its place if its next entry follows.
-    const next = bestGroup.line.lowerBound(best);
-    if (next.equals(bestGroup.line.end()) || next.pointer.prompt !== prompt) this.leave(bestGroup);
-    return { prompt, slot: prompt.startSlot(now) };
+    const slot = prompt.startSlot(now);
+    this.enqueue(prompt);
+    return { prompt, slot };
   }
 
   /**
-   * How many waiting slots are served before this request's next slot by servers like `offers`: the
-   * slots ahead of it in every group one of those servers can serve. Priority usernames, which differ
-   * per server, are not counted. With no offers, only its own group counts.
+   * Where the request stands for servers like `offers` (the active servers able to serve it, one per
+   * distinct offer): the slots ahead of its next slot in each offer's line, and the fewest of them.
+   * Priority usernames, which differ per server, are not counted.
    */
+  standingOf(prompt: WaitingPrompt, offers: readonly ServerOffer[]): QueueStanding {
+    const item = this.items.get(prompt);
+    if (!item) return { position: 0, ahead: offers.map(() => undefined) };
+    let position: number | undefined;
+    const ahead = offers.map((offer) => {
+      if (skipReason(prompt.wishes, offer) !== null) return undefined;
+      const slots = this.offerLines.get(offerKey(offer))?.line.slotsAhead(item);
+      if (slots !== undefined && (position === undefined || slots < position)) position = slots;
+      return slots;
+    });
+    return { position: position ?? (this.whole.slotsAhead(item) as number), ahead };
+  }
+
+  /** {@link standingOf}'s position. */
   positionOf(prompt: WaitingPrompt, offers: readonly ServerOffer[]): number {
-    const own = this.groups.get(groupKey(prompt.wishes));
-    if (!own) return 0;
-    const probe: SlotEntry = { prompt, slotNo: -1, heapIndex: -1 };
-    const first = own.line.lowerBound(probe);
-    if (first.equals(own.line.end()) || first.pointer.prompt !== prompt) return 0;
-    let position = 0;
-    for (const group of this.groups.values()) {
-      if (group === own) {
-        position += first.index;
+    return this.standingOf(prompt, offers).position;
+  }
+
+  /** Drops the lines of offers not among `active` (the offers of the servers still active). */
+  retainOffers(active: readonly ServerOffer[]): void {
+    const keep = new Set(active.map(offerKey));
+    for (const key of [...this.offerLines.keys()]) if (!keep.has(key)) this.offerLines.delete(key);
+  }
+
+  /** The offer's line, made (and the least recently popped one dropped past the limit) when it has none. */
+  private lineFor(offer: ServerOffer): OfferLine {
+    const key = offerKey(offer);
+    let offerLine = this.offerLines.get(key);
+    if (!offerLine) {
+      if (this.offerLines.size >= this.limits.maxOfferLines) this.dropLeastRecentlyPopped();
+      offerLine = this.makeLine(key, { model: offer.model, maxLength: offer.maxLength, maxContentLength: offer.maxContentLength });
+      this.offerLines.set(key, offerLine);
+    }
+    offerLine.lastPop = ++this.pops;
+    return offerLine;
+  }
+
+  /** Reads the whole queue once, in order: O(n). */
+  private makeLine(key: string, offer: ServerOffer): OfferLine {
+    const servable: QueueItem[] = [];
+    const skipped: SkippedCounts = { model: 0, max_content_length: 0, max_length: 0 };
+    this.whole.forEach((item) => {
+      const reason = skipReason(item.prompt.wishes, offer);
+      if (reason === null) servable.push(item);
+      else skipped[reason] += 1;
+    });
+    return new OfferLine(key, offer, ServingLine.fromSorted(servable), skipped);
+  }
+
+  private dropLeastRecentlyPopped(): void {
+    let oldest: OfferLine | undefined;
+    for (const offerLine of this.offerLines.values()) if (!oldest || offerLine.lastPop < oldest.lastPop) oldest = offerLine;
+    if (oldest) this.offerLines.delete(oldest.key);
+  }
+
+  /** The requester's best request the offer can serve. */
+  private bestOfRequester(username: string, offerLine: OfferLine): QueueItem | undefined {
+    const requester = this.requesters.get(username);
+    if (!requester) return undefined;
+    if (requester.heavy) {
+      let line = offerLine.heavyRequesters.get(username);
+      if (!line) {
+        const servable = requester.items.filter((item) => skipReason(item.prompt.wishes, offerLine.offer) === null).sort(servedFirst);
+        line = ServingLine.fromSorted(servable);
+        offerLine.heavyRequesters.set(username, line);
+      }
+      return line.first();
+    }
+    let best: QueueItem | undefined;
+    for (const item of requester.items) {
+      if ((!best || servedFirst(item, best) < 0) && skipReason(item.prompt.wishes, offerLine.offer) === null) best = item;
+    }
+    return best;
+  }
+
+  private add(prompt: WaitingPrompt, waiting: number): void {
+    const item: QueueItem = { prompt, weight: waiting, treePriority: treePriorityOf(prompt.arrival), userIndex: 0 };
+    this.items.set(prompt, item);
+    this.whole.insert(item);
+    let requester = this.requesters.get(prompt.username);
+    if (requester) {
+      item.userIndex = requester.items.length;
+      requester.items.push(item);
+      if (!requester.heavy && requester.items.length > this.limits.heavyRequester) requester.heavy = true;
+    } else {
+      requester = { items: [item], heavy: false };
+      this.requesters.set(prompt.username, requester);
+    }
+    for (const offerLine of this.offerLines.values()) {
+      const reason = skipReason(prompt.wishes, offerLine.offer);
+      if (reason !== null) {
+        offerLine.skipped[reason] += 1;
         continue;
       }
-      if (!offers.some((offer) => skipReason(group.wishes, offer) === null)) continue;
-      const at = group.line.lowerBound(probe);
-      position += at.equals(group.line.end()) ? group.line.size() : at.index;
+      offerLine.line.insert(item);
+      if (requester.heavy) offerLine.heavyRequesters.get(prompt.username)?.insert(item);
     }
-    return position;
   }
 
-  /** The request's first entry in the group's line, if it has one. */
-  private firstEntry(group: WishGroup, prompt: WaitingPrompt): SlotEntry | undefined {
-    const at = group.line.lowerBound({ prompt, slotNo: -1, heapIndex: -1 });
-    return at.equals(group.line.end()) || at.pointer.prompt !== prompt ? undefined : at.pointer;
-  }
-
-  /** The request's entries in the group's line, in order: they are side by side. */
-  private entriesOf(group: WishGroup, prompt: WaitingPrompt): SlotEntry[] {
-    const entries: SlotEntry[] = [];
-    const end = group.line.end();
-    for (let at = group.line.lowerBound({ prompt, slotNo: -1, heapIndex: -1 }); !at.equals(end) && at.pointer.prompt === prompt; at.next()) {
-      entries.push(at.pointer);
+  private drop(item: QueueItem): void {
+    const prompt = item.prompt;
+    this.items.delete(prompt);
+    this.whole.remove(item);
+    for (const offerLine of this.offerLines.values()) {
+      const reason = skipReason(prompt.wishes, offerLine.offer);
+      if (reason !== null) {
+        offerLine.skipped[reason] -= 1;
+        continue;
+      }
+      offerLine.line.remove(item);
+      offerLine.heavyRequesters.get(prompt.username)?.remove(item);
     }
-    return entries;
+    const requester = this.requesters.get(prompt.username) as RequesterItems;
+    const last = requester.items.pop() as QueueItem;
+    if (last !== item) {
+      requester.items[item.userIndex] = last;
+      last.userIndex = item.userIndex;
+    }
+    if (requester.heavy && requester.items.length < this.limits.heavyRequester / 2) {
+      requester.heavy = false;
+      for (const offerLine of this.offerLines.values()) offerLine.heavyRequesters.delete(prompt.username);
+    }
+    if (requester.items.length === 0) this.requesters.delete(prompt.username);
   }
-
-  /** Erases one entry from its group's line and its requester's heap. */
-  private eraseEntry(group: WishGroup, entry: SlotEntry): void {
-    group.line.eraseElementByKey(entry);
-    const username = entry.prompt.username;
-    const userHeap = group.byUser.get(username);
-    if (!userHeap) return;
-    heapRemove(userHeap, entry);
-    if (userHeap.length === 0) group.byUser.delete(username);
-  }
-
-  /** A request of the group has no waiting slot left. */
-  private leave(group: WishGroup): void {
-    group.requests -= 1;
-    this.requests -= 1;
-    if (group.requests === 0) this.groups.delete(group.key);
-  }
-}
-
-function groupKey(wishes: PromptWishes): string {
-  const models = wishes.models.length > 0 ? JSON.stringify([...new Set(wishes.models)].sort()) : '*';
-  return `${models}|${wishes.maxLength}|${wishes.maxContentLength}`;
 }

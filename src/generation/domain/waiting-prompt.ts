@@ -12,11 +12,13 @@ export interface PromptWishes {
 
 /**
  * Hands out one shared, frozen PromptWishes object per distinct value, so the many waiting requests
- * that want the same thing hold one object between them instead of one each. Bounded: past `limit`
- * distinct values it starts over (requests keep the objects they have).
+ * that want the same thing hold one object between them instead of one each; and, when every request
+ * names its own selection of models, one string per model name instead of one per request and name.
+ * Bounded: past `limit` distinct values (or names) it starts over (requests keep what they have).
  */
 export class WishesInterner {
   private readonly known = new Map<string, PromptWishes>();
+  private readonly names = new Map<string, string>();
 
   constructor(private readonly limit = 10_000) {}
 
@@ -25,10 +27,19 @@ export class WishesInterner {
     let shared = this.known.get(key);
     if (!shared) {
       if (this.known.size >= this.limit) this.known.clear();
-      shared = Object.freeze({ models: Object.freeze([...wishes.models]), maxLength: wishes.maxLength, maxContentLength: wishes.maxContentLength });
+      const models = Object.freeze(wishes.models.map((model) => this.name(model)));
+      shared = Object.freeze({ models, maxLength: wishes.maxLength, maxContentLength: wishes.maxContentLength });
       this.known.set(key, shared);
     }
     return shared;
+  }
+
+  private name(model: string): string {
+    const shared = this.names.get(model);
+    if (shared !== undefined) return shared;
+    if (this.names.size >= this.limit) this.names.clear();
+    this.names.set(model, model);
+    return model;
   }
 }
 

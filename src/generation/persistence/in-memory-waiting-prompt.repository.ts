@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Heap } from 'heap-js';
 import { ProcessingGeneration } from '../domain/processing-generation';
-import { PromptQueue, QueueMatch, ServerOffer } from '../domain/prompt-queue';
+import { PromptQueue, QueueMatch, QueueStanding, ServerOffer } from '../domain/prompt-queue';
 import { WaitingPrompt } from '../domain/waiting-prompt';
 import { QueueSummary, WaitingCount, WaitingPromptRepository } from './waiting-prompt.repository';
 
@@ -80,8 +80,12 @@ export class InMemoryWaitingPromptRepository extends WaitingPromptRepository {
     return this.unfinishedByUsername.get(username) ?? 0;
   }
 
-  positionInLine(prompt: WaitingPrompt, offers: readonly ServerOffer[]): number {
-    return this.queue.positionOf(prompt, offers);
+  standingInLine(prompt: WaitingPrompt, offers: readonly ServerOffer[]): QueueStanding {
+    return this.queue.standingOf(prompt, offers);
+  }
+
+  retainOffers(active: readonly ServerOffer[]): void {
+    this.queue.retainOffers(active);
   }
 
   addProcessing(generation: ProcessingGeneration): void {

@@ -1,5 +1,5 @@
 import { ProcessingGeneration } from '../domain/processing-generation';
-import { QueueMatch, ServerOffer } from '../domain/prompt-queue';
+import { QueueMatch, QueueStanding, ServerOffer } from '../domain/prompt-queue';
 import { WaitingPrompt } from '../domain/waiting-prompt';
 
 /** Waiting requests and their waiting slots. */
@@ -47,8 +47,13 @@ export abstract class WaitingPromptRepository {
   abstract countUnfinishedByRequester(requesterKey: string): number;
   /** Unfinished requests (waiting or in progress) made under one username. */
   abstract countUnfinishedByUsername(username: string): number;
-  /** How many waiting slots servers like `offers` serve before this request's next slot. */
-  abstract positionInLine(prompt: WaitingPrompt, offers: readonly ServerOffer[]): number;
+  /**
+   * Where the request stands for servers like `offers` (one per distinct offer of the active servers able
+   * to serve it): the waiting slots ahead of its next slot in each offer's line, and the fewest of them.
+   */
+  abstract standingInLine(prompt: WaitingPrompt, offers: readonly ServerOffer[]): QueueStanding;
+  /** Forgets the matching state kept for offers not among `active` (the offers of the active servers). */
+  abstract retainOffers(active: readonly ServerOffer[]): void;
   abstract addProcessing(generation: ProcessingGeneration): void;
   abstract findProcessingById(id: string): ProcessingGeneration | undefined;
   /** Processing generations still in progress whose deadline is at or before `now`, earliest first. */
