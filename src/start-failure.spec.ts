@@ -6,7 +6,7 @@ const errno = (message: string, fields: Record<string, unknown>): Error => Objec
 describe('describeStartFailure', () => {
   it('names a corrupt snapshot file', () => {
     expect(describeStartFailure(new CorruptSnapshotError('/data/users.json', 'Unexpected end of JSON input'))).toBe(
-      'KoboldAI Cluster could not start: Snapshot /data/users.json is corrupt (Unexpected end of JSON input). Fix or move the file away; it is never wiped silently.',
+      'KoboldAI Cluster could not start: /data/users.json is corrupt: Unexpected end of JSON input. Fix or move the file away (it is never wiped silently)',
     );
   });
 

@@ -44,7 +44,7 @@ export class HealthController {
   @ApiOperation({
     summary: 'Readiness',
     description:
-      'Answers 200 when the server can do its job safely: DATA_DIR is a writable directory and the last write of every snapshot succeeded. ' +
+      'Answers 200 when the server can do its job safely: DATA_DIR is a writable directory and the last write of every snapshot and journal succeeded. ' +
       'Otherwise 503, and the message says what is wrong. For an orchestrator\'s readiness probe or a load balancer; never rate limited.',
   })
   @ApiOkResponse({
