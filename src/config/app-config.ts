@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, MinLength, registerDecorator, validateSync } from 'class-validator';
+import { parseRedisUrl, redactRedisUrl } from '../common/redis/redis-url';
 
 const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
@@ -18,6 +19,35 @@ const toNumber = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
   return /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : value;
 };
+
+/** REDIS_URL must be a URL parseRedisUrl accepts; its message says what is wrong (never echoing a password). */
+function IsRedisUrl(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isRedisUrl',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate: (value: unknown) => {
+          if (typeof value !== 'string') return false;
+          try {
+            parseRedisUrl(value);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        defaultMessage: (args) => {
+          try {
+            parseRedisUrl(String(args?.value));
+            return 'must be a string';
+          } catch (error) {
+            return (error as Error).message;
+          }
+        },
+      },
+    });
+}
 
 /**
  * Every setting the server reads from its environment, with its default.
@@ -99,11 +129,23 @@ export class AppConfig {
   @Transform(toBoolean) @IsBoolean()
   TRUST_PROXY = false;
 
+  /**
+   * The shared store (Redis): unset keeps everything in this process's memory. Redis mode is being built:
+   * today it holds users, servers and rate limits, not yet the waiting requests.
+   */
+  @IsOptional() @IsString() @IsRedisUrl()
+  REDIS_URL: string | undefined = undefined;
+
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
 
 export type AppConfigOverrides = Partial<Record<keyof AppConfig, string | number | boolean>>;
+
+/** A bad value as the error message shows it: never a password. */
+function shownValue(property: string, value: unknown): unknown {
+  return property === 'REDIS_URL' && typeof value === 'string' ? redactRedisUrl(value) : value;
+}
 
 /**
  * Builds the validated configuration from environment-like input. Unknown variables are ignored;
@@ -120,7 +162,7 @@ export function loadAppConfig(env: Record<string, unknown>): AppConfig {
   const errors = validateSync(config, { forbidUnknownValues: false });
   if (errors.length > 0) {
     const details = errors
-      .map((e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join(', ')}`)
+      .map((e) => `${e.property}=${JSON.stringify(shownValue(e.property, e.value))}: ${Object.values(e.constraints ?? {}).join(', ')}`)
       .join('; ');
     throw new Error(`Invalid configuration: ${details}`);
   }
