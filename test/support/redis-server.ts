@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RedisConnection } from '../../src/common/redis/redis-connection';
 import { freePort, waitFor } from './processes';
 
 /** Debian's redis-server (installed by test/support/install-test-tools.sh when it is missing). */
@@ -178,4 +179,11 @@ export class TestRedisServer {
   private removeDir(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A RedisConnection to `url`, once it is ready (it refuses commands before: no offline queue). Close it with onApplicationShutdown(). */
+export async function connectToRedis(url: string): Promise<RedisConnection> {
+  const connection = new RedisConnection(url);
+  await waitFor(`a Redis connection to ${url}`, () => Promise.resolve(connection.client.status === 'ready'), 5_000, 10);
+  return connection;
 }

@@ -1,6 +1,6 @@
 import { ReplyError } from 'ioredis';
 import { waitFor } from '../../../test/support/processes';
-import { TestRedisServer } from '../../../test/support/redis-server';
+import { connectToRedis, TestRedisServer } from '../../../test/support/redis-server';
 import { isRedisUnavailable, LuaScript, REDIS_COMMAND_TIMEOUT_MS, REDIS_READINESS_TIMEOUT_MS, RedisConnection, SharedStoreUnavailableException } from './redis-connection';
 
 const RedisReplyError = ReplyError as new (message: string) => Error;
@@ -19,7 +19,7 @@ describe('RedisConnection (against a real redis-server)', () => {
   });
 
   beforeEach(async () => {
-    if (!connection) connection = new RedisConnection(redis.socketUrl);
+    connection ??= await connectToRedis(redis.socketUrl);
     await waitFor('the connection to be ready', () => Promise.resolve(connection.client.status === 'ready'));
     await connection.run((client) => client.flushdb());
   });

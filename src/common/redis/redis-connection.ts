@@ -8,7 +8,7 @@ import { Logger, OnApplicationShutdown, ServiceUnavailableException } from '@nes
 // (`enableOfflineQueue: false`) instead of queueing them without bound, do pub/sub on a duplicate
 // connection, and route Redis Cluster hash tags (`new Cluster(...)`, same command API). Everything
 // ioredis-specific stays in this folder, so a switch would touch only it.
-import Redis, { ReplyError } from 'ioredis';
+import Redis, { ChainableCommander, ReplyError } from 'ioredis';
 import { describeRedisTarget, parseRedisUrl } from './redis-url';
 
 /**
@@ -112,6 +112,16 @@ export class RedisConnection implements OnApplicationShutdown {
       this.reportOutage((error as Error).message);
       throw error instanceof SharedStoreUnavailableException ? error : new SharedStoreUnavailableException(error);
     }
+  }
+
+  /** Runs the commands `build` queues as one MULTI/EXEC transaction (atomic, one round trip); their replies in order. */
+  async transaction(build: (multi: ChainableCommander) => ChainableCommander): Promise<unknown[]> {
+    const results = await this.run((client) => build(client.multi()).exec());
+    if (!results) throw new Error('Redis transaction aborted');
+    return results.map(([error, reply]) => {
+      if (error) throw error;
+      return reply;
+    });
   }
 
   /** Runs `script` (one atomic step in Redis) with its keys and arguments. */
