@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
-import { InMemoryServerRepository } from './persistence/in-memory-server.repository';
-import { ServerRepository } from './persistence/server.repository';
+import { serverRepositoryProvider } from './persistence/server-repository.provider';
 import { ServersController } from './servers.controller';
 import { ServersService } from './servers.service';
 
 @Module({
   controllers: [ServersController],
-  providers: [ServersService, { provide: ServerRepository, useClass: InMemoryServerRepository }],
+  providers: [ServersService, serverRepositoryProvider],
   exports: [ServersService],
 })
 export class ServersModule {}

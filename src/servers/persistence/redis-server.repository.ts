@@ -1,0 +1,145 @@
+import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
+import { KoboldServer, PERFORMANCE_WINDOW, ServerJob } from '../domain/kobold-server';
+import { CheckInUpdate, ServerRepository } from './server.repository';
+
+/** The server hash and its recent jobs, as one reply: `{HGETALL, LRANGE}`, or nil when there is no such server. */
+const READ_SERVER = `{redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}`;
+
+const FIND = new LuaScript(
+  'kcServerFind',
+  2,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return ${READ_SERVER}`,
+);
+
+/**
+ * KEYS: id-by-name, server, jobs, seen. ARGV: name, id, lastSeenAt, number of jobs, the jobs, then the
+ * server's field/value pairs. The first registration of a name wins: answers the holder's id instead.
+ */
+const CREATE = new LuaScript(
+  'kcServerCreate',
+  4,
+  `local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return existing end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local jobs = tonumber(ARGV[4])
+if jobs > 0 then redis.call('RPUSH', KEYS[3], unpack(ARGV, 5, 4 + jobs)) end
+redis.call('HSET', KEYS[2], unpack(ARGV, 5 + jobs))
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+return false`,
+);
+
+/** KEYS: server, jobs, seen. ARGV: id, lastSeenAt, then the updated field/value pairs (lastSeenAt among them). */
+const CHECK_IN = new LuaScript(
+  'kcServerCheckIn',
+  3,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return ${READ_SERVER}`,
+);
+
+/** KEYS: server, jobs. ARGV: tokens, the job as stored, the performance window. Stats and window in one step. */
+const ADD_JOB = new LuaScript(
+  'kcServerAddJob',
+  2,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HINCRBY', KEYS[1], 'tokensGenerated', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'requestsFulfilled', 1)
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+return ${READ_SERVER}`,
+);
+
+type StoredServer = [string[], string[]] | null;
+
+const TEXT_FIELDS = ['id', 'name', 'owner', 'passwordHash', 'model'] as const;
+const NUMBER_FIELDS = ['maxLength', 'maxContentLength', 'tokensGenerated', 'requestsFulfilled', 'createdAt', 'lastSeenAt'] as const;
+
+/**
+ * Servers in Redis, under the `{kc}` hash tag: `server:<id>` (a hash of the fields; the password is only
+ * ever there as its scrypt hash), `server:<id>:jobs` (the recent jobs, a list trimmed to the performance
+ * window), `servers:id-by-name` (name → id: the first registration of a name wins) and `servers:seen` (a
+ * sorted set of ids by lastSeenAt, so the active servers are one range read). Every write is one script.
+ */
+export class RedisServerRepository extends ServerRepository {
+  private readonly idByName: string;
+  private readonly seen: string;
+
+  constructor(private readonly redis: RedisConnection) {
+    super();
+    this.idByName = redis.key('servers', 'id-by-name');
+    this.seen = redis.key('servers', 'seen');
+  }
+
+  async findById(id: string): Promise<KoboldServer | undefined> {
+    return this.decode((await this.redis.runScript(FIND, this.serverKeys(id))) as StoredServer);
+  }
+
+  async findByName(name: string): Promise<KoboldServer | undefined> {
+    const id = await this.redis.run((client) => client.hget(this.idByName, name));
+    return id === null ? undefined : this.findById(id);
+  }
+
+  async findSeenSince(since: number): Promise<KoboldServer[]> {
+    const ids = await this.redis.run((client) => client.zrangebyscore(this.seen, `(${since}`, '+inf'));
+    const servers = await Promise.all(ids.map((id) => this.findById(id)));
+    return servers.filter((server): server is KoboldServer => server !== undefined);
+  }
+
+  async create(server: KoboldServer): Promise<KoboldServer> {
+    const fields: (string | number)[] = [];
+    for (const field of [...TEXT_FIELDS, ...NUMBER_FIELDS]) fields.push(field, server[field]);
+    const jobs = server.recentJobs.slice(-PERFORMANCE_WINDOW).map(encodeJob);
+    const [serverKey, jobsKey] = this.serverKeys(server.id);
+    const holder = (await this.redis.runScript(
+      CREATE,
+      [this.idByName, serverKey, jobsKey, this.seen],
+      [server.name, server.id, server.lastSeenAt, jobs.length, ...jobs, ...fields],
+    )) as string | null;
+    if (holder === null) return { ...server, recentJobs: server.recentJobs.slice(-PERFORMANCE_WINDOW).map((job) => ({ ...job })) };
+    const existing = await this.findById(holder);
+    if (!existing) throw new Error(`Server name "${server.name}" points to server ${holder}, which does not exist`);
+    return existing;
+  }
+
+  async updateCheckIn(id: string, update: CheckInUpdate): Promise<KoboldServer | undefined> {
+    const fields: (string | number)[] = [];
+    for (const [field, value] of Object.entries(update) as [string, string | number][]) fields.push(field, value);
+    const [server, jobs] = this.serverKeys(id);
+    return this.decode((await this.redis.runScript(CHECK_IN, [server, jobs, this.seen], [id, update.lastSeenAt, ...fields])) as StoredServer);
+  }
+
+  async addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined> {
+    if (!Number.isSafeInteger(job.tokens)) throw new RangeError(`Tokens must be a whole number, got ${job.tokens}`);
+    // As recordJob does in memory: a duration below a millisecond counts as a millisecond.
+    const stored = encodeJob({ tokens: job.tokens, seconds: Math.max(job.seconds, 0.001) });
+    return this.decode((await this.redis.runScript(ADD_JOB, this.serverKeys(id), [job.tokens, stored, PERFORMANCE_WINDOW])) as StoredServer);
+  }
+
+  private serverKeys(id: string): [string, string] {
+    const server = this.redis.key('server', id);
+    return [server, `${server}:jobs`];
+  }
+
+  private decode(stored: StoredServer): KoboldServer | undefined {
+    if (!stored) return undefined;
+    const [flat, jobs] = stored;
+    const hash = new Map<string, string>();
+    for (let i = 0; i < flat.length; i += 2) hash.set(flat[i], flat[i + 1]);
+    const server = { recentJobs: jobs.map(decodeJob) } as unknown as Record<string, unknown>;
+    for (const field of TEXT_FIELDS) server[field] = hash.get(field) ?? '';
+    for (const field of NUMBER_FIELDS) server[field] = Number(hash.get(field) ?? 0);
+    return server as unknown as KoboldServer;
+  }
+}
+
+/** A job as one list entry: `tokens seconds` (JavaScript's shortest round-trip form of each number). */
+function encodeJob(job: ServerJob): string {
+  return `${job.tokens} ${job.seconds}`;
+}
+
+function decodeJob(entry: string): ServerJob {
+  const [tokens, seconds] = entry.split(' ').map(Number);
+  return { tokens, seconds };
+}
