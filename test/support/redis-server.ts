@@ -187,3 +187,54 @@ export async function connectToRedis(url: string): Promise<RedisConnection> {
   await waitFor(`a Redis connection to ${url}`, () => Promise.resolve(connection.client.status === 'ready'), 5_000, 10);
   return connection;
 }
+
+export interface TestRedis {
+  /** The private server (started in beforeAll). */
+  readonly server: TestRedisServer;
+  /** A ready connection to it (opened in beforeAll). */
+  readonly connection: RedisConnection;
+  /** Empties the server (FLUSHDB) and answers the connection: for a fresh store per test. */
+  flush(): Promise<RedisConnection>;
+  /** Another ready connection (another instance), closed in afterAll. */
+  connect(): Promise<RedisConnection>;
+}
+
+/**
+ * For a test file (or describe block): starts a private redis-server and a connection to it before its
+ * tests, and closes them (and any `connect()`ed ones) after, whatever the outcome.
+ */
+export function useTestRedis(options: RedisServerOptions = {}): TestRedis {
+  let server: TestRedisServer | undefined;
+  const connections: RedisConnection[] = [];
+  const started = (): TestRedisServer => {
+    if (!server) throw new Error('useTestRedis: the server starts in beforeAll; use it from a test or hook');
+    return server;
+  };
+  const handle: TestRedis = {
+    get server() {
+      return started();
+    },
+    get connection() {
+      started();
+      return connections[0];
+    },
+    flush: async () => {
+      await connections[0].run((client) => client.flushdb());
+      return connections[0];
+    },
+    connect: async () => {
+      const connection = await connectToRedis(started().socketUrl);
+      connections.push(connection);
+      return connection;
+    },
+  };
+  beforeAll(async () => {
+    server = await TestRedisServer.start(options);
+    await handle.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(connections.splice(0).map((c) => c.onApplicationShutdown()));
+    await server?.stop();
+  });
+  return handle;
+}

@@ -1,27 +1,21 @@
 import { ReplyError } from 'ioredis';
 import { waitFor } from '../../../test/support/processes';
-import { connectToRedis, TestRedisServer } from '../../../test/support/redis-server';
+import { TestRedisServer, useTestRedis } from '../../../test/support/redis-server';
 import { isRedisUnavailable, LuaScript, REDIS_COMMAND_TIMEOUT_MS, REDIS_READINESS_TIMEOUT_MS, RedisConnection, SharedStoreUnavailableException } from './redis-connection';
 
 const RedisReplyError = ReplyError as new (message: string) => Error;
 const COUNTER = new LuaScript('testCounterAdd', 1, "return redis.call('INCRBY', KEYS[1], ARGV[1])");
 
 describe('RedisConnection (against a real redis-server)', () => {
+  const testRedis = useTestRedis();
   let redis: TestRedisServer;
   let connection: RedisConnection;
 
-  beforeAll(async () => {
-    redis = await TestRedisServer.start();
-  });
-  afterAll(async () => {
-    await connection?.onApplicationShutdown();
-    await redis.stop();
-  });
-
   beforeEach(async () => {
-    connection ??= await connectToRedis(redis.socketUrl);
+    redis = testRedis.server;
+    connection = testRedis.connection;
     await waitFor('the connection to be ready', () => Promise.resolve(connection.client.status === 'ready'));
-    await connection.run((client) => client.flushdb());
+    await testRedis.flush();
   });
 
   const timed = async (promise: Promise<unknown>): Promise<{ ms: number; error: unknown }> => {

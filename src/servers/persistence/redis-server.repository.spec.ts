@@ -1,52 +1,37 @@
 import { RedisConnection } from '../../common/redis/redis-connection';
 import { loadAppConfig } from '../../config/app-config';
-import { connectToRedis, TestRedisServer } from '../../../test/support/redis-server';
+import { useTestRedis } from '../../../test/support/redis-server';
 import { ServersService } from '../servers.service';
 import { RedisServerRepository } from './redis-server.repository';
 import { aServer, describeServerRepositoryContract } from './server.repository.contract';
 
-let redis: TestRedisServer;
-let connection: RedisConnection;
+const redis = useTestRedis();
 
-beforeAll(async () => {
-  redis = await TestRedisServer.start();
-  connection = await connectToRedis(redis.socketUrl);
-});
-afterAll(async () => {
-  await connection.onApplicationShutdown();
-  await redis.stop();
-});
-
-describeServerRepositoryContract('Redis', async () => {
-  await connection.run((client) => client.flushdb());
-  return { repository: new RedisServerRepository(connection) };
-});
+describeServerRepositoryContract('Redis', async () => ({ repository: new RedisServerRepository(await redis.flush()) }));
 
 describe('RedisServerRepository', () => {
-  beforeEach(() => connection.run((client) => client.flushdb()));
+  let connection: RedisConnection;
+  beforeEach(async () => {
+    connection = await redis.flush();
+  });
 
   it('keeps every key under the {kc} hash tag, active servers in a sorted set by last seen', async () => {
     const servers = new RedisServerRepository(connection);
     const server = aServer('box', { lastSeenAt: 1_700_000_000_000 });
     await servers.create(server);
     await servers.addJob(server.id, { tokens: 3, seconds: 1.5 });
-    expect(redis.cli('--scan').split('\n').sort()).toEqual(
+    expect(redis.server.cli('--scan').split('\n').sort()).toEqual(
       [`{kc}:server:${server.id}`, `{kc}:server:${server.id}:jobs`, '{kc}:servers:id-by-name', '{kc}:servers:seen'].sort(),
     );
-    expect(redis.cli('ZSCORE', '{kc}:servers:seen', server.id)).toBe('1700000000000');
+    expect(redis.server.cli('ZSCORE', '{kc}:servers:seen', server.id)).toBe('1700000000000');
   });
 
   it('lets one of two instances registering a name at once win, across connections', async () => {
-    const other = await connectToRedis(redis.socketUrl);
-    try {
-      const [a, b] = [new RedisServerRepository(connection), new RedisServerRepository(other)];
-      const [first, second] = [aServer('contested'), aServer('contested')];
-      const [answerA, answerB] = await Promise.all([a.create(first), b.create(second)]);
-      expect(answerA).toEqual(answerB);
-      expect([first.id, second.id]).toContain(answerA.id);
-    } finally {
-      await other.onApplicationShutdown();
-    }
+    const [a, b] = [new RedisServerRepository(connection), new RedisServerRepository(await redis.connect())];
+    const [first, second] = [aServer('contested'), aServer('contested')];
+    const [answerA, answerB] = await Promise.all([a.create(first), b.create(second)]);
+    expect(answerA).toEqual(answerB);
+    expect([first.id, second.id]).toContain(answerA.id);
   });
 
   it('stores the password hash, never the password, through the real check-in', async () => {
@@ -57,12 +42,12 @@ describe('RedisServerRepository', () => {
     await expect(service.checkIn({ name: 'box', username: 'db0', password: 'wrong', model: 'm', maxLength: 80, maxContentLength: 1024 })).rejects.toThrow(
       /Wrong password/,
     );
-    const dump = redis.cli('HGETALL', `{kc}:server:${server.id}`);
+    const dump = redis.server.cli('HGETALL', `{kc}:server:${server.id}`);
     expect(dump).toContain('passwordHash');
     expect(dump).toContain(server.passwordHash);
-    for (const key of redis.cli('--scan').split('\n')) {
-      const type = redis.cli('TYPE', key);
-      const content = type === 'hash' ? redis.cli('HGETALL', key) : type === 'zset' ? redis.cli('ZRANGE', key, '0', '-1') : redis.cli('LRANGE', key, '0', '-1');
+    for (const key of redis.server.cli('--scan').split('\n')) {
+      const type = redis.server.cli('TYPE', key);
+      const content = type === 'hash' ? redis.server.cli('HGETALL', key) : type === 'zset' ? redis.server.cli('ZRANGE', key, '0', '-1') : redis.server.cli('LRANGE', key, '0', '-1');
       expect(content).not.toContain(password);
     }
   });

@@ -1,46 +1,32 @@
 import { RedisConnection } from '../../common/redis/redis-connection';
-import { connectToRedis, TestRedisServer } from '../../../test/support/redis-server';
+import { useTestRedis } from '../../../test/support/redis-server';
 import { RedisUserRepository } from './redis-user.repository';
 import { describeUserRepositoryContract } from './user.repository.contract';
 
-let redis: TestRedisServer;
-let connection: RedisConnection;
+const redis = useTestRedis();
 
-beforeAll(async () => {
-  redis = await TestRedisServer.start();
-  connection = await connectToRedis(redis.socketUrl);
-});
-afterAll(async () => {
-  await connection.onApplicationShutdown();
-  await redis.stop();
-});
-
-describeUserRepositoryContract('Redis', async () => {
-  await connection.run((client) => client.flushdb());
-  return { repository: new RedisUserRepository(connection) };
-});
+describeUserRepositoryContract('Redis', async () => ({ repository: new RedisUserRepository(await redis.flush()) }));
 
 describe('RedisUserRepository', () => {
-  beforeEach(() => connection.run((client) => client.flushdb()));
+  let connection: RedisConnection;
+  beforeEach(async () => {
+    connection = await redis.flush();
+  });
 
   it('keeps the tallies in two hashes under the {kc} hash tag', async () => {
     const users = new RedisUserRepository(connection);
     await users.addUsage('alice', 4);
     await users.addContribution('alice', 9);
-    expect(redis.cli('HGET', '{kc}:users:usage', 'alice')).toBe('4');
-    expect(redis.cli('HGET', '{kc}:users:contributions', 'alice')).toBe('9');
+    expect(redis.server.cli('HGET', '{kc}:users:usage', 'alice')).toBe('4');
+    expect(redis.server.cli('HGET', '{kc}:users:contributions', 'alice')).toBe('9');
   });
 
   it('sums credits sent through several connections (several instances) exactly', async () => {
-    const others = await Promise.all([connectToRedis(redis.socketUrl), connectToRedis(redis.socketUrl)]);
-    try {
-      const repositories = [connection, ...others].map((c) => new RedisUserRepository(c));
-      await Promise.all(Array.from({ length: 600 }, (_, i) => repositories[i % 3].addUsage('shared', 1 + (i % 5))));
-      const expected = Array.from({ length: 600 }, (_, i) => 1 + (i % 5)).reduce((a, b) => a + b, 0);
-      await expect(repositories[1].findByUsername('shared')).resolves.toEqual({ username: 'shared', usage: expected, contributions: 0 });
-    } finally {
-      await Promise.all(others.map((c) => c.onApplicationShutdown()));
-    }
+    const others = await Promise.all([redis.connect(), redis.connect()]);
+    const repositories = [connection, ...others].map((c) => new RedisUserRepository(c));
+    await Promise.all(Array.from({ length: 600 }, (_, i) => repositories[i % 3].addUsage('shared', 1 + (i % 5))));
+    const expected = Array.from({ length: 600 }, (_, i) => 1 + (i % 5)).reduce((a, b) => a + b, 0);
+    await expect(repositories[1].findByUsername('shared')).resolves.toEqual({ username: 'shared', usage: expected, contributions: 0 });
   });
 
   it('refuses fractional tokens (a bug: tokens are counted whole)', async () => {
