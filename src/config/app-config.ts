@@ -1,6 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, MinLength, registerDecorator, validateSync } from 'class-validator';
-import { parseRedisUrl, redactRedisUrl } from '../common/redis/redis-url';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, MinLength, validateSync } from 'class-validator';
+import { IsRedisUrl, redactRedisUrl } from '../common/redis/redis-url';
 
 const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
@@ -19,35 +19,6 @@ const toNumber = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
   return /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : value;
 };
-
-/** REDIS_URL must be a URL parseRedisUrl accepts; its message says what is wrong (never echoing a password). */
-function IsRedisUrl(): PropertyDecorator {
-  return (target, propertyName) =>
-    registerDecorator({
-      name: 'isRedisUrl',
-      target: target.constructor,
-      propertyName: String(propertyName),
-      validator: {
-        validate: (value: unknown) => {
-          if (typeof value !== 'string') return false;
-          try {
-            parseRedisUrl(value);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        defaultMessage: (args) => {
-          try {
-            parseRedisUrl(String(args?.value));
-            return 'must be a string';
-          } catch (error) {
-            return (error as Error).message;
-          }
-        },
-      },
-    });
-}
 
 /**
  * Every setting the server reads from its environment, with its default.

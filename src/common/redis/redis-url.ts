@@ -1,3 +1,4 @@
+import { registerDecorator } from 'class-validator';
 import type { RedisOptions } from 'ioredis';
 
 /** Where the shared store is, as ioredis connection options (no timeouts: see RedisConnection). */
@@ -66,4 +67,33 @@ function rejectUnknownParameters(url: URL, allowed: string[]): void {
 /** REDIS_URL as it may be shown in an error message: user and password (also `?password=`) replaced by `***`. */
 export function redactRedisUrl(value: string): string {
   return value.replace(/\/\/[^/@]*@/, '//***@').replace(/([?&]password=)[^&]*/g, '$1***');
+}
+
+/** REDIS_URL must be a URL parseRedisUrl accepts; its message says what is wrong (never echoing a password). */
+export function IsRedisUrl(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isRedisUrl',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate: (value: unknown) => {
+          if (typeof value !== 'string') return false;
+          try {
+            parseRedisUrl(value);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        defaultMessage: (args) => {
+          try {
+            parseRedisUrl(String(args?.value));
+            return 'must be a string';
+          } catch (error) {
+            return (error as Error).message;
+          }
+        },
+      },
+    });
 }

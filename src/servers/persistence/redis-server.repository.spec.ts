@@ -3,11 +3,9 @@ import { loadAppConfig } from '../../config/app-config';
 import { useTestRedis } from '../../../test/support/redis-server';
 import { ServersService } from '../servers.service';
 import { RedisServerRepository } from './redis-server.repository';
-import { aServer, describeServerRepositoryContract } from './server.repository.contract';
+import { aServer } from './server.repository.contract';
 
 const redis = useTestRedis();
-
-describeServerRepositoryContract('Redis', async () => ({ repository: new RedisServerRepository(await redis.flush()) }));
 
 describe('RedisServerRepository', () => {
   let connection: RedisConnection;

@@ -1,11 +1,8 @@
 import { RedisConnection } from '../../common/redis/redis-connection';
 import { useTestRedis } from '../../../test/support/redis-server';
 import { RedisUserRepository } from './redis-user.repository';
-import { describeUserRepositoryContract } from './user.repository.contract';
 
 const redis = useTestRedis();
-
-describeUserRepositoryContract('Redis', async () => ({ repository: new RedisUserRepository(await redis.flush()) }));
 
 describe('RedisUserRepository', () => {
   let connection: RedisConnection;
