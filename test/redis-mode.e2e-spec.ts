@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { RedisReadinessCheck } from '../src/common/redis/redis-readiness.check';
 import { countTokens } from '../src/generation/domain/token-counter';
 import { waitFor } from './support/processes';
 import { TestRedisServer } from './support/redis-server';
@@ -84,8 +85,12 @@ describe('Redis mode (e2e)', () => {
     await app.http.post('/generate/pop').send(popBody('box')).expect(200);
     const unreachable = { statusCode: 503, error: 'Service Unavailable', message: 'The shared store (Redis) is unreachable: try again in a moment' };
 
+    const readiness = app.app.get(RedisReadinessCheck);
+    await expect(readiness.problem()).resolves.toBeNull();
+
     redis.pause();
     try {
+      await expect(readiness.problem()).resolves.toMatch(/is unreachable: no answer to PING within 500 ms/);
       const begun = Date.now();
       await app.http.get('/users/box-owner').expect(503, unreachable);
       expect(Date.now() - begun).toBeLessThan(3_000);
@@ -101,9 +106,11 @@ describe('Redis mode (e2e)', () => {
     await app.http.post('/generate/pop').send(popBody('box')).expect(503, unreachable);
     await app.http.post('/generate/prompt').send({ prompt: 'hello', username: 'alice' }).expect(503, unreachable);
     expect(Date.now() - begun).toBeLessThan(1_000);
+    await expect(readiness.problem()).resolves.toMatch(/^the shared store \(Redis\) at unix socket .* is unreachable/);
 
     await redis.restart();
     await waitFor('service to resume', async () => (await app.http.get('/servers').then((r) => r.status)) === 200, 5_000, 50);
+    await expect(readiness.problem()).resolves.toBeNull();
     // Without persistence the restarted Redis is empty: the bridge's next pop registers the server again.
     await app.http.post('/generate/pop').send(popBody('box')).expect(200);
     await app.http.get('/users/alice').expect(404);

@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Logger, Module } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
 import { RedisConnection } from './redis-connection';
+import { RedisReadinessCheck } from './redis-readiness.check';
 
 /**
  * The connection to the shared store when REDIS_URL is set (stores then inject RedisConnection, see
@@ -27,8 +28,9 @@ export class RedisModule {
             return connection;
           },
         },
+        { provide: RedisReadinessCheck, inject: [RedisConnection], useFactory: (redis: RedisConnection) => new RedisReadinessCheck(redis) },
       ],
-      exports: [RedisConnection],
+      exports: [RedisConnection, RedisReadinessCheck],
     };
   }
 }

@@ -49,4 +49,41 @@ describe('RedisServerRepository', () => {
       expect(content).not.toContain(password);
     }
   });
+
+  // The port method branch hardening-disk adds (ServerRepository.deleteUnusedSeenBefore): these move into
+  // the contract once both are merged.
+  describe('deleteUnusedSeenBefore', () => {
+    const t = 1_700_000_000_000;
+    const checkIn = (servers: RedisServerRepository, server: ReturnType<typeof aServer>, lastSeenAt: number) =>
+      servers.updateCheckIn(server.id, { owner: server.owner, model: server.model, maxLength: 80, maxContentLength: 1024, lastSeenAt });
+
+    it('forgets the servers that never fulfilled a request and were last seen at or before the time, freeing their names', async () => {
+      const servers = new RedisServerRepository(connection);
+      const [idle, exact, used, recent] = [aServer('idle', { lastSeenAt: t - 10 }), aServer('exact', { lastSeenAt: t }), aServer('used', { lastSeenAt: t - 10 }), aServer('recent', { lastSeenAt: t + 1 })];
+      for (const server of [idle, exact, used, recent]) await servers.create(server);
+      await servers.addJob(used.id, { tokens: 1, seconds: 1 });
+      await checkIn(servers, used, t - 5);
+
+      expect((await servers.deleteUnusedSeenBefore(t)).sort()).toEqual(['exact', 'idle']);
+      await expect(servers.findByName('idle')).resolves.toBeUndefined();
+      await expect(servers.findById(exact.id)).resolves.toBeUndefined();
+      expect((await servers.findSeenSince(0)).map((s) => s.name).sort()).toEqual(['recent', 'used']);
+      await expect(servers.deleteUnusedSeenBefore(t)).resolves.toEqual([]);
+      // The name is free again: the next registration wins it.
+      const again = aServer('idle');
+      await expect(servers.create(again)).resolves.toEqual(again);
+      expect(redis.server.cli('EXISTS', `{kc}:server:${idle.id}`, `{kc}:server:${idle.id}:jobs`)).toBe('0');
+    });
+
+    it('keeps a server that checked in again, or was credited, before it was forgotten', async () => {
+      const servers = new RedisServerRepository(connection);
+      const [back, credited] = [aServer('back', { lastSeenAt: t - 10 }), aServer('credited', { lastSeenAt: t - 10 })];
+      for (const server of [back, credited]) await servers.create(server);
+      await checkIn(servers, back, t + 100);
+      await servers.addJob(credited.id, { tokens: 2, seconds: 1 });
+      await expect(servers.deleteUnusedSeenBefore(t)).resolves.toEqual([]);
+      await expect(servers.deleteUnusedSeenBefore(t + 100)).resolves.toEqual(['back']);
+      await expect(servers.findByName('credited')).resolves.toMatchObject({ requestsFulfilled: 1 });
+    });
+  });
 });
