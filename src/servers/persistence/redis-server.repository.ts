@@ -113,8 +113,19 @@ export class RedisServerRepository extends ServerRepository {
 
   async findSeenSince(since: number): Promise<KoboldServer[]> {
     const ids = await this.redis.run((client) => client.zrangebyscore(this.seen, `(${since}`, '+inf'));
-    const servers = await Promise.all(ids.map((id) => this.findById(id)));
-    return servers.filter((server): server is KoboldServer => server !== undefined);
+    if (ids.length === 0) return [];
+    // One transaction (one round trip) reading every server's hash and jobs.
+    const replies = await this.redis.transaction((multi) => {
+      for (const id of ids) multi.hgetall(this.redis.key('server', id)).lrange(`${this.redis.key('server', id)}:jobs`, 0, -1);
+      return multi;
+    });
+    const servers: KoboldServer[] = [];
+    for (let i = 0; i < replies.length; i += 2) {
+      const hash = replies[i] as Record<string, string>;
+      // A server forgotten between the two reads has no hash any more.
+      if (hash.id !== undefined) servers.push(this.fromHash(hash, replies[i + 1] as string[]));
+    }
+    return servers;
   }
 
   async create(server: KoboldServer): Promise<KoboldServer> {
@@ -168,11 +179,15 @@ export class RedisServerRepository extends ServerRepository {
   private decode(stored: StoredServer): KoboldServer | undefined {
     if (!stored) return undefined;
     const [flat, jobs] = stored;
-    const hash = new Map<string, string>();
-    for (let i = 0; i < flat.length; i += 2) hash.set(flat[i], flat[i + 1]);
+    const hash: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
+    return this.fromHash(hash, jobs);
+  }
+
+  private fromHash(hash: Record<string, string>, jobs: string[]): KoboldServer {
     const server = { recentJobs: jobs.map(decodeJob) } as unknown as Record<string, unknown>;
-    for (const field of TEXT_FIELDS) server[field] = hash.get(field) ?? '';
-    for (const field of NUMBER_FIELDS) server[field] = Number(hash.get(field) ?? 0);
+    for (const field of TEXT_FIELDS) server[field] = hash[field] ?? '';
+    for (const field of NUMBER_FIELDS) server[field] = Number(hash[field] ?? 0);
     return server as unknown as KoboldServer;
   }
 }
