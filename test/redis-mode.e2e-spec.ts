@@ -18,7 +18,6 @@ describe('Redis mode (e2e)', () => {
   const start = async (overrides: Record<string, string | number> = {}): Promise<TestApp> => {
     const app = await startTestApp({ REDIS_URL: redis.socketUrl, ...overrides });
     apps.push(app);
-    await waitFor('the app to reach Redis', async () => (await app.http.get('/usage')).status === 200, 5_000, 20);
     return app;
   };
 
@@ -70,7 +69,6 @@ describe('Redis mode (e2e)', () => {
 
   it('shares rate limits between instances', async () => {
     const [a, b] = [await start({ RATE_LIMITS: 'on', RATE_LIMIT_PER_MINUTE: 6 }), await start({ RATE_LIMITS: 'on', RATE_LIMIT_PER_MINUTE: 6 })];
-    redis.cli('FLUSHALL'); // forget the start-up probes
     for (let i = 0; i < 3; i++) {
       await a.http.get('/usage').expect(200);
       await b.http.get('/usage').expect(200);

@@ -184,7 +184,7 @@ export class TestRedisServer {
 /** A RedisConnection to `url`, once it is ready (it refuses commands before: no offline queue). Close it with onApplicationShutdown(). */
 export async function connectToRedis(url: string): Promise<RedisConnection> {
   const connection = new RedisConnection(url);
-  await waitFor(`a Redis connection to ${url}`, () => Promise.resolve(connection.client.status === 'ready'), 5_000, 10);
+  if (!(await connection.whenReady(5_000))) throw new Error(`No Redis connection to ${url} within 5 s`);
   return connection;
 }
 

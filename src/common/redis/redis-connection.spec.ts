@@ -1,7 +1,15 @@
 import { ReplyError } from 'ioredis';
 import { waitFor } from '../../../test/support/processes';
 import { TestRedisServer, useTestRedis } from '../../../test/support/redis-server';
-import { isRedisUnavailable, LuaScript, REDIS_COMMAND_TIMEOUT_MS, REDIS_READINESS_TIMEOUT_MS, RedisConnection, SharedStoreUnavailableException } from './redis-connection';
+import {
+  isRedisUnavailable,
+  LuaScript,
+  REDIS_COMMAND_TIMEOUT_MS,
+  REDIS_READINESS_TIMEOUT_MS,
+  REDIS_STARTUP_WAIT_MS,
+  RedisConnection,
+  SharedStoreUnavailableException,
+} from './redis-connection';
 
 const RedisReplyError = ReplyError as new (message: string) => Error;
 const COUNTER = new LuaScript('testCounterAdd', 1, "return redis.call('INCRBY', KEYS[1], ARGV[1])");
@@ -81,5 +89,22 @@ describe('RedisConnection (against a real redis-server)', () => {
       redis.resume();
     }
     await expect(connection.run((client) => client.incr(connection.key('n')))).resolves.toBe(1);
+  });
+
+  it('starts without Redis after a bounded wait, and connects by itself when Redis comes', async () => {
+    await redis.kill();
+    const late = new RedisConnection(redis.socketUrl);
+    try {
+      const begun = Date.now();
+      await late.onModuleInit();
+      expect(Date.now() - begun).toBeGreaterThanOrEqual(REDIS_STARTUP_WAIT_MS - 50);
+      expect(Date.now() - begun).toBeLessThan(REDIS_STARTUP_WAIT_MS + 500);
+      await expect(late.readinessProblem()).resolves.toMatch(/is unreachable/);
+      await redis.restart();
+      await expect(late.whenReady(5_000)).resolves.toBe(true);
+      await expect(late.run((client) => client.ping())).resolves.toBe('PONG');
+    } finally {
+      await late.onApplicationShutdown();
+    }
   });
 });

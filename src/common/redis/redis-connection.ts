@@ -1,4 +1,4 @@
-import { Logger, OnApplicationShutdown, ServiceUnavailableException } from '@nestjs/common';
+import { Logger, OnApplicationShutdown, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
 // The client is ioredis, not node-redis (Redis's own recommendation for new projects), for one reason
 // measured here: a command already written to a hung or partitioned Redis (the socket stays open, no
 // answer comes) fails after ioredis's `commandTimeout`, whereas node-redis 6's command timeout stops at
@@ -22,6 +22,8 @@ export const REDIS_COMMAND_TIMEOUT_MS = 1_000;
 /** Establishing a connection (then retried with back-off up to REDIS_RECONNECT_MAX_DELAY_MS). */
 export const REDIS_CONNECT_TIMEOUT_MS = 1_000;
 export const REDIS_RECONNECT_MAX_DELAY_MS = 1_000;
+/** How long the start waits for the first connection before serving anyway (503 until Redis answers). */
+export const REDIS_STARTUP_WAIT_MS = 3_000;
 /** The readiness check's PING. */
 export const REDIS_READINESS_TIMEOUT_MS = 500;
 
@@ -63,7 +65,7 @@ type ScriptCommand = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
  * REDIS_COMMAND_TIMEOUT_MS (a hung server), and is reported as SharedStoreUnavailableException (503);
  * the client reconnects by itself, so service resumes when Redis is back.
  */
-export class RedisConnection implements OnApplicationShutdown {
+export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisConnection.name);
   readonly client: Redis;
   readonly target: string;
@@ -90,6 +92,31 @@ export class RedisConnection implements OnApplicationShutdown {
     });
     this.client.on('error', (error: Error) => this.reportOutage(error.message));
     this.client.on('ready', () => this.reportRecovery());
+  }
+
+  /**
+   * At start, waits (at most REDIS_STARTUP_WAIT_MS) for the connection, so that the first requests do not
+   * get 503 while it is being made. Redis still unreachable then: the start goes on (logged), requests that
+   * need it get 503, and service begins by itself when Redis comes.
+   */
+  async onModuleInit(): Promise<void> {
+    if (await this.whenReady(REDIS_STARTUP_WAIT_MS)) this.logger.log(`Connected to the shared store (Redis) at ${this.target}`);
+    else this.reportOutage(this.lastError ?? `no connection within ${REDIS_STARTUP_WAIT_MS} ms`);
+  }
+
+  /** Resolves true once the connection is ready, or false after `timeoutMs`. */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.client.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ready: boolean): void => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = (): void => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.client.on('ready', onReady);
+    });
   }
 
   /** A key of the cluster: the prefix with its hash tag, then `parts` joined by `:`. */
