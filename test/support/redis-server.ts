@@ -137,9 +137,12 @@ export class TestRedisServer {
     this.lines.length = 0;
     const child = spawn(REDIS_SERVER_BINARY, args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    // A server nobody stopped must not keep the test process alive: it is killed at the process's exit.
+    child.unref();
     for (const stream of [child.stdout, child.stderr]) {
       stream?.setEncoding('utf8');
       stream?.on('data', (chunk: string) => this.lines.push(...chunk.split('\n').filter(Boolean)));
+      (stream as { unref?: () => void } | null)?.unref?.();
     }
     const exitedEarly = new Promise<never>((_resolve, reject) =>
       child.once('exit', (code, signal) => reject(new Error(`redis-server exited (${code ?? signal}) before answering PING:\n${this.lines.join('\n')}`))),

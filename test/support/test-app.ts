@@ -27,6 +27,14 @@ export function makeDataDir(): string {
  */
 let storeRedis: Promise<TestRedisServer> | undefined;
 const storeDataDirs = new Set<string>();
+if (process.env.KC_TEST_STORE === 'redis' && typeof afterAll === 'function') {
+  afterAll(async () => {
+    const redis = storeRedis;
+    storeRedis = undefined;
+    storeDataDirs.clear();
+    await (await redis)?.stop();
+  });
+}
 
 async function storeOverrides(dataDir: string): Promise<AppConfigOverrides> {
   if (process.env.KC_TEST_STORE !== 'redis') return {};
