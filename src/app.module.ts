@@ -5,6 +5,7 @@ import { BodyValidationPipe } from './common/http/body-validation.pipe';
 import { HttpExceptionFilter } from './common/http/http-exception.filter';
 import { PersistenceModule } from './common/persistence/persistence.module';
 import { RateLimitModule } from './common/rate-limit/rate-limit.module';
+import { RedisModule } from './common/redis/redis.module';
 import { AppConfigOverrides, loadAppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { GenerationModule } from './generation/generation.module';
@@ -28,6 +29,7 @@ export class AppModule {
         AppConfigModule.forRoot(config),
         ScheduleModule.forRoot(),
         PersistenceModule,
+        RedisModule.forRoot(config),
         RateLimitModule.forRoot(config.RATE_LIMITS),
         GenerationModule,
         ServersModule,

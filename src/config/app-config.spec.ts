@@ -64,3 +64,25 @@ describe('loadAppConfig', () => {
     expect(() => loadAppConfig({ PATH: '/usr/bin', HOME: '/root' })).not.toThrow();
   });
 });
+
+describe('REDIS_URL', () => {
+  it('is unset by default: everything stays in memory', () => {
+    expect(loadAppConfig({}).REDIS_URL).toBeUndefined();
+    expect(loadAppConfig({ REDIS_URL: '' }).REDIS_URL).toBeUndefined();
+  });
+
+  it.each(['redis://localhost:6379/0', 'rediss://:pw@cache.example.com:6380', 'unix:///run/redis/redis.sock', '/run/redis/redis.sock'])('accepts %s', (url) => {
+    expect(loadAppConfig({ REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+
+  it('stops the start on a bad URL, saying why, without showing the password', () => {
+    let message = '';
+    try {
+      loadAppConfig({ REDIS_URL: 'http://kc:hunter2@localhost:6379' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/Invalid configuration: REDIS_URL="http:\/\/\*\*\*@localhost:6379": unsupported scheme "http:"/);
+    expect(message).not.toContain('hunter2');
+  });
+});

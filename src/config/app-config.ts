@@ -4,6 +4,7 @@ import {
   IsIn,
   IsInt,
   IsNumber,
+  IsOptional,
   IsString,
   Max,
   Min,
@@ -13,6 +14,7 @@ import {
   ValidationArguments,
 } from 'class-validator';
 import proxyAddr from 'proxy-addr';
+import { IsRedisUrl, redactRedisUrl } from '../common/redis/redis-url';
 
 const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
@@ -192,6 +194,13 @@ export class AppConfig {
   @Transform(toTrustProxy) @IsTrustProxy()
   TRUST_PROXY: TrustProxy = false;
 
+  /**
+   * The shared store (Redis): unset keeps everything in this process's memory. Redis mode is being built:
+   * today it holds users, servers and rate limits, not yet the waiting requests.
+   */
+  @IsOptional() @IsString() @IsRedisUrl()
+  REDIS_URL: string | undefined = undefined;
+
   /** `info` is accepted for `log`. */
   @Transform(toLogLevel) @IsIn(LOG_LEVELS, { message: 'LOG_LEVEL must be one of error, warn, info (the same as log), log, debug, verbose, fatal' })
   LOG_LEVEL: AppLogLevel = 'log';
@@ -210,6 +219,11 @@ export class AppConfig {
 
 export type AppConfigOverrides = Partial<Record<keyof AppConfig, string | number | boolean>>;
 
+/** A bad value as the error message shows it: never a password. */
+function shownValue(property: string, value: unknown): unknown {
+  return property === 'REDIS_URL' && typeof value === 'string' ? redactRedisUrl(value) : value;
+}
+
 /**
  * Builds the validated configuration from environment-like input. Unknown variables are ignored;
  * a bad value throws an error that names the variable, which stops the start.
@@ -225,7 +239,7 @@ export function loadAppConfig(env: Record<string, unknown>): AppConfig {
   const errors = validateSync(config, { forbidUnknownValues: false });
   if (errors.length > 0) {
     const details = errors
-      .map((e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join(', ')}`)
+      .map((e) => `${e.property}=${JSON.stringify(shownValue(e.property, e.value))}: ${Object.values(e.constraints ?? {}).join(', ')}`)
       .join('; ');
     throw new Error(`Invalid configuration: ${details}`);
   }

@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ActiveServersList } from './active-servers-list';
-import { InMemoryServerRepository } from './persistence/in-memory-server.repository';
-import { ServerRepository } from './persistence/server.repository';
+import { serverRepositoryProvider } from './persistence/server-repository.provider';
 import { ServersController } from './servers.controller';
 import { ServersService } from './servers.service';
 
 @Module({
   controllers: [ServersController],
-  providers: [ServersService, ActiveServersList, { provide: ServerRepository, useClass: InMemoryServerRepository }],
+  providers: [ServersService, ActiveServersList, serverRepositoryProvider],
   exports: [ServersService],
 })
 export class ServersModule {}

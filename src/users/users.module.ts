@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
-import { InMemoryUserRepository } from './persistence/in-memory-user.repository';
-import { UserRepository } from './persistence/user.repository';
+import { userRepositoryProvider } from './persistence/user-repository.provider';
 import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Module({
   controllers: [UsersController],
-  providers: [UsersService, { provide: UserRepository, useClass: InMemoryUserRepository }],
+  providers: [UsersService, userRepositoryProvider],
   exports: [UsersService],
 })
 export class UsersModule {}

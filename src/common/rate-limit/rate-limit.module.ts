@@ -2,12 +2,16 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModule, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { AppConfig } from '../../config/app-config';
+import { RedisConnection } from '../redis/redis-connection';
 import { bucketOf } from './rate-limit-bucket.decorator';
+import { RedisThrottlerStorage } from './redis-throttler.storage';
 
 const MINUTE = 60_000;
 
-function rateLimitOptions(config: AppConfig): ThrottlerModuleOptions {
+function rateLimitOptions(config: AppConfig, redis?: RedisConnection): ThrottlerModuleOptions {
   return {
+    // With REDIS_URL, every instance counts against the same limits; otherwise @nestjs/throttler's memory.
+    ...(redis ? { storage: new RedisThrottlerStorage(redis) } : {}),
     errorMessage: 'Too many requests: slow down (see the rate limits in the README)',
     // One counter per limit and client, shared by every route the limit covers (not one per route).
     generateKey: (_context, tracker, throttlerName) => `${throttlerName}:${tracker}`,
@@ -46,7 +50,7 @@ export class RateLimitModule {
     if (!enabled) return { module: RateLimitModule };
     return {
       module: RateLimitModule,
-      imports: [ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: rateLimitOptions })],
+      imports: [ThrottlerModule.forRootAsync({ inject: [AppConfig, { token: RedisConnection, optional: true }], useFactory: rateLimitOptions })],
       providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
     };
   }

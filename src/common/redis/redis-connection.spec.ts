@@ -1,0 +1,110 @@
+import { ReplyError } from 'ioredis';
+import { waitFor } from '../../../test/support/processes';
+import { TestRedisServer, useTestRedis } from '../../../test/support/redis-server';
+import {
+  isRedisUnavailable,
+  LuaScript,
+  REDIS_COMMAND_TIMEOUT_MS,
+  REDIS_READINESS_TIMEOUT_MS,
+  REDIS_STARTUP_WAIT_MS,
+  RedisConnection,
+  SharedStoreUnavailableException,
+} from './redis-connection';
+
+const RedisReplyError = ReplyError as new (message: string) => Error;
+const COUNTER = new LuaScript('testCounterAdd', 1, "return redis.call('INCRBY', KEYS[1], ARGV[1])");
+
+describe('RedisConnection (against a real redis-server)', () => {
+  const testRedis = useTestRedis();
+  let redis: TestRedisServer;
+  let connection: RedisConnection;
+
+  beforeEach(async () => {
+    redis = testRedis.server;
+    connection = testRedis.connection;
+    await waitFor('the connection to be ready', () => Promise.resolve(connection.client.status === 'ready'));
+    await testRedis.flush();
+  });
+
+  const timed = async (promise: Promise<unknown>): Promise<{ ms: number; error: unknown }> => {
+    const start = Date.now();
+    try {
+      await promise;
+      return { ms: Date.now() - start, error: undefined };
+    } catch (error) {
+      return { ms: Date.now() - start, error };
+    }
+  };
+
+  it('runs commands and scripts on keys under the {kc} hash tag, also after Redis forgot the script', async () => {
+    expect(connection.key('users', 'usage')).toBe('{kc}:users:usage');
+    await expect(connection.runScript(COUNTER, [connection.key('n')], [2])).resolves.toBe(2);
+    await connection.run((client) => client.script('FLUSH'));
+    await expect(connection.runScript(COUNTER, [connection.key('n')], [3])).resolves.toBe(5);
+    expect(redis.cli('GET', '{kc}:n')).toBe('5');
+    await expect(connection.readinessProblem()).resolves.toBeNull();
+  });
+
+  it('rethrows an error reply that is a bug of ours as is (a 500), not as an outage', async () => {
+    await connection.run((client) => client.set(connection.key('s'), 'text'));
+    const { error } = await timed(connection.runScript(COUNTER, [connection.key('s')], [1]));
+    expect(error).toBeInstanceOf(RedisReplyError);
+    expect(error).not.toBeInstanceOf(SharedStoreUnavailableException);
+  });
+
+  it('tells availability replies (loading, busy, failover, out of memory) from bugs', () => {
+    expect(isRedisUnavailable(new RedisReplyError('LOADING Redis is loading the dataset in memory'))).toBe(true);
+    expect(isRedisUnavailable(new RedisReplyError('BUSY Redis is busy running a script'))).toBe(true);
+    expect(isRedisUnavailable(new RedisReplyError("OOM command not allowed when used memory > 'maxmemory'"))).toBe(true);
+    expect(isRedisUnavailable(new RedisReplyError('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe(false);
+    expect(isRedisUnavailable(new Error('Command timed out'))).toBe(true);
+  });
+
+  it('fails fast while Redis is down (503 error, no queue), reports it for readiness, and resumes by itself', async () => {
+    await redis.kill();
+    await waitFor('the client to notice', () => Promise.resolve(connection.client.status !== 'ready'));
+    const down = await timed(connection.run((client) => client.incr(connection.key('n'))));
+    expect(down.error).toBeInstanceOf(SharedStoreUnavailableException);
+    expect((down.error as Error).message).toBe('The shared store (Redis) is unreachable: try again in a moment');
+    expect(down.ms).toBeLessThan(100);
+    await expect(connection.readinessProblem()).resolves.toMatch(/^the shared store \(Redis\) at unix socket .* is unreachable: /);
+
+    await redis.restart();
+    await waitFor('the client to reconnect by itself', () => Promise.resolve(connection.client.status === 'ready'), 5_000);
+    await expect(connection.run((client) => client.incr(connection.key('n')))).resolves.toBe(1);
+    await expect(connection.readinessProblem()).resolves.toBeNull();
+  });
+
+  it('never hangs on a hung Redis (connection open, no answer): commands fail after the command timeout, readiness after its own', async () => {
+    redis.pause();
+    try {
+      const hung = await timed(connection.run((client) => client.get(connection.key('n'))));
+      expect(hung.error).toBeInstanceOf(SharedStoreUnavailableException);
+      expect(hung.ms).toBeGreaterThanOrEqual(REDIS_COMMAND_TIMEOUT_MS - 50);
+      expect(hung.ms).toBeLessThan(REDIS_COMMAND_TIMEOUT_MS + 500);
+      const start = Date.now();
+      await expect(connection.readinessProblem()).resolves.toMatch(/no answer to PING within 500 ms/);
+      expect(Date.now() - start).toBeLessThan(REDIS_READINESS_TIMEOUT_MS + 300);
+    } finally {
+      redis.resume();
+    }
+    await expect(connection.run((client) => client.incr(connection.key('n')))).resolves.toBe(1);
+  });
+
+  it('starts without Redis after a bounded wait, and connects by itself when Redis comes', async () => {
+    await redis.kill();
+    const late = new RedisConnection(redis.socketUrl);
+    try {
+      const begun = Date.now();
+      await late.onModuleInit();
+      expect(Date.now() - begun).toBeGreaterThanOrEqual(REDIS_STARTUP_WAIT_MS - 50);
+      expect(Date.now() - begun).toBeLessThan(REDIS_STARTUP_WAIT_MS + 500);
+      await expect(late.readinessProblem()).resolves.toMatch(/is unreachable/);
+      await redis.restart();
+      await expect(late.whenReady(5_000)).resolves.toBe(true);
+      await expect(late.run((client) => client.ping())).resolves.toBe('PONG');
+    } finally {
+      await late.onApplicationShutdown();
+    }
+  });
+});

@@ -1,0 +1,89 @@
+import { RedisConnection } from '../../common/redis/redis-connection';
+import { loadAppConfig } from '../../config/app-config';
+import { useTestRedis } from '../../../test/support/redis-server';
+import { ServersService } from '../servers.service';
+import { RedisServerRepository } from './redis-server.repository';
+import { aServer } from './server.repository.contract';
+
+const redis = useTestRedis();
+
+describe('RedisServerRepository', () => {
+  let connection: RedisConnection;
+  beforeEach(async () => {
+    connection = await redis.flush();
+  });
+
+  it('keeps every key under the {kc} hash tag, active servers in a sorted set by last seen', async () => {
+    const servers = new RedisServerRepository(connection);
+    const server = aServer('box', { lastSeenAt: 1_700_000_000_000 });
+    await servers.create(server);
+    await servers.addJob(server.id, { tokens: 3, seconds: 1.5 });
+    expect(redis.server.cli('--scan').split('\n').sort()).toEqual(
+      [`{kc}:server:${server.id}`, `{kc}:server:${server.id}:jobs`, '{kc}:servers:id-by-name', '{kc}:servers:seen'].sort(),
+    );
+    expect(redis.server.cli('ZSCORE', '{kc}:servers:seen', server.id)).toBe('1700000000000');
+  });
+
+  it('lets one of two instances registering a name at once win, across connections', async () => {
+    const [a, b] = [new RedisServerRepository(connection), new RedisServerRepository(await redis.connect())];
+    const [first, second] = [aServer('contested'), aServer('contested')];
+    const [answerA, answerB] = await Promise.all([a.create(first), b.create(second)]);
+    expect(answerA).toEqual(answerB);
+    expect([first.id, second.id]).toContain(answerA.id);
+  });
+
+  it('stores the password hash, never the password, through the real check-in', async () => {
+    const config = loadAppConfig({});
+    const service = new ServersService(new RedisServerRepository(connection), config);
+    const password = 'correct horse battery staple';
+    const server = await service.checkIn({ name: 'box', username: 'db0', password, model: 'm', maxLength: 80, maxContentLength: 1024 });
+    await expect(service.checkIn({ name: 'box', username: 'db0', password: 'wrong', model: 'm', maxLength: 80, maxContentLength: 1024 })).rejects.toThrow(
+      /Wrong password/,
+    );
+    const dump = redis.server.cli('HGETALL', `{kc}:server:${server.id}`);
+    expect(dump).toContain('passwordHash');
+    expect(dump).toContain(server.passwordHash);
+    for (const key of redis.server.cli('--scan').split('\n')) {
+      const type = redis.server.cli('TYPE', key);
+      const content = type === 'hash' ? redis.server.cli('HGETALL', key) : type === 'zset' ? redis.server.cli('ZRANGE', key, '0', '-1') : redis.server.cli('LRANGE', key, '0', '-1');
+      expect(content).not.toContain(password);
+    }
+  });
+
+  // The port method branch hardening-disk adds (ServerRepository.deleteUnusedSeenBefore): these move into
+  // the contract once both are merged.
+  describe('deleteUnusedSeenBefore', () => {
+    const t = 1_700_000_000_000;
+    const checkIn = (servers: RedisServerRepository, server: ReturnType<typeof aServer>, lastSeenAt: number) =>
+      servers.updateCheckIn(server.id, { owner: server.owner, model: server.model, maxLength: 80, maxContentLength: 1024, lastSeenAt });
+
+    it('forgets the servers that never fulfilled a request and were last seen at or before the time, freeing their names', async () => {
+      const servers = new RedisServerRepository(connection);
+      const [idle, exact, used, recent] = [aServer('idle', { lastSeenAt: t - 10 }), aServer('exact', { lastSeenAt: t }), aServer('used', { lastSeenAt: t - 10 }), aServer('recent', { lastSeenAt: t + 1 })];
+      for (const server of [idle, exact, used, recent]) await servers.create(server);
+      await servers.addJob(used.id, { tokens: 1, seconds: 1 });
+      await checkIn(servers, used, t - 5);
+
+      expect((await servers.deleteUnusedSeenBefore(t)).sort()).toEqual(['exact', 'idle']);
+      await expect(servers.findByName('idle')).resolves.toBeUndefined();
+      await expect(servers.findById(exact.id)).resolves.toBeUndefined();
+      expect((await servers.findSeenSince(0)).map((s) => s.name).sort()).toEqual(['recent', 'used']);
+      await expect(servers.deleteUnusedSeenBefore(t)).resolves.toEqual([]);
+      // The name is free again: the next registration wins it.
+      const again = aServer('idle');
+      await expect(servers.create(again)).resolves.toEqual(again);
+      expect(redis.server.cli('EXISTS', `{kc}:server:${idle.id}`, `{kc}:server:${idle.id}:jobs`)).toBe('0');
+    });
+
+    it('keeps a server that checked in again, or was credited, before it was forgotten', async () => {
+      const servers = new RedisServerRepository(connection);
+      const [back, credited] = [aServer('back', { lastSeenAt: t - 10 }), aServer('credited', { lastSeenAt: t - 10 })];
+      for (const server of [back, credited]) await servers.create(server);
+      await checkIn(servers, back, t + 100);
+      await servers.addJob(credited.id, { tokens: 2, seconds: 1 });
+      await expect(servers.deleteUnusedSeenBefore(t)).resolves.toEqual([]);
+      await expect(servers.deleteUnusedSeenBefore(t + 100)).resolves.toEqual(['back']);
+      await expect(servers.findByName('credited')).resolves.toMatchObject({ requestsFulfilled: 1 });
+    });
+  });
+});

@@ -1,0 +1,203 @@
+import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
+import { KoboldServer, PERFORMANCE_WINDOW, ServerJob } from '../domain/kobold-server';
+import { CheckInUpdate, ServerRepository } from './server.repository';
+
+/** The server hash and its recent jobs, as one reply: `{HGETALL, LRANGE}`, or nil when there is no such server. */
+const READ_SERVER = `{redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}`;
+
+const FIND = new LuaScript(
+  'kcServerFind',
+  2,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return ${READ_SERVER}`,
+);
+
+/**
+ * KEYS: id-by-name, server, jobs, seen, unused. ARGV: name, id, lastSeenAt, requestsFulfilled, number of
+ * jobs, the jobs, then the server's field/value pairs. The first registration of a name wins: answers the
+ * holder's id instead.
+ */
+const CREATE = new LuaScript(
+  'kcServerCreate',
+  5,
+  `local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return existing end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local jobs = tonumber(ARGV[5])
+if jobs > 0 then redis.call('RPUSH', KEYS[3], unpack(ARGV, 6, 5 + jobs)) end
+redis.call('HSET', KEYS[2], unpack(ARGV, 6 + jobs))
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+if tonumber(ARGV[4]) == 0 then redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2]) end
+return false`,
+);
+
+/** KEYS: server, jobs, seen, unused. ARGV: id, lastSeenAt, then the updated field/value pairs (lastSeenAt among them). */
+const CHECK_IN = new LuaScript(
+  'kcServerCheckIn',
+  4,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[4], 'XX', ARGV[2], ARGV[1])
+return ${READ_SERVER}`,
+);
+
+/** KEYS: server, jobs, unused. ARGV: id, tokens, the job as stored, the performance window. Stats and window in one step. */
+const ADD_JOB = new LuaScript(
+  'kcServerAddJob',
+  3,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'tokensGenerated', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'requestsFulfilled', 1)
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+return ${READ_SERVER}`,
+);
+
+/**
+ * KEYS: server, jobs, id-by-name, seen, unused. ARGV: id, seenBefore. Deletes the server if it still never
+ * fulfilled a request and was last seen at or before seenBefore (a pop meanwhile keeps it); answers its name.
+ */
+const FORGET_UNUSED = new LuaScript(
+  'kcServerForgetUnused',
+  5,
+  `local fields = redis.call('HMGET', KEYS[1], 'name', 'requestsFulfilled', 'lastSeenAt')
+if not fields[1] then
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  return false
+end
+if tonumber(fields[2]) ~= 0 or tonumber(fields[3]) > tonumber(ARGV[2]) then return false end
+redis.call('DEL', KEYS[1], KEYS[2])
+if redis.call('HGET', KEYS[3], fields[1]) == ARGV[1] then redis.call('HDEL', KEYS[3], fields[1]) end
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return fields[1]`,
+);
+
+/** Servers forgotten per call of deleteUnusedSeenBefore at most (each is one script). */
+const FORGET_BATCH = 1_000;
+
+type StoredServer = [string[], string[]] | null;
+
+const TEXT_FIELDS = ['id', 'name', 'owner', 'passwordHash', 'model'] as const;
+const NUMBER_FIELDS = ['maxLength', 'maxContentLength', 'tokensGenerated', 'requestsFulfilled', 'createdAt', 'lastSeenAt'] as const;
+
+/**
+ * Servers in Redis, under the `{kc}` hash tag: `server:<id>` (a hash of the fields; the password is only
+ * ever there as its scrypt hash), `server:<id>:jobs` (the recent jobs, a list trimmed to the performance
+ * window), `servers:id-by-name` (name → id: the first registration of a name wins), `servers:seen` (a
+ * sorted set of ids by lastSeenAt, so the active servers are one range read) and `servers:unused` (the
+ * same for servers that never fulfilled a request, which may be forgotten). Every write is one script.
+ */
+export class RedisServerRepository extends ServerRepository {
+  private readonly idByName: string;
+  private readonly seen: string;
+  private readonly unused: string;
+
+  constructor(private readonly redis: RedisConnection) {
+    super();
+    this.idByName = redis.key('servers', 'id-by-name');
+    this.seen = redis.key('servers', 'seen');
+    this.unused = redis.key('servers', 'unused');
+  }
+
+  async findById(id: string): Promise<KoboldServer | undefined> {
+    return this.decode((await this.redis.runScript(FIND, this.serverKeys(id))) as StoredServer);
+  }
+
+  async findByName(name: string): Promise<KoboldServer | undefined> {
+    const id = await this.redis.run((client) => client.hget(this.idByName, name));
+    return id === null ? undefined : this.findById(id);
+  }
+
+  async findSeenSince(since: number): Promise<KoboldServer[]> {
+    const ids = await this.redis.run((client) => client.zrangebyscore(this.seen, `(${since}`, '+inf'));
+    if (ids.length === 0) return [];
+    // One transaction (one round trip) reading every server's hash and jobs.
+    const replies = await this.redis.transaction((multi) => {
+      for (const id of ids) multi.hgetall(this.redis.key('server', id)).lrange(`${this.redis.key('server', id)}:jobs`, 0, -1);
+      return multi;
+    });
+    const servers: KoboldServer[] = [];
+    for (let i = 0; i < replies.length; i += 2) {
+      const hash = replies[i] as Record<string, string>;
+      // A server forgotten between the two reads has no hash any more.
+      if (hash.id !== undefined) servers.push(this.fromHash(hash, replies[i + 1] as string[]));
+    }
+    return servers;
+  }
+
+  async create(server: KoboldServer): Promise<KoboldServer> {
+    const fields: (string | number)[] = [];
+    for (const field of [...TEXT_FIELDS, ...NUMBER_FIELDS]) fields.push(field, server[field]);
+    const jobs = server.recentJobs.slice(-PERFORMANCE_WINDOW).map(encodeJob);
+    const [serverKey, jobsKey] = this.serverKeys(server.id);
+    const holder = (await this.redis.runScript(
+      CREATE,
+      [this.idByName, serverKey, jobsKey, this.seen, this.unused],
+      [server.name, server.id, server.lastSeenAt, server.requestsFulfilled, jobs.length, ...jobs, ...fields],
+    )) as string | null;
+    if (holder === null) return { ...server, recentJobs: server.recentJobs.slice(-PERFORMANCE_WINDOW).map((job) => ({ ...job })) };
+    const existing = await this.findById(holder);
+    if (!existing) throw new Error(`Server name "${server.name}" points to server ${holder}, which does not exist`);
+    return existing;
+  }
+
+  async updateCheckIn(id: string, update: CheckInUpdate): Promise<KoboldServer | undefined> {
+    const fields: (string | number)[] = [];
+    for (const [field, value] of Object.entries(update) as [string, string | number][]) fields.push(field, value);
+    const [server, jobs] = this.serverKeys(id);
+    return this.decode((await this.redis.runScript(CHECK_IN, [server, jobs, this.seen, this.unused], [id, update.lastSeenAt, ...fields])) as StoredServer);
+  }
+
+  async addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined> {
+    if (!Number.isSafeInteger(job.tokens)) throw new RangeError(`Tokens must be a whole number, got ${job.tokens}`);
+    // As recordJob does in memory: a duration below a millisecond counts as a millisecond.
+    const stored = encodeJob({ tokens: job.tokens, seconds: Math.max(job.seconds, 0.001) });
+    return this.decode((await this.redis.runScript(ADD_JOB, [...this.serverKeys(id), this.unused], [id, job.tokens, stored, PERFORMANCE_WINDOW])) as StoredServer);
+  }
+
+  /**
+   * Forgets the servers that never fulfilled a request and were last seen at or before `seenBefore`,
+   * freeing their names; answers the names. Reads only such servers (`servers:unused`, by last seen), at
+   * most FORGET_BATCH per call: the sweep calls it again on its next turn.
+   */
+  async deleteUnusedSeenBefore(seenBefore: number): Promise<string[]> {
+    const ids = await this.redis.run((client) => client.zrangebyscore(this.unused, '-inf', seenBefore, 'LIMIT', 0, FORGET_BATCH));
+    const names = await Promise.all(
+      ids.map((id) => this.redis.runScript(FORGET_UNUSED, [...this.serverKeys(id), this.idByName, this.seen, this.unused], [id, seenBefore])),
+    );
+    return names.filter((name): name is string => typeof name === 'string');
+  }
+
+  private serverKeys(id: string): [string, string] {
+    const server = this.redis.key('server', id);
+    return [server, `${server}:jobs`];
+  }
+
+  private decode(stored: StoredServer): KoboldServer | undefined {
+    if (!stored) return undefined;
+    const [flat, jobs] = stored;
+    const hash: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
+    return this.fromHash(hash, jobs);
+  }
+
+  private fromHash(hash: Record<string, string>, jobs: string[]): KoboldServer {
+    const server = { recentJobs: jobs.map(decodeJob) } as unknown as Record<string, unknown>;
+    for (const field of TEXT_FIELDS) server[field] = hash[field] ?? '';
+    for (const field of NUMBER_FIELDS) server[field] = Number(hash[field] ?? 0);
+    return server as unknown as KoboldServer;
+  }
+}
+
+/** A job as one list entry: `tokens seconds` (JavaScript's shortest round-trip form of each number). */
+function encodeJob(job: ServerJob): string {
+  return `${job.tokens} ${job.seconds}`;
+}
+
+function decodeJob(entry: string): ServerJob {
+  const [tokens, seconds] = entry.split(' ').map(Number);
+  return { tokens, seconds };
+}

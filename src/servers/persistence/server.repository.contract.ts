@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { KoboldServer, PERFORMANCE_WINDOW } from '../domain/kobold-server';
+import { ServerRepository } from './server.repository';
+
+/** A fresh, empty repository for one test, and how to dispose of it. */
+export interface ServerRepositoryFixture {
+  repository: ServerRepository;
+  dispose?: () => Promise<void>;
+}
+
+export function aServer(name: string, overrides: Partial<KoboldServer> = {}): KoboldServer {
+  return {
+    id: randomUUID(),
+    name,
+    owner: `${name}-owner`,
+    passwordHash: `scrypt$hash-of-${name}`,
+    model: 'KoboldAI/fairseq-dense-13B-Nerys-v2',
+    maxLength: 80,
+    maxContentLength: 1024,
+    tokensGenerated: 0,
+    requestsFulfilled: 0,
+    recentJobs: [],
+    createdAt: 1_700_000_000_000,
+    lastSeenAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+/**
+ * The behaviour every ServerRepository adapter must have: run it from each adapter's spec with a
+ * factory of empty repositories.
+ */
+export function describeServerRepositoryContract(adapter: string, create: () => Promise<ServerRepositoryFixture>): void {
+  describe(`ServerRepository contract: ${adapter}`, () => {
+    let fixture: ServerRepositoryFixture;
+    let servers: ServerRepository;
+
+    beforeEach(async () => {
+      fixture = await create();
+      servers = fixture.repository;
+    });
+    afterEach(async () => {
+      await fixture.dispose?.();
+    });
+
+    it('finds nothing at first', async () => {
+      await expect(servers.findById(randomUUID())).resolves.toBeUndefined();
+      await expect(servers.findByName('box')).resolves.toBeUndefined();
+      await expect(servers.findSeenSince(0)).resolves.toEqual([]);
+    });
+
+    it('creates a server, found by id and by name as it was given', async () => {
+      const server = aServer('box', { maxLength: 512, maxContentLength: 2048, createdAt: 1_700_000_000_123, lastSeenAt: 1_700_000_000_456 });
+      await expect(servers.create(server)).resolves.toEqual(server);
+      await expect(servers.findById(server.id)).resolves.toEqual(server);
+      await expect(servers.findByName('box')).resolves.toEqual(server);
+    });
+
+    it('lets the first registration of a name win: a later create answers the holder, unchanged', async () => {
+      const first = aServer('box');
+      await servers.create(first);
+      const second = aServer('box', { owner: 'mallory', passwordHash: 'scrypt$other' });
+      await expect(servers.create(second)).resolves.toEqual(first);
+      await expect(servers.findById(second.id)).resolves.toBeUndefined();
+      await expect(servers.findByName('box')).resolves.toEqual(first);
+    });
+
+    it('lets exactly one of many concurrent creates of a name win', async () => {
+      const candidates = Array.from({ length: 20 }, (_, i) => aServer('contested', { owner: `owner-${i}` }));
+      const answers = await Promise.all(candidates.map((c) => servers.create(c)));
+      const winner = answers[0];
+      expect(candidates.filter((c) => c.id === winner.id)).toHaveLength(1);
+      for (const answer of answers) expect(answer).toEqual(winner);
+      await expect(servers.findByName('contested')).resolves.toEqual(winner);
+      await expect(servers.findSeenSince(0)).resolves.toHaveLength(1);
+    });
+
+    it('updates a check-in: owner, model, limits and last seen; stats and password hash stay', async () => {
+      const server = aServer('box');
+      await servers.create(server);
+      await servers.addJob(server.id, { tokens: 10, seconds: 2 });
+      const update = { owner: 'new-owner', model: 'other/model', maxLength: 40, maxContentLength: 512, lastSeenAt: server.lastSeenAt + 5_000 };
+      const expected = { ...server, ...update, tokensGenerated: 10, requestsFulfilled: 1, recentJobs: [{ tokens: 10, seconds: 2 }] };
+      await expect(servers.updateCheckIn(server.id, update)).resolves.toEqual(expected);
+      await expect(servers.findByName('box')).resolves.toEqual(expected);
+      await expect(servers.updateCheckIn(randomUUID(), update)).resolves.toBeUndefined();
+    });
+
+    it('adds jobs to the stats and keeps the last PERFORMANCE_WINDOW of them, in order', async () => {
+      const server = aServer('box');
+      await servers.create(server);
+      const jobs = Array.from({ length: PERFORMANCE_WINDOW + 5 }, (_, i) => ({ tokens: i + 1, seconds: (i + 1) / 3 }));
+      for (const job of jobs) await servers.addJob(server.id, job);
+      const found = await servers.findById(server.id);
+      expect(found?.tokensGenerated).toBe(jobs.reduce((sum, j) => sum + j.tokens, 0));
+      expect(found?.requestsFulfilled).toBe(jobs.length);
+      expect(found?.recentJobs).toEqual(jobs.slice(-PERFORMANCE_WINDOW));
+      await expect(servers.addJob(randomUUID(), { tokens: 1, seconds: 1 })).resolves.toBeUndefined();
+    });
+
+    it('counts a job shorter than a millisecond as a millisecond', async () => {
+      const server = aServer('box');
+      await servers.create(server);
+      const after = await servers.addJob(server.id, { tokens: 5, seconds: 0 });
+      expect(after?.recentJobs).toEqual([{ tokens: 5, seconds: 0.001 }]);
+    });
+
+    it('adds concurrent jobs exactly', async () => {
+      const server = aServer('box');
+      await servers.create(server);
+      await Promise.all(Array.from({ length: 200 }, (_, i) => servers.addJob(server.id, { tokens: (i % 9) + 1, seconds: 1 })));
+      const found = await servers.findById(server.id);
+      expect(found?.tokensGenerated).toBe(Array.from({ length: 200 }, (_, i) => (i % 9) + 1).reduce((a, b) => a + b, 0));
+      expect(found?.requestsFulfilled).toBe(200);
+      expect(found?.recentJobs).toHaveLength(PERFORMANCE_WINDOW);
+    });
+
+    it('finds the servers seen strictly after a time, following check-ins', async () => {
+      const t = 1_700_000_000_000;
+      const old = aServer('old', { lastSeenAt: t - 10_000 });
+      const recent = aServer('recent', { lastSeenAt: t + 1 });
+      const exact = aServer('exact', { lastSeenAt: t });
+      for (const s of [old, recent, exact]) await servers.create(s);
+      const names = async (): Promise<string[]> => (await servers.findSeenSince(t)).map((s) => s.name).sort();
+      expect(await names()).toEqual(['recent']);
+      await servers.updateCheckIn(old.id, { owner: old.owner, model: old.model, maxLength: 80, maxContentLength: 1024, lastSeenAt: t + 50 });
+      expect(await names()).toEqual(['old', 'recent']);
+      expect((await servers.findSeenSince(t)).find((s) => s.name === 'old')).toEqual({ ...old, lastSeenAt: t + 50 });
+    });
+
+    it('keeps odd names apart and intact', async () => {
+      const names = ['__proto__', 'constructor', 'a:b', '{kc}:servers', 'Ünïcödé 🦙', ' spaced '];
+      const created = names.map((name) => aServer(name));
+      for (const server of created) await servers.create(server);
+      for (const server of created) await expect(servers.findByName(server.name)).resolves.toEqual(server);
+    });
+
+    it('answers copies: changing an answer changes nothing stored', async () => {
+      const server = aServer('box');
+      const answer = await servers.create(server);
+      answer.model = 'changed';
+      answer.recentJobs.push({ tokens: 1, seconds: 1 });
+      const found = await servers.findById(server.id);
+      if (found) found.recentJobs.push({ tokens: 2, seconds: 2 });
+      (await servers.findSeenSince(0))[0].tokensGenerated = 99;
+      await expect(servers.findById(server.id)).resolves.toEqual(server);
+    });
+  });
+}
