@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { answerClientErrorsAsJson } from './common/http/client-errors';
+import { applyServerTimeouts } from './common/http/http-connections';
 import { AppConfig } from './config/app-config';
 
 export const API_DESCRIPTION = `Turns many volunteers' KoboldAI instances into one crowdsourced text-generation cluster:
@@ -43,6 +44,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.set('trust proxy', config.TRUST_PROXY);
   app.disable('x-powered-by');
   answerClientErrorsAsJson(app.getHttpServer());
+  applyServerTimeouts(app.getHttpServer(), config);
   // Bodies are read as JSON whatever their Content-Type, so a `curl -d` without a header still works.
   app.useBodyParser('json', { limit: config.BODY_LIMIT_BYTES, type: () => true });
   app.enableCors({

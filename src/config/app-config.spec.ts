@@ -27,3 +27,9 @@ describe('loadAppConfig', () => {
     expect(() => loadAppConfig({ PATH: '/usr/bin', HOME: '/root' })).not.toThrow();
   });
 });
+
+describe('loadAppConfig: settings that depend on each other', () => {
+  it('refuses a headers timeout longer than the request timeout, naming both', () => {
+    expect(() => loadAppConfig({ HEADERS_TIMEOUT_SECONDS: '40', REQUEST_TIMEOUT_SECONDS: '30' })).toThrow(/HEADERS_TIMEOUT_SECONDS=40: .*REQUEST_TIMEOUT_SECONDS/);
+  });
+});

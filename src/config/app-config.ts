@@ -76,6 +76,22 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1024)
   BODY_LIMIT_BYTES = 1_048_576;
 
+  /** Time a client has to send a request's headers; a connection that has not is closed (408). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600)
+  HEADERS_TIMEOUT_SECONDS = 10;
+
+  /** Time a client has to send a whole request, headers and body; at least HEADERS_TIMEOUT_SECONDS. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600)
+  REQUEST_TIMEOUT_SECONDS = 30;
+
+  /** An idle keep-alive connection is closed after this long. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600)
+  KEEP_ALIVE_TIMEOUT_SECONDS = 5;
+
+  /** At shutdown, requests in progress get this long to finish before their connections are closed. */
+  @Transform(toNumber) @IsNumber() @Min(0) @Max(600)
+  SHUTDOWN_GRACE_SECONDS = 5;
+
   @Transform(toBoolean) @IsBoolean()
   RATE_LIMITS = true;
 
@@ -118,11 +134,10 @@ export function loadAppConfig(env: Record<string, unknown>): AppConfig {
   }
   const config = plainToInstance(AppConfig, input);
   const errors = validateSync(config, { forbidUnknownValues: false });
-  if (errors.length > 0) {
-    const details = errors
-      .map((e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join(', ')}`)
-      .join('; ');
-    throw new Error(`Invalid configuration: ${details}`);
+  const details = errors.map((e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join(', ')}`);
+  if (errors.length === 0 && config.HEADERS_TIMEOUT_SECONDS > config.REQUEST_TIMEOUT_SECONDS) {
+    details.push(`HEADERS_TIMEOUT_SECONDS=${config.HEADERS_TIMEOUT_SECONDS}: must not be greater than REQUEST_TIMEOUT_SECONDS (${config.REQUEST_TIMEOUT_SECONDS})`);
   }
+  if (details.length > 0) throw new Error(`Invalid configuration: ${details.join('; ')}`);
   return config;
 }
