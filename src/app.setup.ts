@@ -3,6 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { answerClientErrorsAsJson } from './common/http/client-errors';
 import { applyServerTimeouts } from './common/http/http-connections';
+import { securityHeaders } from './common/http/security-headers';
 import { AppConfig } from './config/app-config';
 
 export const API_DESCRIPTION = `Turns many volunteers' KoboldAI instances into one crowdsourced text-generation cluster:
@@ -43,6 +44,8 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUST_PROXY);
   app.disable('x-powered-by');
+  // First, so that every answer has them, errors of the body parser included.
+  app.use(securityHeaders());
   answerClientErrorsAsJson(app.getHttpServer());
   applyServerTimeouts(app.getHttpServer(), config);
   // Bodies are read as JSON whatever their Content-Type, so a `curl -d` without a header still works.
