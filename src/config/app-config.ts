@@ -72,9 +72,16 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1)
   MAX_PROMPT_CHARS = 100_000;
 
-  /** Largest JSON body accepted, in bytes. */
+  /** Largest `params` of one request, in bytes of its JSON: params are kept with the request and sent to every worker. */
+  @Transform(toInt) @IsInt() @Min(256)
+  MAX_PARAMS_BYTES = 16_384;
+
+  /**
+   * Largest request body, in bytes. Unset: {@link defaultBodyLimit}, which follows MAX_PROMPT_CHARS and
+   * MAX_PARAMS_BYTES (see there); the default below is its value for their defaults.
+   */
   @Transform(toInt) @IsInt() @Min(1024)
-  BODY_LIMIT_BYTES = 1_048_576;
+  BODY_LIMIT_BYTES = 681_920;
 
   /** Time a client has to send a request's headers; a connection that has not is closed (408). */
   @Transform(toInt) @IsInt() @Min(1) @Max(3600)
@@ -119,6 +126,16 @@ export class AppConfig {
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 }
 
+/**
+ * BODY_LIMIT_BYTES when it is not set: room for a prompt of MAX_PROMPT_CHARS even when every character
+ * is sent as a 6-byte `\uXXXX` escape (Python's json.dumps, which KoboldAI clients use, escapes all
+ * non-ASCII text so), params of MAX_PARAMS_BYTES, and 64 KiB for the other fields (username, models).
+ * 681,920 bytes with the defaults.
+ */
+export function defaultBodyLimit(config: Pick<AppConfig, 'MAX_PROMPT_CHARS' | 'MAX_PARAMS_BYTES'>): number {
+  return 6 * config.MAX_PROMPT_CHARS + config.MAX_PARAMS_BYTES + 65_536;
+}
+
 export type AppConfigOverrides = Partial<Record<keyof AppConfig, string | number | boolean>>;
 
 /**
@@ -139,5 +156,6 @@ export function loadAppConfig(env: Record<string, unknown>): AppConfig {
     details.push(`HEADERS_TIMEOUT_SECONDS=${config.HEADERS_TIMEOUT_SECONDS}: must not be greater than REQUEST_TIMEOUT_SECONDS (${config.REQUEST_TIMEOUT_SECONDS})`);
   }
   if (details.length > 0) throw new Error(`Invalid configuration: ${details.join('; ')}`);
+  if (input.BODY_LIMIT_BYTES === undefined) config.BODY_LIMIT_BYTES = defaultBodyLimit(config);
   return config;
 }

@@ -12,6 +12,10 @@ import { SubmitRequestDto } from './dto/submit-request.dto';
 import { SubmitResponseDto } from './dto/submit-response.dto';
 import { GenerationService } from './generation.service';
 
+const PARAMS_TOO_LARGE =
+  'The body is larger than BODY_LIMIT_BYTES (681,920 bytes by default), or `params` is larger than MAX_PARAMS_BYTES (16,384 bytes of JSON by default): ' +
+  'params are kept with the request and sent to every server that works on it. ' +
+  'The message says which, e.g. `params is 20032 bytes long as JSON; the limit is MAX_PARAMS_BYTES (16384)`';
 const PER_USER_LIMIT = 'or the requester already has MAX_WAITING_REQUESTS_PER_USER (30) unfinished requests (anonymous requesters: per IP)';
 
 @ApiTags('Generation')
@@ -30,7 +34,11 @@ export class GenerationController {
   })
   @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
   @ApiOkResponse({ type: PromptCreatedDto, description: 'The request is queued: poll its id' })
-  @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
+  @ApiBodyErrorResponses(
+    'Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.',
+    undefined,
+    PARAMS_TOO_LARGE,
+  )
   @ApiRateLimitResponse('create', PER_USER_LIMIT)
   async createRequest(@Body() body: CreatePromptDto, @Ip() clientAddress: string): Promise<PromptCreatedDto> {
     const request = await this.generation.createRequest(body, clientAddress);
@@ -74,7 +82,11 @@ export class GenerationController {
   })
   @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The seed README's example", value: CLOWN_PROMPT_EXAMPLE } } })
   @ApiOkResponse({ description: 'The `n` generations', schema: { type: 'array', items: { type: 'string' }, example: [' as he stood before me.', ' and lost.'] } })
-  @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
+  @ApiBodyErrorResponses(
+    'Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.',
+    undefined,
+    PARAMS_TOO_LARGE,
+  )
   @ApiRateLimitResponse('create', PER_USER_LIMIT)
   @ApiErrorResponse(503, 'No active server can serve the request (its models, max_length or context); the message says why')
   @ApiErrorResponse(504, 'The request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity before all its generations were done')

@@ -7,6 +7,7 @@ import {
   Injectable,
   Logger,
   NotFoundException,
+  PayloadTooLargeException,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -75,11 +76,8 @@ export class GenerationService implements BeforeApplicationShutdown {
    * apart for the per-user limit.
    */
   async createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): Promise<WaitingPrompt> {
-    if (dto.prompt.length > this.config.MAX_PROMPT_CHARS) {
-      throw new BadRequestException(`prompt is ${dto.prompt.length} characters long; the limit is MAX_PROMPT_CHARS (${this.config.MAX_PROMPT_CHARS})`);
-    }
+    this.assertWithinLimits(dto);
     const { n = 1, ...params } = dto.params ?? {};
-    if (n > this.config.MAX_N) throw new BadRequestException(`params.n must not be greater than MAX_N (${this.config.MAX_N})`);
     const username = dto.username ?? ANONYMOUS;
     const requesterKey = username === ANONYMOUS ? `${ANONYMOUS}@${clientAddress}` : username;
     this.assertUnderRequestLimit(username, requesterKey);
@@ -89,6 +87,23 @@ export class GenerationService implements BeforeApplicationShutdown {
     const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: this.wishes.intern(wishesOf(dto)), n, now, priority });
     this.prompts.add(prompt);
     return prompt;
+  }
+
+  /**
+   * The limits of a request's size, whichever route it came by: the prompt's length, `n`, and the size
+   * of `params`, which is kept with the request and sent to every worker that serves it (413).
+   */
+  private assertWithinLimits(dto: CreatePromptDto): void {
+    if (dto.prompt.length > this.config.MAX_PROMPT_CHARS) {
+      throw new BadRequestException(`prompt is ${dto.prompt.length} characters long; the limit is MAX_PROMPT_CHARS (${this.config.MAX_PROMPT_CHARS})`);
+    }
+    if ((dto.params?.n ?? 1) > this.config.MAX_N) throw new BadRequestException(`params.n must not be greater than MAX_N (${this.config.MAX_N})`);
+    if (dto.params) {
+      const bytes = Buffer.byteLength(JSON.stringify(dto.params));
+      if (bytes > this.config.MAX_PARAMS_BYTES) {
+        throw new PayloadTooLargeException(`params is ${bytes} bytes long as JSON; the limit is MAX_PARAMS_BYTES (${this.config.MAX_PARAMS_BYTES})`);
+      }
+    }
   }
 
   /** 429 when the requester already has MAX_WAITING_REQUESTS_PER_USER unfinished requests. */
@@ -132,6 +147,7 @@ export class GenerationService implements BeforeApplicationShutdown {
    * went away) cancels it.
    */
   async generateSync(dto: CreatePromptDto, clientAddress?: string, signal?: AbortSignal): Promise<string[]> {
+    this.assertWithinLimits(dto);
     const wishes = wishesOf(dto);
     const reason = await this.whyNoServerCanServe(wishes);
     if (reason) throw new ServiceUnavailableException(`No active server can serve this request: ${reason}`);

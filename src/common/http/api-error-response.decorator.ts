@@ -14,8 +14,8 @@ const DEFAULTS: Record<DocumentedErrorStatus, { description: string; message: st
   401: { description: 'Wrong password', message: 'Wrong password for server name "Db0\'s Awesome Instance": that name is already taken' },
   404: { description: 'Unknown id', message: 'No request with id "34a9f91a-6db5-4d4c-962f-c4d795739610": it never existed or expired after 600s without activity' },
   413: {
-    description: 'The body is larger than BODY_LIMIT_BYTES (1 MiB by default)',
-    message: 'The request body is larger than BODY_LIMIT_BYTES allows',
+    description: 'The body is larger than BODY_LIMIT_BYTES (681,920 bytes by default: room for the longest prompt and the largest params)',
+    message: 'The request body (1048576 bytes) is larger than BODY_LIMIT_BYTES (681920 bytes) allows',
   },
   429: {
     description: 'Rate limited. Answered only while RATE_LIMITS is on.',
@@ -39,8 +39,8 @@ export function ApiErrorResponse(status: DocumentedErrorStatus, description?: st
 }
 
 /** The errors every route with a JSON body can answer: 400 (malformed, naming the field) and 413 (too large). */
-export function ApiBodyErrorResponses(description400?: string, message400?: string): MethodDecorator & ClassDecorator {
-  return applyDecorators(ApiErrorResponse(400, description400, message400), ApiErrorResponse(413));
+export function ApiBodyErrorResponses(description400?: string, message400?: string, description413?: string, message413?: string): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiErrorResponse(400, description400, message400), ApiErrorResponse(413, description413, message413));
 }
 
 const RATE_LIMIT_DESCRIPTIONS: Record<'overall' | 'create' | 'status' | 'pop', string> = {
