@@ -13,6 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { IsName } from '../../common/validation/is-name.decorator';
 
 export const MAX_USERNAME_CHARS = 100;
 export const MAX_MODEL_NAME_CHARS = 200;
@@ -80,20 +81,22 @@ export class CreatePromptDto {
   @Type(() => GenerationParamsDto)
   params?: GenerationParamsDto;
 
-  /** Who the usage is counted for. */
+  /** Who the usage is counted for. No control, bidirectional-override or invisible characters (see "Names" in the README). */
   @ApiPropertyOptional({ default: 'Anonymous', maxLength: MAX_USERNAME_CHARS, example: 'db0' })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(MAX_USERNAME_CHARS)
+  @IsName()
   username?: string;
 
-  /** Only servers running one of these models may serve the request; leave out for any model. */
+  /** Only servers running one of these models may serve the request; leave out for any model. Names follow the rule of model names. */
   @ApiPropertyOptional({ type: [String], example: ['KoboldAI/fairseq-dense-13B-Nerys-v2'] })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
   @MaxLength(MAX_MODEL_NAME_CHARS, { each: true })
+  @IsName({ each: true })
   models?: string[];
 }
