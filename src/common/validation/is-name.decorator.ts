@@ -12,9 +12,13 @@ import { ValidateBy, ValidationArguments, ValidationOptions } from 'class-valida
  * Emoji keep working: a zero-width joiner between two emoji (👩‍💻) and the tag sequence of a
  * subdivision flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿) are allowed.
  */
+// The classes list invisible marks and emoji modifiers one by one, on purpose: no combined character is meant.
+// eslint-disable-next-line no-misleading-character-class
 const FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2800\u3164\uFFA0]/u;
+// eslint-disable-next-line no-misleading-character-class
 const FORBIDDEN_AT = new RegExp(FORBIDDEN.source, 'gu');
 /** Joiners inside an emoji sequence, and subdivision-flag tag sequences: the allowed uses of format characters. */
+// eslint-disable-next-line no-misleading-character-class
 const EMOJI_SEQUENCE_PARTS = /(?<=\p{Extended_Pictographic}[\uFE0F\u{1F3FB}-\u{1F3FF}]?)\u200D(?=\p{Extended_Pictographic})|(?<=\u{1F3F4})[\u{E0020}-\u{E007E}]+\u{E007F}/gu;
 
 /** The rule in one sentence, for error messages, Swagger and the README. */
