@@ -114,6 +114,14 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_POP_PER_SECOND = 2;
 
+  /** Wrong server passwords (pop, submit) per minute from one client IP before it gets 429 for the rest of the minute. */
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE = 10;
+
+  /** Wrong passwords per minute for one server name, from any address, before further guesses get 429. */
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE = 30;
+
   /** `*` for every origin, or a comma-separated list of origins. */
   @IsString() @MinLength(1)
   CORS_ORIGINS = '*';

@@ -175,13 +175,13 @@ export class GenerationService implements BeforeApplicationShutdown {
   }
 
   /** A bridge asks for work: checks the server in, then hands it a slot of the oldest request it can serve. */
-  async pop(dto: PopRequestDto): Promise<PopResult> {
+  async pop(dto: PopRequestDto, clientAddress = 'unknown'): Promise<PopResult> {
     const offer = {
       model: dto.model,
       maxLength: dto.max_length ?? DEFAULT_SERVER_MAX_LENGTH,
       maxContentLength: dto.max_content_length ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH,
     };
-    const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password });
+    const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password, clientAddress });
     const now = Date.now();
     const priorityUsernames = new Set([server.owner, ...(dto.priority_usernames ?? [])]);
     const match = this.prompts.takeNextFor(offer, now, priorityUsernames);
@@ -204,10 +204,10 @@ export class GenerationService implements BeforeApplicationShutdown {
    * A bridge hands in a finished generation; credits its tokens and completes the slot. A late text
    * from a server that missed its deadline still completes the slot if nobody else has.
    */
-  async submit(id: string, password: string, text: string): Promise<SubmitResult> {
+  async submit(id: string, password: string, text: string, clientAddress = 'unknown'): Promise<SubmitResult> {
     const generation = this.prompts.findProcessingById(id);
     if (!generation) throw this.unknownGeneration(id);
-    const server = await this.servers.authenticate(generation.serverId, password);
+    const server = await this.servers.authenticate(generation.serverId, password, clientAddress);
     const prompt = this.prompts.findById(generation.promptId);
     if (!prompt || this.prompts.findProcessingById(id) !== generation) throw this.unknownGeneration(id);
     // Counted before any state changes, so nothing is completed without being credited.

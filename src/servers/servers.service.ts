@@ -1,5 +1,6 @@
 import { Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
 import { AppConfig } from '../config/app-config';
 import { isActive, KoboldServer, ServerCapabilities, ServerJob } from './domain/kobold-server';
 import { PasswordHasher } from './domain/password-hasher';
@@ -9,17 +10,20 @@ export interface CheckIn extends ServerCapabilities {
   name: string;
   username: string;
   password: string;
+  /** The client's address, for the wrong-password limit. */
+  clientAddress: string;
 }
 
 @Injectable()
 export class ServersService {
   private readonly logger = new Logger(ServersService.name);
-  private readonly passwords = new PasswordHasher();
   /** Servers that were active at the last sweep, to log when one goes stale. */
   private activeAtLastSweep = new Set<string>();
 
   constructor(
     private readonly servers: ServerRepository,
+    private readonly passwords: PasswordHasher,
+    private readonly authFailures: AuthFailureLimiter,
     private readonly config: AppConfig,
   ) {}
 
@@ -54,20 +58,34 @@ export class ServersService {
         return server;
       }
     }
-    if (!(await this.passwords.verify(checkIn.password, server.passwordHash))) {
+    if (!(await this.isPasswordOf(server, checkIn.password, checkIn.clientAddress))) {
       throw new UnauthorizedException(`Wrong password for server name "${checkIn.name}": that name is already taken`);
     }
     if (!this.isActive(server, now)) this.logger.log(`Server "${server.name}" is back`);
     return (await this.servers.updateCheckIn(server.id, update)) ?? server;
   }
 
-  /** The server, if `password` is its password; otherwise 401. */
-  async authenticate(serverId: string, password: string): Promise<KoboldServer> {
+  /** The server, if `password` is its password; otherwise 401 (429 after too many wrong ones). */
+  async authenticate(serverId: string, password: string, clientAddress: string): Promise<KoboldServer> {
     const server = await this.servers.findById(serverId);
-    if (!server || !(await this.passwords.verify(password, server.passwordHash))) {
+    if (!server || !(await this.isPasswordOf(server, password, clientAddress))) {
       throw new UnauthorizedException('Wrong password for the server that took this generation');
     }
     return server;
+  }
+
+  /**
+   * Whether `password` is the server's. A password verified before is recognised at once; any other
+   * is a guess until scrypt says otherwise, and counts against the wrong-password limit (429 over it,
+   * before any hashing), so guesses never touch the server's own pop budget.
+   */
+  private async isPasswordOf(server: KoboldServer, password: string, clientAddress: string): Promise<boolean> {
+    if (this.passwords.remembers(password, server.passwordHash)) return true;
+    this.authFailures.beginGuess(server.name, clientAddress);
+    const right = await this.passwords.verify(password, server.passwordHash);
+    if (right) this.authFailures.guessWasRight(server.name, clientAddress);
+    else this.authFailures.guessWasWrong(server.name, clientAddress);
+    return right;
   }
 
   async recordJob(serverId: string, job: ServerJob): Promise<void> {

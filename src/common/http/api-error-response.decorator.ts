@@ -47,8 +47,13 @@ const RATE_LIMIT_DESCRIPTIONS: Record<'overall' | 'create' | 'status' | 'pop', s
   overall: 'more than RATE_LIMIT_PER_MINUTE (90) requests a minute from this IP',
   create: 'more than RATE_LIMIT_CREATE_PER_MINUTE (10) new requests a minute from this IP, or RATE_LIMIT_PER_MINUTE (90) requests overall',
   status: 'more than RATE_LIMIT_STATUS_PER_MINUTE (30) status reads a minute from this IP, or RATE_LIMIT_PER_MINUTE (90) requests overall',
-  pop: 'more than RATE_LIMIT_POP_PER_SECOND (2) pops a second for this server name',
+  pop: 'more than RATE_LIMIT_POP_PER_SECOND (2) pops a second for this server name and password',
 };
+
+/** What answers 429 on the routes that check a server password (pop, submit): see AuthFailureLimiter. */
+export const WRONG_PASSWORD_LIMIT =
+  'Too many wrong passwords: more than RATE_LIMIT_AUTH_FAILURES_PER_MINUTE (10) a minute from this IP, or RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE (30) ' +
+  'a minute for this server name from anywhere. A password verified before is never refused. Answered only while RATE_LIMITS is on.';
 
 /** 429, with the limit the route counts against (see RateLimitModule). Routes with no limit (submit) have none. */
 export function ApiRateLimitResponse(limit: keyof typeof RATE_LIMIT_DESCRIPTIONS = 'overall', alsoWhen?: string): MethodDecorator & ClassDecorator {

@@ -38,10 +38,15 @@ export class PasswordHasher {
     return ['scrypt', COST, BLOCK_SIZE, PARALLELISM, salt.toString('base64'), key.toString('base64')].join('$');
   }
 
-  async verify(password: string, stored: string): Promise<boolean> {
+  /** Whether `password` was verified against `stored` before: no scrypt, nothing to wait for. */
+  remembers(password: string, stored: string): boolean {
     const remembered = this.verified.get(stored);
+    return remembered !== undefined && sameText(remembered, this.mac(password));
+  }
+
+  async verify(password: string, stored: string): Promise<boolean> {
+    if (this.remembers(password, stored)) return true;
     const mac = this.mac(password);
-    if (remembered !== undefined && sameText(remembered, mac)) return true;
     const parts = stored.split('$');
     if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
     const [, cost, blockSize, parallelism, salt, expected] = parts;
