@@ -22,7 +22,15 @@ const PROBE_JS = `document.addEventListener('DOMContentLoaded', () => {
 });`;
 const PROBE_CSS = '#out { color: rgb(1, 2, 3); }';
 
-function expectSecurityHeaders(headers: Record<string, string>): void {
+function expectApiHeaders(headers: Record<string, string>): void {
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  expect(headers['x-frame-options']).toBe('DENY');
+  expect(headers['referrer-policy']).toBe('no-referrer');
+  expect(headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+  expect(headers['x-powered-by']).toBeUndefined();
+}
+
+function expectPageHeaders(headers: Record<string, string>): void {
   expect(headers['x-content-type-options']).toBe('nosniff');
   expect(headers['x-frame-options']).toBe('SAMEORIGIN');
   expect(headers['referrer-policy']).toBe('no-referrer');
@@ -57,16 +65,26 @@ describe('Security headers (e2e)', () => {
   it.each([
     ['GET /models', () => t.http.get('/models'), 200],
     ['POST /generate/pop', () => t.http.post('/generate/pop').send(popBody('headers')), 200],
+    ['GET /servers', () => t.http.get('/servers'), 200],
     ['a 400', () => t.http.post('/generate/prompt').send({}), 400],
-    ['a 404', () => t.http.get('/no-such-route'), 404],
+    ['a 404 of the API', () => t.http.get('/generate/prompt/34a9f91a-6db5-4d4c-962f-c4d795739610'), 404],
     ['a 413 from the body parser', () => t.http.post('/generate/prompt').send({ prompt: 'x'.repeat(4096) }), 413],
+  ])("are the JSON API's on %s", async (_label, send, status) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expectApiHeaders(res.headers);
+  });
+
+  it.each([
     ['the Swagger UI page', () => t.http.get('/api'), 200],
     ['the Swagger UI script', () => t.http.get('/api/swagger-ui-init.js'), 200],
     ['the OpenAPI document', () => t.http.get('/api-json'), 200],
-  ])('are on %s', async (_label, send, status) => {
+    ['a page', () => t.http.get('/probe/index.html'), 200],
+    ['an unknown path', () => t.http.get('/no-such-route'), 404],
+  ])("are helmet's on %s", async (_label, send, status) => {
     const res = await send();
     expect(res.status).toBe(status);
-    expectSecurityHeaders(res.headers);
+    expectPageHeaders(res.headers);
   });
 
   it('let a same-origin page with its own script, stylesheet and JSON fetch work in Chromium, and refuse its inline script', async () => {

@@ -1,4 +1,12 @@
-import { helmetHeaders, securityHeaders } from './security-headers';
+import { API_HEADERS, helmetHeaders, securityHeaders } from './security-headers';
+
+function headersFor(url: string): [string, string][] {
+  const set: [string, string][] = [];
+  const next = jest.fn();
+  securityHeaders()({ url } as never, { setHeader: (name: string, value: string) => set.push([name, value]) } as never, next);
+  expect(next).toHaveBeenCalledTimes(1);
+  return set;
+}
 
 describe('securityHeaders', () => {
   it('precomputes the headers helmet sets, with our policy and without HSTS', () => {
@@ -12,11 +20,13 @@ describe('securityHeaders', () => {
     expect(headers.has('strict-transport-security')).toBe(false);
   });
 
-  it('sets every one of them on a response and calls next', () => {
-    const set = new Map<string, string>();
-    const next = jest.fn();
-    securityHeaders()({} as never, { setHeader: (name: string, value: string) => set.set(name, value) } as never, next);
-    expect([...set]).toEqual(helmetHeaders());
-    expect(next).toHaveBeenCalledTimes(1);
-  });
+  it.each(['/generate/pop', '/generate/prompt/34a9f91a?x=1', '/servers', '/usage', '/contributions', '/users/db0', '/models'])(
+    'sets the four API headers on the JSON API route %s',
+    (url) => expect(headersFor(url)).toEqual(API_HEADERS),
+  );
+
+  it.each(['/', '/index.html', '/status.js', '/api', '/api/swagger-ui-init.js', '/api-json', '/generated', '/nope'])(
+    "sets helmet's headers on %s",
+    (url) => expect(headersFor(url)).toEqual(helmetHeaders()),
+  );
 });
