@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiBodyErrorResponses, ApiErrorResponse, ApiRateLimitResponse, WRONG_PASSWORD_LIMIT } from '../common/http/api-error-response.decorator';
 import { RateLimitBucket } from '../common/rate-limit/rate-limit-bucket.decorator';
 import { CLOWN_PROMPT_EXAMPLE, CreatePromptDto } from './dto/create-prompt.dto';
@@ -111,8 +111,9 @@ export class GenerationController {
   @ApiBodyErrorResponses('Malformed body: not a JSON object, or a field missing, of the wrong type or too long. The message names the field.', 'name should not be empty')
   @ApiErrorResponse(401, 'The server name is taken with another password')
   @ApiRateLimitResponse('pop', `after too many wrong passwords. ${WRONG_PASSWORD_LIMIT}`)
-  pop(@Body() body: PopRequestDto, @Ip() clientAddress: string): Promise<PopResponseDto> {
-    return this.generation.pop(body, clientAddress);
+  pop(@Body() body: PopRequestDto, @Req() request: Request): Promise<PopResponseDto> {
+    // The address only when a password must be checked: working it out costs on every pop.
+    return this.generation.pop(body, () => request.ip ?? 'unknown');
   }
 
   @Post('submit')
@@ -129,7 +130,7 @@ export class GenerationController {
   @ApiErrorResponse(401, 'Not the password of the server that popped it', 'Wrong password for the server that took this generation')
   @ApiErrorResponse(429, WRONG_PASSWORD_LIMIT, 'Too many wrong passwords from your address (RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: 10 a minute); try again in 42 s')
   @ApiErrorResponse(404, 'Unknown id, its request expired, or another server completed the slot after this one missed its deadline', 'No processing generation with id "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11": it never existed, or its request expired')
-  submit(@Body() body: SubmitRequestDto, @Ip() clientAddress: string): Promise<SubmitResponseDto> {
-    return this.generation.submit(body.id, body.password, body.generation, clientAddress);
+  submit(@Body() body: SubmitRequestDto, @Req() request: Request): Promise<SubmitResponseDto> {
+    return this.generation.submit(body.id, body.password, body.generation, () => request.ip ?? 'unknown');
   }
 }

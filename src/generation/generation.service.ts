@@ -13,7 +13,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { KoboldServer, tokensPerSecond } from '../servers/domain/kobold-server';
-import { ServersService } from '../servers/servers.service';
+import { ClientAddress, ServersService } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
 import { UsersService } from '../users/users.service';
 import { ProcessingGeneration } from './domain/processing-generation';
@@ -175,7 +175,7 @@ export class GenerationService implements BeforeApplicationShutdown {
   }
 
   /** A bridge asks for work: checks the server in, then hands it a slot of the oldest request it can serve. */
-  async pop(dto: PopRequestDto, clientAddress = 'unknown'): Promise<PopResult> {
+  async pop(dto: PopRequestDto, clientAddress: ClientAddress = () => 'unknown'): Promise<PopResult> {
     const offer = {
       model: dto.model,
       maxLength: dto.max_length ?? DEFAULT_SERVER_MAX_LENGTH,
@@ -204,7 +204,7 @@ export class GenerationService implements BeforeApplicationShutdown {
    * A bridge hands in a finished generation; credits its tokens and completes the slot. A late text
    * from a server that missed its deadline still completes the slot if nobody else has.
    */
-  async submit(id: string, password: string, text: string, clientAddress = 'unknown'): Promise<SubmitResult> {
+  async submit(id: string, password: string, text: string, clientAddress: ClientAddress = () => 'unknown'): Promise<SubmitResult> {
     const generation = this.prompts.findProcessingById(id);
     if (!generation) throw this.unknownGeneration(id);
     const server = await this.servers.authenticate(generation.serverId, password, clientAddress);

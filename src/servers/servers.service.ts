@@ -6,12 +6,18 @@ import { isActive, KoboldServer, ServerCapabilities, ServerJob } from './domain/
 import { PasswordHasher } from './domain/password-hasher';
 import { ServerRepository } from './persistence/server.repository';
 
+/**
+ * The client's address, read on demand: Express works it out (trust proxy, X-Forwarded-For) each time it
+ * is read, and a pop with a known password never needs it.
+ */
+export type ClientAddress = () => string;
+
 export interface CheckIn extends ServerCapabilities {
   name: string;
   username: string;
   password: string;
-  /** The client's address, for the wrong-password limit. */
-  clientAddress: string;
+  /** The client's address, for the wrong-password limit; read only when a password has to be checked. */
+  clientAddress: ClientAddress;
 }
 
 @Injectable()
@@ -66,7 +72,7 @@ export class ServersService {
   }
 
   /** The server, if `password` is its password; otherwise 401 (429 after too many wrong ones). */
-  async authenticate(serverId: string, password: string, clientAddress: string): Promise<KoboldServer> {
+  async authenticate(serverId: string, password: string, clientAddress: ClientAddress): Promise<KoboldServer> {
     const server = await this.servers.findById(serverId);
     if (!server || !(await this.isPasswordOf(server, password, clientAddress))) {
       throw new UnauthorizedException('Wrong password for the server that took this generation');
@@ -79,12 +85,13 @@ export class ServersService {
    * is a guess until scrypt says otherwise, and counts against the wrong-password limit (429 over it,
    * before any hashing), so guesses never touch the server's own pop budget.
    */
-  private async isPasswordOf(server: KoboldServer, password: string, clientAddress: string): Promise<boolean> {
+  private async isPasswordOf(server: KoboldServer, password: string, clientAddress: ClientAddress): Promise<boolean> {
     if (this.passwords.remembers(password, server.passwordHash)) return true;
-    this.authFailures.beginGuess(server.name, clientAddress);
+    const address = clientAddress();
+    this.authFailures.beginGuess(server.name, address);
     const right = await this.passwords.verify(password, server.passwordHash);
-    if (right) this.authFailures.guessWasRight(server.name, clientAddress);
-    else this.authFailures.guessWasWrong(server.name, clientAddress);
+    if (right) this.authFailures.guessWasRight(server.name, address);
+    else this.authFailures.guessWasWrong(server.name, address);
     return right;
   }
 
