@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { BodyValidationPipe } from './common/http/body-validation.pipe';
+import { HttpConnections } from './common/http/http-connections';
 import { HttpExceptionFilter } from './common/http/http-exception.filter';
 import { PersistenceModule } from './common/persistence/persistence.module';
 import { RateLimitModule } from './common/rate-limit/rate-limit.module';
@@ -42,6 +43,7 @@ export class AppModule {
       providers: [
         { provide: APP_PIPE, useClass: BodyValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
+        HttpConnections,
       ],
     };
   }

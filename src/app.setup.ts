@@ -4,6 +4,8 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { APP_VERSION } from './app-version';
 import { answerClientErrorsAsJson } from './common/http/client-errors';
 import { installAccessLog } from './common/logging/access-log';
+import { applyServerTimeouts } from './common/http/http-connections';
+import { securityHeaders } from './common/http/security-headers';
 import { AppConfig } from './config/app-config';
 
 export const API_DESCRIPTION = `Turns many volunteers' KoboldAI instances into one crowdsourced text-generation cluster:
@@ -51,9 +53,12 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUST_PROXY);
   app.disable('x-powered-by');
+  // First, so that every answer has them, errors of the body parser included.
+  app.use(securityHeaders());
   // The only per-request hook of its own; with ACCESS_LOG=off it is not even installed.
   if (config.ACCESS_LOG !== 'off') installAccessLog(app.getHttpServer(), config.ACCESS_LOG);
   answerClientErrorsAsJson(app.getHttpServer());
+  applyServerTimeouts(app.getHttpServer(), config);
   // Bodies are read as JSON whatever their Content-Type, so a `curl -d` without a header still works.
   app.useBodyParser('json', { limit: config.BODY_LIMIT_BYTES, type: () => true });
   app.enableCors({

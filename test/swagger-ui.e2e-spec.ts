@@ -86,6 +86,8 @@ describe('Swagger UI at /api, in Chromium', () => {
   let browser: Browser | undefined;
   let page: Page;
   let base: string;
+  /** Content-Security-Policy violations and console errors the page reported. */
+  const problems: string[] = [];
   let dataDir: string;
 
   beforeAll(async () => {
@@ -105,6 +107,14 @@ describe('Swagger UI at /api, in Chromium', () => {
     // The page must work offline: anything not served by the cluster itself is refused.
     await context.route((url) => url.origin !== base, (route) => route.abort());
     page = await context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    await page.exposeFunction('reportViolation', (text: string) => void problems.push(`CSP violation: ${text}`));
+    await page.addInitScript(() =>
+      document.addEventListener('securitypolicyviolation', (e) => void (window as unknown as { reportViolation(t: string): void }).reportViolation(`${e.violatedDirective} ${e.blockedURI}`)),
+    );
   }, 30_000);
 
   afterAll(async () => {
@@ -114,7 +124,10 @@ describe('Swagger UI at /api, in Chromium', () => {
   }, 15_000);
 
   it('runs POST /generate/prompt with its example body, then GET /generate/prompt/{id} with the id it answered', async () => {
-    await page.goto(`${base}/api`);
+    const loaded = await page.goto(`${base}/api`);
+    // The page runs under the cluster's Content-Security-Policy (scripts from its own origin only)...
+    expect(loaded?.headers()['content-security-policy']).toContain("script-src 'self';");
+    expect(loaded?.headers()['x-content-type-options']).toBe('nosniff');
     await page.locator('.info .title', { hasText: 'KoboldAI Cluster' }).waitFor();
 
     const create = operation(page, 'post', '/generate/prompt');
@@ -133,6 +146,9 @@ describe('Swagger UI at /api, in Chromium', () => {
     const polled = await execute(page, status, 'GET', `/generate/prompt/${id}`, base);
     expect(polled.status).toBe('200');
     expect(polled.body).toMatchObject({ finished: 0, processing: 0, waiting: 2, done: false, generations: [] });
+
+    // ...and nothing it needs was refused.
+    expect(problems).toEqual([]);
 
     await status.scrollIntoViewIfNeeded();
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });

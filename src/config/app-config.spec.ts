@@ -1,4 +1,4 @@
-import { AppConfig, loadAppConfig } from './app-config';
+import { AppConfig, defaultBodyLimit, loadAppConfig } from './app-config';
 
 describe('loadAppConfig', () => {
   it('uses the defaults for an empty environment', () => {
@@ -84,5 +84,18 @@ describe('REDIS_URL', () => {
     }
     expect(message).toMatch(/Invalid configuration: REDIS_URL="http:\/\/\*\*\*@localhost:6379": unsupported scheme "http:"/);
     expect(message).not.toContain('hunter2');
+  });
+});
+
+describe('loadAppConfig: settings that depend on each other', () => {
+  it('derives BODY_LIMIT_BYTES from MAX_PROMPT_CHARS and MAX_PARAMS_BYTES when it is not set', () => {
+    expect(loadAppConfig({}).BODY_LIMIT_BYTES).toBe(681_920);
+    expect(new AppConfig().BODY_LIMIT_BYTES).toBe(defaultBodyLimit(new AppConfig()));
+    expect(loadAppConfig({ MAX_PROMPT_CHARS: '1000', MAX_PARAMS_BYTES: '1024' }).BODY_LIMIT_BYTES).toBe(6 * 1000 + 1024 + 65_536);
+    expect(loadAppConfig({ MAX_PROMPT_CHARS: '1000', BODY_LIMIT_BYTES: '2048' }).BODY_LIMIT_BYTES).toBe(2048);
+  });
+
+  it('refuses a headers timeout longer than the request timeout, naming both', () => {
+    expect(() => loadAppConfig({ HEADERS_TIMEOUT_SECONDS: '40', REQUEST_TIMEOUT_SECONDS: '30' })).toThrow(/HEADERS_TIMEOUT_SECONDS=40: .*REQUEST_TIMEOUT_SECONDS/);
   });
 });

@@ -164,9 +164,32 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1)
   MAX_PROMPT_CHARS = 100_000;
 
-  /** Largest JSON body accepted, in bytes. */
+  /** Largest `params` of one request, in bytes of its JSON: params are kept with the request and sent to every worker. */
+  @Transform(toInt) @IsInt() @Min(256)
+  MAX_PARAMS_BYTES = 16_384;
+
+  /**
+   * Largest request body, in bytes. Unset: {@link defaultBodyLimit}, which follows MAX_PROMPT_CHARS and
+   * MAX_PARAMS_BYTES (see there); the default below is its value for their defaults.
+   */
   @Transform(toInt) @IsInt() @Min(1024)
-  BODY_LIMIT_BYTES = 1_048_576;
+  BODY_LIMIT_BYTES = 681_920;
+
+  /** Time a client has to send a request's headers; a connection that has not is closed (408). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600)
+  HEADERS_TIMEOUT_SECONDS = 10;
+
+  /** Time a client has to send a whole request, headers and body; at least HEADERS_TIMEOUT_SECONDS. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600)
+  REQUEST_TIMEOUT_SECONDS = 30;
+
+  /** An idle keep-alive connection is closed after this long. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(3600)
+  KEEP_ALIVE_TIMEOUT_SECONDS = 5;
+
+  /** At shutdown, requests in progress get this long to finish before their connections are closed. */
+  @Transform(toNumber) @IsNumber() @Min(0) @Max(600)
+  SHUTDOWN_GRACE_SECONDS = 5;
 
   @Transform(toBoolean) @IsBoolean()
   RATE_LIMITS = true;
@@ -182,6 +205,14 @@ export class AppConfig {
 
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_POP_PER_SECOND = 2;
+
+  /** Wrong server passwords (pop, submit) per minute from one client IP before it gets 429 for the rest of the minute. */
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE = 10;
+
+  /** Wrong passwords per minute for one server name, from any address, before further guesses get 429. */
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE = 30;
 
   /** `*` for every origin, or a comma-separated list of origins. */
   @IsString() @MinLength(1)
@@ -217,6 +248,16 @@ export class AppConfig {
   ACCESS_LOG: 'on' | 'quiet' | 'off' = 'quiet';
 }
 
+/**
+ * BODY_LIMIT_BYTES when it is not set: room for a prompt of MAX_PROMPT_CHARS even when every character
+ * is sent as a 6-byte `\uXXXX` escape (Python's json.dumps, which KoboldAI clients use, escapes all
+ * non-ASCII text so), params of MAX_PARAMS_BYTES, and 64 KiB for the other fields (username, models).
+ * 681,920 bytes with the defaults.
+ */
+export function defaultBodyLimit(config: Pick<AppConfig, 'MAX_PROMPT_CHARS' | 'MAX_PARAMS_BYTES'>): number {
+  return 6 * config.MAX_PROMPT_CHARS + config.MAX_PARAMS_BYTES + 65_536;
+}
+
 export type AppConfigOverrides = Partial<Record<keyof AppConfig, string | number | boolean>>;
 
 /** A bad value as the error message shows it: never a password. */
@@ -237,11 +278,11 @@ export function loadAppConfig(env: Record<string, unknown>): AppConfig {
   }
   const config = plainToInstance(AppConfig, input);
   const errors = validateSync(config, { forbidUnknownValues: false });
-  if (errors.length > 0) {
-    const details = errors
-      .map((e) => `${e.property}=${JSON.stringify(shownValue(e.property, e.value))}: ${Object.values(e.constraints ?? {}).join(', ')}`)
-      .join('; ');
-    throw new Error(`Invalid configuration: ${details}`);
+  const details = errors.map((e) => `${e.property}=${JSON.stringify(shownValue(e.property, e.value))}: ${Object.values(e.constraints ?? {}).join(', ')}`);
+  if (errors.length === 0 && config.HEADERS_TIMEOUT_SECONDS > config.REQUEST_TIMEOUT_SECONDS) {
+    details.push(`HEADERS_TIMEOUT_SECONDS=${config.HEADERS_TIMEOUT_SECONDS}: must not be greater than REQUEST_TIMEOUT_SECONDS (${config.REQUEST_TIMEOUT_SECONDS})`);
   }
+  if (details.length > 0) throw new Error(`Invalid configuration: ${details.join('; ')}`);
+  if (input.BODY_LIMIT_BYTES === undefined) config.BODY_LIMIT_BYTES = defaultBodyLimit(config);
   return config;
 }

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiBodyErrorResponses, ApiErrorResponse, ApiRateLimitResponse } from '../common/http/api-error-response.decorator';
+import { ApiBodyErrorResponses, ApiErrorResponse, ApiRateLimitResponse, WRONG_PASSWORD_LIMIT } from '../common/http/api-error-response.decorator';
 import { RateLimitBucket } from '../common/rate-limit/rate-limit-bucket.decorator';
 import { CLOWN_PROMPT_EXAMPLE, CreatePromptDto } from './dto/create-prompt.dto';
 import { PopRequestDto } from './dto/pop-request.dto';
@@ -14,6 +14,10 @@ import { GenerationService } from './generation.service';
 
 const REGISTRATION_LIMIT =
   'whatever RATE_LIMITS, for a new server name from an address that already registered REGISTRATIONS_PER_HOUR_PER_ADDRESS (20) names within the hour: the message says when to try again';
+const PARAMS_TOO_LARGE =
+  'The body is larger than BODY_LIMIT_BYTES (681,920 bytes by default), or `params` is larger than MAX_PARAMS_BYTES (16,384 bytes of JSON by default): ' +
+  'params are kept with the request and sent to every server that works on it. ' +
+  'The message says which, e.g. `params is 20032 bytes long as JSON; the limit is MAX_PARAMS_BYTES (16384)`';
 const PER_USER_LIMIT = 'or the requester already has MAX_WAITING_REQUESTS_PER_USER (30) unfinished requests (anonymous requesters: per IP)';
 
 @ApiTags('Generation')
@@ -32,7 +36,11 @@ export class GenerationController {
   })
   @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The original KoboldAI-cluster README's example", value: CLOWN_PROMPT_EXAMPLE } } })
   @ApiOkResponse({ type: PromptCreatedDto, description: 'The request is queued: poll its id' })
-  @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
+  @ApiBodyErrorResponses(
+    'Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.',
+    undefined,
+    PARAMS_TOO_LARGE,
+  )
   @ApiRateLimitResponse('create', PER_USER_LIMIT)
   async createRequest(@Body() body: CreatePromptDto, @Ip() clientAddress: string): Promise<PromptCreatedDto> {
     const request = await this.generation.createRequest(body, clientAddress);
@@ -76,7 +84,11 @@ export class GenerationController {
   })
   @ApiBody({ type: CreatePromptDto, examples: { clown: { summary: "The original KoboldAI-cluster README's example", value: CLOWN_PROMPT_EXAMPLE } } })
   @ApiOkResponse({ description: 'The `n` generations', schema: { type: 'array', items: { type: 'string' }, example: [' as he stood before me.', ' and lost.'] } })
-  @ApiBodyErrorResponses('Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.')
+  @ApiBodyErrorResponses(
+    'Malformed body: not a JSON object, a field missing or of the wrong type, `prompt` over MAX_PROMPT_CHARS or `params.n` over MAX_N. The message names the field.',
+    undefined,
+    PARAMS_TOO_LARGE,
+  )
   @ApiRateLimitResponse('create', PER_USER_LIMIT)
   @ApiErrorResponse(503, 'No active server can serve the request (its models, max_length or context); the message says why')
   @ApiErrorResponse(504, 'The request expired after PROMPT_EXPIRY_SECONDS (10 minutes) without activity before all its generations were done')
@@ -100,14 +112,15 @@ export class GenerationController {
   @ApiOkResponse({ type: PopResponseDto, description: 'One generation to make, or `id: null` and the skipped counts' })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, or a field missing, of the wrong type or too long. The message names the field.', 'name should not be empty')
   @ApiErrorResponse(401, 'The server name is taken with another password')
-  @ApiRateLimitResponse('pop', REGISTRATION_LIMIT)
+  @ApiRateLimitResponse('pop', `${REGISTRATION_LIMIT}; and after too many wrong passwords. ${WRONG_PASSWORD_LIMIT}`)
   @ApiErrorResponse(
     503,
     'A new server name could not be stored (the data directory cannot be written); try again later',
     'The cluster cannot store new servers right now (its data directory cannot be written); try again later',
   )
   pop(@Body() body: PopRequestDto, @Req() request: Request): Promise<PopResponseDto> {
-    // The address (req.ip, which honours TRUST_PROXY) is worked out only when the pop registers a new name.
+    // The address (req.ip, which honours TRUST_PROXY) is worked out only when the pop registers a new
+    // name or a password must be checked: working it out costs on every pop.
     return this.generation.pop(body, () => request.ip ?? 'unknown');
   }
 
@@ -123,8 +136,9 @@ export class GenerationController {
   @ApiOkResponse({ type: SubmitResponseDto, description: 'The generation is stored; its tokens are credited' })
   @ApiBodyErrorResponses('Malformed body (the message names the field), or the generation was already submitted', 'Generation "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11" was already submitted')
   @ApiErrorResponse(401, 'Not the password of the server that popped it', 'Wrong password for the server that took this generation')
+  @ApiErrorResponse(429, WRONG_PASSWORD_LIMIT, 'Too many wrong passwords from your address (RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: 10 a minute); try again in 42 s')
   @ApiErrorResponse(404, 'Unknown id, its request expired, or another server completed the slot after this one missed its deadline', 'No processing generation with id "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11": it never existed, or its request expired')
-  submit(@Body() body: SubmitRequestDto): Promise<SubmitResponseDto> {
-    return this.generation.submit(body.id, body.password, body.generation);
+  submit(@Body() body: SubmitRequestDto, @Req() request: Request): Promise<SubmitResponseDto> {
+    return this.generation.submit(body.id, body.password, body.generation, () => request.ip ?? 'unknown');
   }
 }

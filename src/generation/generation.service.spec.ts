@@ -31,7 +31,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   }
 
   const checkIn = (name: string) =>
-    servers.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024 });
+    servers.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '127.0.0.1' });
 
   it('expires a request 10 minutes after its last activity, at the next sweep', async () => {
     const request = await generation.createRequest({ prompt: 'p' });

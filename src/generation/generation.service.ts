@@ -7,13 +7,14 @@ import {
   Injectable,
   Logger,
   NotFoundException,
+  PayloadTooLargeException,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { ClusterMetrics } from '../metrics/cluster-metrics.service';
 import { KoboldServer, tokensPerSecond } from '../servers/domain/kobold-server';
-import { ServersService } from '../servers/servers.service';
+import { ClientAddress, ServersService } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
 import { UsersService } from '../users/users.service';
 import { ProcessingGeneration } from './domain/processing-generation';
@@ -77,11 +78,8 @@ export class GenerationService implements BeforeApplicationShutdown {
    * apart for the per-user limit.
    */
   async createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): Promise<WaitingPrompt> {
-    if (dto.prompt.length > this.config.MAX_PROMPT_CHARS) {
-      throw new BadRequestException(`prompt is ${dto.prompt.length} characters long; the limit is MAX_PROMPT_CHARS (${this.config.MAX_PROMPT_CHARS})`);
-    }
+    this.assertWithinLimits(dto);
     const { n = 1, ...params } = dto.params ?? {};
-    if (n > this.config.MAX_N) throw new BadRequestException(`params.n must not be greater than MAX_N (${this.config.MAX_N})`);
     const username = dto.username ?? ANONYMOUS;
     const requesterKey = username === ANONYMOUS ? `${ANONYMOUS}@${clientAddress}` : username;
     this.assertUnderRequestLimit(username, requesterKey);
@@ -92,6 +90,23 @@ export class GenerationService implements BeforeApplicationShutdown {
     this.prompts.add(prompt);
     this.metrics.requestCreated(n, prompt.wishes.maxLength);
     return prompt;
+  }
+
+  /**
+   * The limits of a request's size, whichever route it came by: the prompt's length, `n`, and the size
+   * of `params`, which is kept with the request and sent to every worker that serves it (413).
+   */
+  private assertWithinLimits(dto: CreatePromptDto): void {
+    if (dto.prompt.length > this.config.MAX_PROMPT_CHARS) {
+      throw new BadRequestException(`prompt is ${dto.prompt.length} characters long; the limit is MAX_PROMPT_CHARS (${this.config.MAX_PROMPT_CHARS})`);
+    }
+    if ((dto.params?.n ?? 1) > this.config.MAX_N) throw new BadRequestException(`params.n must not be greater than MAX_N (${this.config.MAX_N})`);
+    if (dto.params) {
+      const bytes = Buffer.byteLength(JSON.stringify(dto.params));
+      if (bytes > this.config.MAX_PARAMS_BYTES) {
+        throw new PayloadTooLargeException(`params is ${bytes} bytes long as JSON; the limit is MAX_PARAMS_BYTES (${this.config.MAX_PARAMS_BYTES})`);
+      }
+    }
   }
 
   /** 429 when the requester already has MAX_WAITING_REQUESTS_PER_USER unfinished requests. */
@@ -142,6 +157,7 @@ export class GenerationService implements BeforeApplicationShutdown {
    * went away) cancels it.
    */
   async generateSync(dto: CreatePromptDto, clientAddress?: string, signal?: AbortSignal): Promise<string[]> {
+    this.assertWithinLimits(dto);
     const wishes = wishesOf(dto);
     const reason = await this.whyNoServerCanServe(wishes);
     if (reason) throw new ServiceUnavailableException(`No active server can serve this request: ${reason}`);
@@ -168,14 +184,17 @@ export class GenerationService implements BeforeApplicationShutdown {
     });
   }
 
-  /** A bridge asks for work (from `clientAddress`, which new names are budgeted by): checks the server in, then hands it a slot of the oldest request it can serve. */
-  async pop(dto: PopRequestDto, clientAddress?: () => string): Promise<PopResult> {
+  /**
+   * A bridge asks for work (from `clientAddress`, by which new names and wrong passwords are budgeted):
+   * checks the server in, then hands it a slot of the oldest request it can serve.
+   */
+  async pop(dto: PopRequestDto, clientAddress: ClientAddress = () => 'unknown'): Promise<PopResult> {
     const offer = {
       model: dto.model,
       maxLength: dto.max_length ?? DEFAULT_SERVER_MAX_LENGTH,
       maxContentLength: dto.max_content_length ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH,
     };
-    const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password, address: clientAddress });
+    const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password, clientAddress });
     const now = Date.now();
     const priorityUsernames = new Set([server.owner, ...(dto.priority_usernames ?? [])]);
     const match = this.prompts.takeNextFor(offer, now, priorityUsernames);
@@ -199,10 +218,10 @@ export class GenerationService implements BeforeApplicationShutdown {
    * A bridge hands in a finished generation; credits its tokens and completes the slot. A late text
    * from a server that missed its deadline still completes the slot if nobody else has.
    */
-  async submit(id: string, password: string, text: string): Promise<SubmitResult> {
+  async submit(id: string, password: string, text: string, clientAddress: ClientAddress = () => 'unknown'): Promise<SubmitResult> {
     const generation = this.prompts.findProcessingById(id);
     if (!generation) throw this.unknownGeneration(id);
-    const server = await this.servers.authenticate(generation.serverId, password);
+    const server = await this.servers.authenticate(generation.serverId, password, clientAddress);
     const prompt = this.prompts.findById(generation.promptId);
     if (!prompt || this.prompts.findProcessingById(id) !== generation) throw this.unknownGeneration(id);
     // Counted before any state changes, so nothing is completed without being credited.

@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { ActiveServersList } from './active-servers-list';
 import { serverRepositoryProvider } from './persistence/server-repository.provider';
+import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
+import { PasswordHasher } from './domain/password-hasher';
 import { ServersController } from './servers.controller';
 import { ServersService } from './servers.service';
 
 @Module({
   controllers: [ServersController],
-  providers: [ServersService, ActiveServersList, serverRepositoryProvider],
+  providers: [ServersService, ActiveServersList, PasswordHasher, AuthFailureLimiter, serverRepositoryProvider],
   exports: [ServersService],
 })
 export class ServersModule {}

@@ -13,7 +13,7 @@ describe('ServersService: registrations and forgetting', () => {
   let repository: ServerRepository;
 
   const checkIn = (name: string, address: string, overrides: Partial<CheckIn> = {}, now = T0) =>
-    servers.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024, address: () => address, ...overrides }, now);
+    servers.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => address, ...overrides }, now);
 
   beforeEach(async () => {
     app = await startAppContext({ REGISTRATIONS_PER_HOUR_PER_ADDRESS: 3, FORGET_UNUSED_SERVERS_HOURS: 24 });

@@ -1,10 +1,17 @@
 import { HttpException, HttpStatus, Injectable, Logger, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
 import { AppConfig } from '../config/app-config';
 import { isActive, KoboldServer, ServerCapabilities, ServerJob } from './domain/kobold-server';
 import { PasswordHasher } from './domain/password-hasher';
 import { RegistrationBudget } from './domain/registration-budget';
 import { ServerRepository } from './persistence/server.repository';
+
+/**
+ * The client's address, read on demand: Express works it out (trust proxy, X-Forwarded-For) each time it
+ * is read, and a pop with a known password never needs it.
+ */
+export type ClientAddress = () => string;
 
 export interface CheckIn extends ServerCapabilities {
   name: string;
@@ -12,15 +19,15 @@ export interface CheckIn extends ServerCapabilities {
   password: string;
   /**
    * The client address of the pop (`req.ip`), asked only when the pop registers a new name (budgeted per
-   * address): working it out costs a few µs, which the hot path of known servers does not pay.
+   * address) or a password has to be checked (wrong passwords are limited per address): working it out
+   * costs a few µs, which the hot path of known servers does not pay.
    */
-  address?: () => string;
+  clientAddress: ClientAddress;
 }
 
 @Injectable()
 export class ServersService {
   private readonly logger = new Logger(ServersService.name);
-  private readonly passwords = new PasswordHasher();
   /** Servers that were active at the last sweep, to log when one goes stale. */
   private activeAtLastSweep = new Set<string>();
   private readonly registrations: RegistrationBudget;
@@ -32,6 +39,8 @@ export class ServersService {
 
   constructor(
     private readonly servers: ServerRepository,
+    private readonly passwords: PasswordHasher,
+    private readonly authFailures: AuthFailureLimiter,
     private readonly config: AppConfig,
   ) {
     this.registrations = new RegistrationBudget(config.REGISTRATIONS_PER_HOUR_PER_ADDRESS);
@@ -51,7 +60,7 @@ export class ServersService {
     };
     let server = await this.servers.findByName(checkIn.name);
     if (!server) {
-      this.spendRegistration(checkIn.address?.() ?? 'unknown', now);
+      this.spendRegistration(checkIn.clientAddress(), now);
       const candidate: KoboldServer = {
         ...update,
         id: randomUUID(),
@@ -75,7 +84,7 @@ export class ServersService {
         return server;
       }
     }
-    if (!(await this.passwords.verify(checkIn.password, server.passwordHash))) {
+    if (!(await this.isPasswordOf(server, checkIn.password, checkIn.clientAddress))) {
       throw new UnauthorizedException(`Wrong password for server name "${checkIn.name}": that name is already taken`);
     }
     const back = !this.isActive(server, now);
@@ -86,13 +95,28 @@ export class ServersService {
     return (await this.servers.updateCheckIn(server.id, update)) ?? server;
   }
 
-  /** The server, if `password` is its password; otherwise 401. */
-  async authenticate(serverId: string, password: string): Promise<KoboldServer> {
+  /** The server, if `password` is its password; otherwise 401 (429 after too many wrong ones). */
+  async authenticate(serverId: string, password: string, clientAddress: ClientAddress): Promise<KoboldServer> {
     const server = await this.servers.findById(serverId);
-    if (!server || !(await this.passwords.verify(password, server.passwordHash))) {
+    if (!server || !(await this.isPasswordOf(server, password, clientAddress))) {
       throw new UnauthorizedException('Wrong password for the server that took this generation');
     }
     return server;
+  }
+
+  /**
+   * Whether `password` is the server's. A password verified before is recognised at once; any other
+   * is a guess until scrypt says otherwise, and counts against the wrong-password limit (429 over it,
+   * before any hashing), so guesses never touch the server's own pop budget.
+   */
+  private async isPasswordOf(server: KoboldServer, password: string, clientAddress: ClientAddress): Promise<boolean> {
+    if (this.passwords.remembers(password, server.passwordHash)) return true;
+    const address = clientAddress();
+    this.authFailures.beginGuess(server.name, address);
+    const right = await this.passwords.verify(password, server.passwordHash);
+    if (right) this.authFailures.guessWasRight(server.name, address);
+    else this.authFailures.guessWasWrong(server.name, address);
+    return right;
   }
 
   async recordJob(serverId: string, job: ServerJob): Promise<void> {

@@ -18,7 +18,7 @@ export class JsonClient {
   }
 
   /** The status and parsed JSON body; rejects on a connection error (refused, reset, hang up) or a timeout (code ETIMEDOUT). */
-  request(method: string, path: string, body?: unknown): Promise<JsonAnswer> {
+  request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const request = http.request(
@@ -29,7 +29,7 @@ export class JsonClient {
           path,
           agent: this.agent,
           timeout: this.timeoutMs,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {},
+          headers: { ...headers, ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}) },
         },
         (response) => {
           let text = '';

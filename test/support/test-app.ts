@@ -45,14 +45,22 @@ async function storeOverrides(dataDir: string): Promise<AppConfigOverrides> {
   return { REDIS_URL: redis.socketUrl };
 }
 
-/** The real application (same modules, pipe, filter and HTTP setup as production), listening on an ephemeral port. */
-export async function startTestApp(overrides: AppConfigOverrides = {}, dataDir = makeDataDir()): Promise<TestApp> {
+/**
+ * The real application (same modules, pipe, filter and HTTP setup as production), listening on an ephemeral port.
+ * `beforeListen` may add test-only routes after the production setup.
+ */
+export async function startTestApp(
+  overrides: AppConfigOverrides = {},
+  dataDir = makeDataDir(),
+  beforeListen: (app: NestExpressApplication) => void = () => undefined,
+): Promise<TestApp> {
   const store = await storeOverrides(dataDir);
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot({ RATE_LIMITS: 'off', LOG_LEVEL: 'error', DATA_DIR: dataDir, ...store, ...overrides })],
   }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ ...HTTP_APP_OPTIONS, logger: ['error'] });
   configureApp(app);
+  beforeListen(app);
   await app.listen(0, '127.0.0.1');
   return {
     app,

@@ -14,8 +14,8 @@ const DEFAULTS: Record<DocumentedErrorStatus, { description: string; message: st
   401: { description: 'Wrong password', message: 'Wrong password for server name "Db0\'s Awesome Instance": that name is already taken' },
   404: { description: 'Unknown id', message: 'No request with id "34a9f91a-6db5-4d4c-962f-c4d795739610": it never existed or expired after 600s without activity' },
   413: {
-    description: 'The body is larger than BODY_LIMIT_BYTES (1 MiB by default)',
-    message: 'The request body is larger than BODY_LIMIT_BYTES allows',
+    description: 'The body is larger than BODY_LIMIT_BYTES (681,920 bytes by default: room for the longest prompt and the largest params)',
+    message: 'The request body (1048576 bytes) is larger than BODY_LIMIT_BYTES (681920 bytes) allows',
   },
   429: {
     description: 'Rate limited. Answered only while RATE_LIMITS is on.',
@@ -39,16 +39,21 @@ export function ApiErrorResponse(status: DocumentedErrorStatus, description?: st
 }
 
 /** The errors every route with a JSON body can answer: 400 (malformed, naming the field) and 413 (too large). */
-export function ApiBodyErrorResponses(description400?: string, message400?: string): MethodDecorator & ClassDecorator {
-  return applyDecorators(ApiErrorResponse(400, description400, message400), ApiErrorResponse(413));
+export function ApiBodyErrorResponses(description400?: string, message400?: string, description413?: string, message413?: string): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiErrorResponse(400, description400, message400), ApiErrorResponse(413, description413, message413));
 }
 
 const RATE_LIMIT_DESCRIPTIONS: Record<'overall' | 'create' | 'status' | 'pop', string> = {
   overall: 'more than RATE_LIMIT_PER_MINUTE (90) requests a minute from this IP',
   create: 'more than RATE_LIMIT_CREATE_PER_MINUTE (10) new requests a minute from this IP, or RATE_LIMIT_PER_MINUTE (90) requests overall',
   status: 'more than RATE_LIMIT_STATUS_PER_MINUTE (30) status reads a minute from this IP, or RATE_LIMIT_PER_MINUTE (90) requests overall',
-  pop: 'more than RATE_LIMIT_POP_PER_SECOND (2) pops a second for this server name',
+  pop: 'more than RATE_LIMIT_POP_PER_SECOND (2) pops a second for this server name and password',
 };
+
+/** What answers 429 on the routes that check a server password (pop, submit): see AuthFailureLimiter. */
+export const WRONG_PASSWORD_LIMIT =
+  'Too many wrong passwords: more than RATE_LIMIT_AUTH_FAILURES_PER_MINUTE (10) a minute from this IP, or RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE (30) ' +
+  'a minute for this server name from anywhere. A password verified before is never refused. Answered only while RATE_LIMITS is on.';
 
 /** 429, with the limit the route counts against (see RateLimitModule). Routes with no limit (submit) have none. */
 export function ApiRateLimitResponse(limit: keyof typeof RATE_LIMIT_DESCRIPTIONS = 'overall', alsoWhen?: string): MethodDecorator & ClassDecorator {

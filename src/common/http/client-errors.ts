@@ -25,11 +25,17 @@ function bodyFor(error: ParserError): ErrorResponseDto {
   return { statusCode: 400, error: STATUS_CODES[400] ?? 'Error', message: `Malformed HTTP request${reason ? `: ${reason}` : ''}` };
 }
 
+/** How long the error answer may take to leave before the socket is destroyed anyway (a client that never reads). */
+export const CLIENT_ERROR_LINGER_MS = 1000;
+
 /**
  * Requests that Node's HTTP parser refuses before Express sees them (bytes a URL may not hold, a URL and
  * headers over 16 KiB, a broken request line) are answered with the same `{statusCode, error, message}`
- * body as every other error, instead of Node's bare status line. The connection is closed afterwards, as
- * Node does, since the parser cannot find where the next request starts.
+ * body as every other error, instead of Node's bare status line; so are the headers and request timeouts
+ * (408). The connection is then destroyed, as Node does, since the parser cannot find where the next
+ * request starts: once the answer is written, or after {@link CLIENT_ERROR_LINGER_MS} if the client does
+ * not read it. (Ending it is not enough: the server allows half-open connections, so a client that never
+ * closes its side would hold the socket for ever.)
  */
 export function answerClientErrorsAsJson(server: Server): void {
   server.on('clientError', (error: ParserError, socket: Duplex) => {
@@ -40,12 +46,17 @@ export function answerClientErrorsAsJson(server: Server): void {
     const response = bodyFor(error);
     const body = JSON.stringify(response);
     const statusCode = response.statusCode;
+    const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
     socket.end(
       `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
+        'X-Content-Type-Options: nosniff\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         'Connection: close\r\n\r\n' +
         body,
+      () => socket.destroy(),
     );
   });
 }

@@ -9,6 +9,15 @@ interface ClientError {
   status?: number;
   expose?: boolean;
   message?: string;
+  /** On a 413 from the body parser: the limit, and the declared length when there was one. */
+  limit?: number;
+  length?: number;
+}
+
+function tooLargeMessage({ limit, length }: ClientError): string {
+  const size = typeof length === 'number' ? ` (${length} bytes)` : '';
+  const allowed = typeof limit === 'number' ? ` (${limit} bytes)` : '';
+  return `The request body${size} is larger than BODY_LIMIT_BYTES${allowed} allows`;
 }
 
 function messageOf(response: string | object): string {
@@ -46,7 +55,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const clientError = exception as ClientError | undefined;
     const status = clientError?.status;
     if (typeof status === 'number' && status >= 400 && status < 500 && clientError?.expose) {
-      const message = status === 413 ? 'The request body is larger than BODY_LIMIT_BYTES allows' : (clientError.message ?? 'Bad request');
+      const message = status === 413 ? tooLargeMessage(clientError) : (clientError.message ?? 'Bad request');
       return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
     }
     this.logger.error(`Unexpected error: ${(exception as Error)?.stack ?? String(exception)}`);

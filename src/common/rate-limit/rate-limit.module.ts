@@ -1,12 +1,27 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModule, ThrottlerModuleOptions } from '@nestjs/throttler';
+import { hash, randomBytes } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
 import { RedisConnection } from '../redis/redis-connection';
 import { bucketOf } from './rate-limit-bucket.decorator';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 
 const MINUTE = 60_000;
+/** Salts the password digests in the pop counters' keys, which live in memory only, for the life of the process. */
+const KEY_SALT = randomBytes(16).toString('base64');
+
+/**
+ * The pop counter of a body: its server name and a digest of its password. Keyed by name, so several
+ * bridges behind one address are not throttled together; and by password, so that pops with a wrong
+ * one (someone guessing) never spend the real server's budget. Guesses have their own limit
+ * (AuthFailureLimiter), per address and per name.
+ */
+export function popTracker(body: unknown, ip: string): string {
+  const { name, password } = (body ?? {}) as { name?: unknown; password?: unknown };
+  if (typeof name !== 'string') return `ip:${ip}`;
+  return `server:${name}:${hash('sha256', KEY_SALT + (typeof password === 'string' ? password : ''), 'base64url')}`;
+}
 
 function rateLimitOptions(config: AppConfig, redis?: RedisConnection): ThrottlerModuleOptions {
   return {
@@ -25,15 +40,11 @@ function rateLimitOptions(config: AppConfig, redis?: RedisConnection): Throttler
       { name: 'create', ttl: MINUTE, limit: config.RATE_LIMIT_CREATE_PER_MINUTE, skipIf: (context) => bucketOf(context) !== 'create' },
       { name: 'status', ttl: MINUTE, limit: config.RATE_LIMIT_STATUS_PER_MINUTE, skipIf: (context) => bucketOf(context) !== 'status' },
       {
-        // Keyed by server name, so several bridges behind one address are not throttled together.
         name: 'pop',
         ttl: 1000,
         limit: config.RATE_LIMIT_POP_PER_SECOND,
         skipIf: (context) => bucketOf(context) !== 'pop',
-        getTracker: (req: Record<string, unknown>) => {
-          const name = (req.body as { name?: unknown } | undefined)?.name;
-          return typeof name === 'string' ? `server:${name}` : `ip:${String(req.ip)}`;
-        },
+        getTracker: (req: Record<string, unknown>) => popTracker(req.body, String(req.ip)),
       },
     ],
   };

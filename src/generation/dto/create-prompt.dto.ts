@@ -13,6 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { IsName } from '../../common/validation/is-name.decorator';
 
 export const MAX_USERNAME_CHARS = 100;
 export const MAX_MODEL_NAME_CHARS = 200;
@@ -82,7 +83,8 @@ export class CreatePromptDto {
 
   /**
    * Who the usage is counted for. Empty or left out: `Anonymous` (KoboldAI United started without
-   * `--apikey` sends `""`, as the original KoboldAI-cluster accepted).
+   * `--apikey` sends `""`, as the original KoboldAI-cluster accepted). No control, bidirectional-override
+   * or invisible characters (see "Names" in the README).
    */
   @ApiPropertyOptional({ default: 'Anonymous', maxLength: MAX_USERNAME_CHARS, example: 'db0' })
   @Transform(({ value }: { value: unknown }) => (value === '' ? undefined : value))
@@ -90,14 +92,16 @@ export class CreatePromptDto {
   @IsString()
   @IsNotEmpty()
   @MaxLength(MAX_USERNAME_CHARS)
+  @IsName()
   username?: string;
 
-  /** Only servers running one of these models may serve the request; leave out for any model. */
+  /** Only servers running one of these models may serve the request; leave out for any model. Names follow the rule of model names. */
   @ApiPropertyOptional({ type: [String], example: ['KoboldAI/fairseq-dense-13B-Nerys-v2'] })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
   @MaxLength(MAX_MODEL_NAME_CHARS, { each: true })
+  @IsName({ each: true })
   models?: string[];
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { isCleanName, IsName } from '../../common/validation/is-name.decorator';
 import { MAX_MODEL_NAME_CHARS, MAX_TOKENS, MAX_USERNAME_CHARS } from './create-prompt.dto';
 
 export const MAX_SERVER_NAME_CHARS = 100;
@@ -7,10 +8,13 @@ export const MAX_PASSWORD_CHARS = 256;
 export const MAX_PRIORITY_USERNAMES = 100;
 
 const isText = (value: unknown, maxChars: number): boolean => typeof value === 'string' && value.length > 0 && value.length <= maxChars;
+const isNameText = (value: unknown, maxChars: number): boolean => isText(value, maxChars) && isCleanName(value as string);
 const isAbsentOr = (value: unknown, check: (value: unknown) => boolean): boolean => value === undefined || value === null || check(value);
 const isTokenCount = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_TOKENS;
 const isUsernameList = (value: unknown): boolean =>
-  Array.isArray(value) && value.length <= MAX_PRIORITY_USERNAMES && value.every((name) => typeof name === 'string' && name.length <= MAX_USERNAME_CHARS);
+  Array.isArray(value) &&
+  value.length <= MAX_PRIORITY_USERNAMES &&
+  value.every((name) => typeof name === 'string' && name.length <= MAX_USERNAME_CHARS && isCleanName(name));
 
 /**
  * What a bridge sends when it asks for work. Every pop is also the server's check-in.
@@ -27,21 +31,22 @@ export class PopRequestDto {
   static isValidBody(this: void, body: object): boolean {
     const b = body as Record<string, unknown>;
     return (
-      isText(b.username, MAX_USERNAME_CHARS) &&
+      isNameText(b.username, MAX_USERNAME_CHARS) &&
       isText(b.password, MAX_PASSWORD_CHARS) &&
-      isText(b.name, MAX_SERVER_NAME_CHARS) &&
-      isText(b.model, MAX_MODEL_NAME_CHARS) &&
+      isNameText(b.name, MAX_SERVER_NAME_CHARS) &&
+      isNameText(b.model, MAX_MODEL_NAME_CHARS) &&
       isAbsentOr(b.max_length, isTokenCount) &&
       isAbsentOr(b.max_content_length, isTokenCount) &&
       isAbsentOr(b.priority_usernames, isUsernameList)
     );
   }
 
-  /** The server owner's username, credited with its contributions. */
+  /** The server owner's username, credited with its contributions. No control, bidirectional-override or invisible characters (see "Names" in the README). */
   @ApiProperty({ maxLength: MAX_USERNAME_CHARS, example: 'db0' })
   @IsString()
   @IsNotEmpty()
   @MaxLength(MAX_USERNAME_CHARS)
+  @IsName()
   username!: string;
 
   /** The server's password: the first pop with a name sets it, later pops must repeat it. */
@@ -51,18 +56,20 @@ export class PopRequestDto {
   @MaxLength(MAX_PASSWORD_CHARS)
   password!: string;
 
-  /** The server's public name; its stats follow this name. */
+  /** The server's public name; its stats follow this name. No control, bidirectional-override or invisible characters (see "Names" in the README). */
   @ApiProperty({ maxLength: MAX_SERVER_NAME_CHARS, example: "Db0's Awesome Instance" })
   @IsString()
   @IsNotEmpty()
   @MaxLength(MAX_SERVER_NAME_CHARS)
+  @IsName()
   name!: string;
 
-  /** The model the KoboldAI instance has loaded. */
+  /** The model the KoboldAI instance has loaded. No control, bidirectional-override or invisible characters (see "Names" in the README). */
   @ApiProperty({ maxLength: MAX_MODEL_NAME_CHARS, example: 'KoboldAI/fairseq-dense-13B-Nerys-v2' })
   @IsString()
   @IsNotEmpty()
   @MaxLength(MAX_MODEL_NAME_CHARS)
+  @IsName()
   model!: string;
 
   /** Most tokens the server generates for one request. */
@@ -81,12 +88,13 @@ export class PopRequestDto {
   @Max(MAX_TOKENS)
   max_content_length?: number;
 
-  /** Usernames whose requests this server serves first. */
+  /** Usernames whose requests this server serves first; they follow the rule of usernames. */
   @ApiPropertyOptional({ type: [String], example: ['db0'] })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(MAX_PRIORITY_USERNAMES)
   @IsString({ each: true })
   @MaxLength(MAX_USERNAME_CHARS, { each: true })
+  @IsName({ each: true })
   priority_usernames?: string[];
 }

@@ -17,6 +17,16 @@ describe('PasswordHasher', () => {
     await expect(new PasswordHasher().verify('secret', hash)).resolves.toBe(true);
   });
 
+  it('remembers only a password it verified, for that hash', async () => {
+    const hasher = new PasswordHasher();
+    const hash = await hasher.hash('secret');
+    expect(hasher.remembers('secret', hash)).toBe(false);
+    await hasher.verify('secret', hash);
+    expect(hasher.remembers('secret', hash)).toBe(true);
+    expect(hasher.remembers('Secret', hash)).toBe(false);
+    expect(hasher.remembers('secret', await hasher.hash('secret'))).toBe(false);
+  });
+
   it('refuses a malformed stored hash', async () => {
     await expect(new PasswordHasher().verify('secret', 'plain-text')).resolves.toBe(false);
   });

@@ -61,10 +61,15 @@ export class PasswordHasher {
     return ['scrypt', COST, BLOCK_SIZE, PARALLELISM, salt.toString('base64'), key.toString('base64')].join('$');
   }
 
-  async verify(password: string, stored: string): Promise<boolean> {
+  /** Whether `password` was verified against `stored` before: no scrypt, nothing to wait for. */
+  remembers(password: string, stored: string): boolean {
     const remembered = this.verified.get(stored);
+    return remembered !== undefined && sameText(remembered, this.mac(password));
+  }
+
+  async verify(password: string, stored: string): Promise<boolean> {
+    if (this.remembers(password, stored)) return true;
     const mac = this.mac(password);
-    if (remembered !== undefined && sameText(remembered, mac)) return true;
     // A stored hash that is not a valid scrypt hash matches no password: a 401, never a 500.
     const parsed = parseHash(stored);
     if (!parsed) return false;

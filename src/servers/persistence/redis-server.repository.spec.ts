@@ -2,6 +2,8 @@ import { RedisConnection } from '../../common/redis/redis-connection';
 import { loadAppConfig } from '../../config/app-config';
 import { useTestRedis } from '../../../test/support/redis-server';
 import { ServersService } from '../servers.service';
+import { PasswordHasher } from '../domain/password-hasher';
+import { AuthFailureLimiter } from '../../common/rate-limit/auth-failure-limiter';
 import { RedisServerRepository } from './redis-server.repository';
 import { aServer } from './server.repository.contract';
 
@@ -34,10 +36,10 @@ describe('RedisServerRepository', () => {
 
   it('stores the password hash, never the password, through the real check-in', async () => {
     const config = loadAppConfig({});
-    const service = new ServersService(new RedisServerRepository(connection), config);
+    const service = new ServersService(new RedisServerRepository(connection), new PasswordHasher(), new AuthFailureLimiter(config), config);
     const password = 'correct horse battery staple';
-    const server = await service.checkIn({ name: 'box', username: 'db0', password, model: 'm', maxLength: 80, maxContentLength: 1024 });
-    await expect(service.checkIn({ name: 'box', username: 'db0', password: 'wrong', model: 'm', maxLength: 80, maxContentLength: 1024 })).rejects.toThrow(
+    const server = await service.checkIn({ name: 'box', username: 'db0', password, model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '127.0.0.1' });
+    await expect(service.checkIn({ name: 'box', username: 'db0', password: 'wrong', model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '127.0.0.1' })).rejects.toThrow(
       /Wrong password/,
     );
     const dump = redis.server.cli('HGETALL', `{kc}:server:${server.id}`);
