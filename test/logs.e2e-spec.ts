@@ -116,26 +116,26 @@ describe('The access log (e2e, real process)', () => {
 describe('Log injection (e2e, real process)', () => {
   const EVIL = 'evil\r\nERROR [Fake] x\u001b[2J\u202e';
 
+  // Names with control, bidi or invisible characters are refused before anything is logged (see "Names");
+  // the logger escapes such characters anyway, whatever reaches it (src/common/logging/app-logger.spec.ts).
   it.each(['text', 'json'])('a server name, username and model with CR, LF, ESC and bidi characters forge no line (LOG_FORMAT=%s)', async (format) => {
     const { url, server } = await startServer({ LOG_FORMAT: format, ACCESS_LOG: 'on' });
     const pop = await post(`${url}/generate/pop`, { username: `u${EVIL}`, password: 'p', name: `n${EVIL}`, model: `m${EVIL}` });
-    expect(pop.status).toBe(200);
-    await waitFor('the new server line', () => Promise.resolve(server.lines.some((l) => l.includes('New server'))));
+    expect(pop.status).toBe(400);
+    expect(await pop.text()).toMatch(/must not contain control, bidirectional-override or invisible characters.*U\+000D/);
+    await waitFor('the access log line', () => Promise.resolve(server.lines.some((l) => l.includes('/generate/pop 400'))));
     server.kill('SIGTERM');
     await server.exited;
     const raw = server.output;
     expect(raw).not.toContain('\u001b');
     expect(raw).not.toContain('\r');
     expect(raw).not.toContain('\u202e');
-    // Every line is a line of the logger: none starts with the forged text.
+    // Every line is a line of the logger: none starts with the forged text, and none carries it.
     for (const line of server.lines) {
       if (format === 'json') expect(() => JSON.parse(line)).not.toThrow();
       else expect(line).toMatch(/^\[Nest\] \d+ {2}- /);
     }
-    expect(server.lines.filter((l) => l.includes('ERROR [Fake]'))).toHaveLength(1);
-    const line = server.lines.find((l) => l.includes('New server'))!;
-    if (format === 'json') expect((JSON.parse(line) as { message: string }).message).toContain(`n${EVIL}`);
-    else expect(line).toContain('nevil\\r\\nERROR [Fake] x\\x1b[2J\\u202e');
+    expect(server.lines.filter((l) => l.includes('ERROR [Fake]'))).toHaveLength(0);
   });
 });
 

@@ -100,14 +100,15 @@ describe('Redis mode (e2e)', () => {
 
     await redis.kill();
     const begun = Date.now();
-    await app.http.get('/servers').expect(503, unreachable);
+    // (GET /servers may answer from its list cache for up to SERVERS_LIST_CACHE_MS: /usage reads the store.)
+    await app.http.get('/usage').expect(503, unreachable);
     await app.http.post('/generate/pop').send(popBody('box')).expect(503, unreachable);
     await app.http.post('/generate/prompt').send({ prompt: 'hello', username: 'alice' }).expect(503, unreachable);
     expect(Date.now() - begun).toBeLessThan(1_000);
     await expect(readiness.problem()).resolves.toMatch(/^the shared store \(Redis\) at unix socket .* is unreachable/);
 
     await redis.restart();
-    await waitFor('service to resume', async () => (await app.http.get('/servers').then((r) => r.status)) === 200, 5_000, 50);
+    await waitFor('service to resume', async () => (await app.http.get('/usage').then((r) => r.status)) === 200, 5_000, 50);
     await expect(readiness.problem()).resolves.toBeNull();
     // Without persistence the restarted Redis is empty: the bridge's next pop registers the server again.
     await app.http.post('/generate/pop').send(popBody('box')).expect(200);

@@ -83,8 +83,8 @@ export class CreatePromptDto {
 
   /**
    * Who the usage is counted for. Empty or left out: `Anonymous` (KoboldAI United started without
-   * `--apikey` sends `""`, as the original KoboldAI-cluster accepted). No control, bidirectional-override
-   * or invisible characters (see "Names" in the README).
+   * `--apikey` sends `""`, as the original KoboldAI-cluster accepted).
+   * No control, bidirectional-override or invisible characters (see "Names" in the README).
    */
   @ApiPropertyOptional({ default: 'Anonymous', maxLength: MAX_USERNAME_CHARS, example: 'db0' })
   @Transform(({ value }: { value: unknown }) => (value === '' ? undefined : value))

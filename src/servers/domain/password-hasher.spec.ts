@@ -17,14 +17,21 @@ describe('PasswordHasher', () => {
     await expect(new PasswordHasher().verify('secret', hash)).resolves.toBe(true);
   });
 
-  it('remembers only a password it verified, for that hash', async () => {
+  it('remembers only a password it verified or hashed, for that hash', async () => {
     const hasher = new PasswordHasher();
-    const hash = await hasher.hash('secret');
+    const hash = await new PasswordHasher().hash('secret');
     expect(hasher.remembers('secret', hash)).toBe(false);
     await hasher.verify('secret', hash);
     expect(hasher.remembers('secret', hash)).toBe(true);
     expect(hasher.remembers('Secret', hash)).toBe(false);
-    expect(hasher.remembers('secret', await hasher.hash('secret'))).toBe(false);
+    expect(hasher.remembers('secret', await new PasswordHasher().hash('secret'))).toBe(false);
+  });
+
+  it('remembers the password of a hash it made (a server that just registered its name is no guesser)', async () => {
+    const hasher = new PasswordHasher();
+    const hash = await hasher.hash('secret');
+    expect(hasher.remembers('secret', hash)).toBe(true);
+    expect(hasher.remembers('Secret', hash)).toBe(false);
   });
 
   it('refuses a malformed stored hash', async () => {
