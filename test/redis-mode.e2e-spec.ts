@@ -106,10 +106,15 @@ describe('Redis mode (e2e)', () => {
     await app.http.post('/generate/prompt').send({ prompt: 'hello', username: 'alice' }).expect(503, unreachable);
     expect(Date.now() - begun).toBeLessThan(1_000);
     await expect(readiness.problem()).resolves.toMatch(/^the shared store \(Redis\) at unix socket .* is unreachable/);
+    // Readiness fails while Redis is unreachable; liveness does not.
+    const ready = await app.http.get('/health/ready').expect(503);
+    expect((ready.body as { message: string }).message).toMatch(/redis: the shared store \(Redis\) .* is unreachable/);
+    await app.http.get('/health').expect(200);
 
     await redis.restart();
     await waitFor('service to resume', async () => (await app.http.get('/usage').then((r) => r.status)) === 200, 5_000, 50);
     await expect(readiness.problem()).resolves.toBeNull();
+    await app.http.get('/health/ready').expect(200);
     // Without persistence the restarted Redis is empty: the bridge's next pop registers the server again.
     await app.http.post('/generate/pop').send(popBody('box')).expect(200);
     await app.http.get('/users/alice').expect(404);
