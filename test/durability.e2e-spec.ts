@@ -9,7 +9,7 @@
  * Unwritable data directory: the snapshots fail, the server says so, /health/ready answers 503 naming the
  * failure, and its exit code after SIGTERM is not 0, because the final snapshot could not be written.
  */
-import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countTokens } from '../src/generation/domain/token-counter';
 import { JsonClient } from './support/json-client';
@@ -26,7 +26,6 @@ const LOAD_MS = 4000;
 const SECRET_PROMPT = 'secret-prompt-marker';
 const SECRET_GENERATION = ' secret-generation-marker';
 /** `nobody`: when the tests run as root, the server runs as this user so that file permissions bind it. */
-const NOBODY = { uid: 65534, gid: 65534 };
 
 interface Running {
   proc: NodeProcess;
@@ -63,7 +62,6 @@ describe('Durability of the built server (e2e, real processes)', () => {
 
   afterEach(async () => {
     for (const proc of running.splice(0)) await proc.stop();
-    chmodSync(dataDir, 0o755);
     if (process.env.KEEP_DATA) console.log(dataDir); else removeDataDir(dataDir);
   });
 
@@ -182,10 +180,14 @@ describe('Durability of the built server (e2e, real processes)', () => {
   });
 
   it('unwritable data directory: the server says the snapshot cannot be written, readiness answers 503, and it exits non-zero after SIGTERM', async () => {
-    // As root, permissions bind nobody: the server runs as `nobody` on a directory it owns until it is made read-only.
-    const user = process.getuid?.() === 0 ? NOBODY : undefined;
-    if (user) chownSync(dataDir, user.uid, user.gid);
-    const server = await startServer(dataDir, { SNAPSHOT_INTERVAL_SECONDS: '1' }, user);
+    // The data directory is moved away while serving and a file put in its place: every new write there
+    // fails (as it does on a read-only or vanished mount), for root too, whom permissions do not bind.
+    // Files the server already holds open (the journals) still take writes, as on a disk gone read-only
+    // after they were opened.
+    const live = join(dataDir, 'live');
+    const movedAway = join(dataDir, 'moved-away');
+    mkdirSync(live);
+    const server = await startServer(live, { SNAPSHOT_INTERVAL_SECONDS: '1' });
     const http = new JsonClient(server.port);
     const bridge = { username: 'owner', password: 'pw', name: 'disk', model: 'disk/model' };
     const cycle = async (): Promise<number> => {
@@ -196,27 +198,29 @@ describe('Durability of the built server (e2e, real processes)', () => {
       return submit.json.reward as number;
     };
     let acknowledged = await cycle();
-    await waitFor('users.json', () => Promise.resolve(existsSync(join(dataDir, 'users.json'))));
+    await waitFor('users.json', () => Promise.resolve(existsSync(join(live, 'users.json'))));
     expect((await http.request('GET', '/health/ready')).status).toBe(200);
 
-    chmodSync(dataDir, 0o555);
+    renameSync(live, movedAway);
+    writeFileSync(live, 'not a directory');
     for (let i = 0; i < 4; i++) acknowledged += await cycle();
     const error = await server.proc.waitForLine(/ERROR .*Could not write the users snapshot/, 5000);
-    expect(error).toMatch(/EACCES/);
+    expect(error).toMatch(/EEXIST|ENOTDIR/);
     const ready = await http.request('GET', '/health/ready');
     expect(ready.status).toBe(503);
-    expect(ready.json.message).toMatch(/persistence: .*the users snapshot could not be written: EACCES/);
+    expect(ready.json.message).toMatch(/persistence: .*the users snapshot could not be written: (EEXIST|ENOTDIR)/);
 
     server.proc.kill('SIGTERM');
     const exit = await server.proc.exited;
     http.close();
     expect(exit.code).not.toBe(0);
     expect(exit.code).not.toBeNull();
-    expect(server.proc.output).toMatch(/final snapshot could not be written .*users snapshot could not be written: EACCES/);
+    expect(server.proc.output).toMatch(/final snapshot could not be written .*users snapshot could not be written: (EEXIST|ENOTDIR)/);
 
-    // The journal was opened before the directory turned read-only, so it still took every credit.
-    chmodSync(dataDir, 0o755);
-    const again = await startServer(dataDir, {}, user);
+    // The journal was opened before the directory went away, so it still took every credit.
+    rmSync(live);
+    renameSync(movedAway, live);
+    const again = await startServer(live, {});
     const reader = new JsonClient(again.port);
     const usage = (await reader.request('GET', '/usage')).json as Record<string, number>;
     reader.close();
