@@ -278,6 +278,15 @@ async function syncOverhead(base: string): Promise<number[]> {
 /** Measured seconds per run in the diverse cases (after the same warm-up). */
 const DIVERSE_SECONDS = Number(process.env.BENCH_DIVERSE_SECONDS ?? 3);
 const DIVERSE_ROUNDS = Number(process.env.BENCH_DIVERSE_ROUNDS ?? 3);
+/**
+ * `BENCH_ONLY=horde` (or a comma-separated list of diverse case keys: own-models, own-lengths, horde) runs
+ * only those cases, prints their table and leaves bench/RESULTS.md alone: for iterating on one case.
+ */
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((key) => key.trim()).filter((key) => key.length > 0);
+/** `BENCH_SIZES=10k` measures only that queue size in the diverse cases (10k, 100k or both; default both). */
+const DIVERSE_SIZES = (process.env.BENCH_SIZES ?? '10k,100k').split(',').map((size) => size.trim());
+/** Extra node flags for the benchmarked servers, e.g. `BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
+const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
 /** Requests a second arriving at the Horde-shaped servers while they pop. */
 const HORDE_ARRIVALS_PER_SECOND = 100;
 /** Generations per Horde-shaped waiting request: 40 servers popping for the whole run then leave the line as long as it was. */
@@ -400,7 +409,7 @@ async function createDiverse(base: string, wishes: DiverseCase['statusWishes'], 
 }
 
 /** Pops by the case's servers in turn for `seconds`, with the case's arrivals alongside. */
-async function measurePops(base: string, test: DiverseCase, label: string): Promise<Load> {
+async function measurePops(base: string, test: DiverseCase, label: string, pid?: number): Promise<Load & { cpu: number }> {
   const requests = test.pollers.map((body) => ({ method: 'POST' as const, path: '/generate/pop', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
   const run = async (duration: number): Promise<autocannon.Result> => {
     const arrivals = test.arrivals;
@@ -427,9 +436,12 @@ async function measurePops(base: string, test: DiverseCase, label: string): Prom
     return popped;
   };
   await run(WARMUP_SECONDS);
+  const cpu0 = pid === undefined ? 0 : cpuMicros(pid);
   const result = await run(DIVERSE_SECONDS);
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`${label}: ${result.errors} errors, ${result.non2xx} non-2xx`);
-  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+  // Server CPU per pop (the arrivals' creates included, alike on both servers).
+  const cpu = pid === undefined ? NaN : (cpuMicros(pid) - cpu0) / result.requests.total;
+  return { rps: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total, cpu };
 }
 
 interface DiverseFigures {
@@ -451,11 +463,16 @@ interface DiverseFigures {
 async function diverseCase(test: DiverseCase, temp: string, probe: string, log: (message: string) => void): Promise<DiverseFigures> {
   const start = async (name: string): Promise<{ server: Child; base: string }> => {
     const started = await startServer(temp, probe, `${test.key}-${name}`);
-    await post(`${started.base}/generate/pop`, DIVERSE_STATUS_SERVER);
-    // Twice: the first pop creates the server (one scrypt hash), the second verifies its password (one
-    // scrypt); later pops are answered from the remembered password, as in a running cluster.
-    for (const body of [...test.pollers, ...test.pollers]) await post(`${started.base}/generate/pop`, body);
-    return started;
+    try {
+      await post(`${started.base}/generate/pop`, DIVERSE_STATUS_SERVER);
+      // Twice: the first pop creates the server (one scrypt hash), the second verifies its password (one
+      // scrypt); later pops are answered from the remembered password, as in a running cluster.
+      for (const body of [...test.pollers, ...test.pollers]) await post(`${started.base}/generate/pop`, body);
+      return started;
+    } catch (error) {
+      await started.server.stop();
+      throw error;
+    }
   };
   const empty = await start('empty');
   const emptyStatus = await createDiverse(empty.base, test.statusWishes, 'status');
@@ -467,10 +484,13 @@ async function diverseCase(test: DiverseCase, temp: string, probe: string, log: 
   let rssPerRequest = 0;
   let popsFoundWork = 0;
   try {
-    for (const [size, count] of [
-      ['10k', 10_000],
-      ['100k', 100_000],
-    ] as const) {
+    const sizes = (
+      [
+        ['10k', 10_000],
+        ['100k', 100_000],
+      ] as const
+    ).filter(([size]) => DIVERSE_SIZES.includes(size));
+    for (const [size, count] of sizes) {
       const queued = await start(size);
       try {
         let rss0 = 0;
@@ -493,13 +513,13 @@ async function diverseCase(test: DiverseCase, temp: string, probe: string, log: 
         positions[size] = status.queue_position;
         for (let r = 1; r <= DIVERSE_ROUNDS; r++) {
           await empty.server.ask('gc');
-          const e = await measurePops(empty.base, test, `${test.key} pop empty`);
+          const e = await measurePops(empty.base, test, `${test.key} pop empty`, empty.server.pid);
           await queued.server.ask('gc');
-          const q = await measurePops(queued.base, test, `${test.key} pop ${size}`);
+          const q = await measurePops(queued.base, test, `${test.key} pop ${size}`, queued.server.pid);
           (pops['0'] ??= []).push(e);
           (pops[size] ??= []).push(q);
           (popRatios[size] ??= []).push(q.rps / e.rps);
-          log(`${test.key} round ${r}: pop empty ${int(e.rps)} req/s, pop ${size} ${int(q.rps)} req/s (p99 ${q.p99} ms)`);
+          log(`${test.key} round ${r}: pop empty ${int(e.rps)} req/s (~${int(e.cpu)} µs server CPU per pop), pop ${size} ${int(q.rps)} req/s (~${int(q.cpu)} µs; p99 ${q.p99} ms)`);
         }
         if (test.pollers !== HORDE_SERVERS) {
           const probePop = await post<{ id: string | null }>(`${queued.base}/generate/pop`, POLLER);
@@ -533,10 +553,10 @@ async function diverseCase(test: DiverseCase, temp: string, probe: string, log: 
   });
   return {
     test,
-    pop: { '0': summary(pops['0']), '10k': summary(pops['10k']), '100k': summary(pops['100k']) },
-    popRatio: { '10k': median(popRatios['10k']), '100k': median(popRatios['100k']) },
-    status: { '0': summary(statuses['0']), '10k': summary(statuses['10k']), '100k': summary(statuses['100k']) },
-    statusRatio: { '10k': median(statusRatios['10k']), '100k': median(statusRatios['100k']) },
+    pop: { '0': summary(pops['0']), '10k': summary(pops['10k'] ?? []), '100k': summary(pops['100k'] ?? []) },
+    popRatio: { '10k': median(popRatios['10k'] ?? [NaN]), '100k': median(popRatios['100k'] ?? [NaN]) },
+    status: { '0': summary(statuses['0']), '10k': summary(statuses['10k'] ?? []), '100k': summary(statuses['100k'] ?? []) },
+    statusRatio: { '10k': median(statusRatios['10k'] ?? [NaN]), '100k': median(statusRatios['100k'] ?? [NaN]) },
     positions: { '10k': positions['10k'], '100k': positions['100k'] },
     rssPerRequest,
     popsFoundWork,
@@ -578,6 +598,7 @@ function diverseRows(figures: DiverseFigures[]): string[][] {
 // ---------------------------------------------------------------- report
 
 const percentile = (values: number[], p: number): number => {
+  if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 };
@@ -599,7 +620,7 @@ function machine(): string {
 async function startServer(temp: string, probe: string, name: string): Promise<{ server: Child; base: string }> {
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
-  const server = startChild(join(ROOT, 'dist', 'main.js'), ['--expose-gc', '-r', probe], {
+  const server = startChild(join(ROOT, 'dist', 'main.js'), ['--expose-gc', ...SERVER_ARGS, '-r', probe], {
     PORT: String(port),
     HOST,
     DATA_DIR: join(temp, `data-${name}`),
@@ -611,6 +632,8 @@ async function startServer(temp: string, probe: string, name: string): Promise<{
     MAX_WAITING_REQUESTS_PER_USER: '1000000',
     // The status server checks in once at the start and must stay active for the whole run.
     STALE_SERVER_SECONDS: '36000',
+    // The Horde-shaped case registers 40 servers (and the status server) from one address.
+    REGISTRATIONS_PER_HOUR_PER_ADDRESS: '0',
   });
   await waitForHttp(`${base}/generate/prompt/none`, server);
   await post(`${base}/generate/pop`, POLLER); // creates the poller (one scrypt hash)
@@ -656,6 +679,15 @@ async function main(): Promise<void> {
   const log = (message: string): void => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${message}`);
   try {
     const probe = transpile('probe', temp);
+    if (ONLY.length > 0) {
+      const chosen = diverseCases().filter((test) => ONLY.includes(test.key));
+      if (chosen.length === 0) throw new Error(`BENCH_ONLY=${ONLY.join(',')}: no such case (own-models, own-lengths, horde)`);
+      const figures: DiverseFigures[] = [];
+      for (const test of chosen) figures.push(await diverseCase(test, temp, probe, log));
+      console.log(`\n${['| measure | result | detail | target |', '| --- | --- | --- | --- |', ...diverseRows(figures).map((r) => `| ${r.join(' | ')} |`)].join('\n')}`);
+      log(`BENCH_ONLY=${ONLY.join(',')}: bench/RESULTS.md left as it was`);
+      return;
+    }
     const baselineJs = transpile('express-baseline', temp);
     const popBody = JSON.stringify(POLLER);
 

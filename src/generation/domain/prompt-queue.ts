@@ -291,7 +291,7 @@ export class PromptQueue {
   }
 
   private add(prompt: WaitingPrompt, waiting: number): void {
-    const item: QueueItem = { prompt, weight: waiting, treePriority: treePriorityOf(prompt.arrival), userIndex: 0 };
+    const item: QueueItem = { prompt, weight: waiting, treePriority: treePriorityOf(prompt.arrival), priority: prompt.priority, arrival: prompt.arrival, userIndex: 0 };
     this.items.set(prompt, item);
     this.whole.insert(item);
     let requester = this.requesters.get(prompt.username);

@@ -10,13 +10,21 @@ export interface QueueItem {
   weight: number;
   /** The tree priority of its nodes: a hash of its arrival, so it is the same in every line. */
   readonly treePriority: number;
+  /**
+   * The request's `priority` and `arrival`, copied here so that a walk down a line compares items without
+   * reading the requests themselves: one memory access less per node, which counts when the lines are
+   * out of the CPU cache between HTTP requests (a pop of a request with several slots walks every line
+   * that holds it).
+   */
+  readonly priority: number;
+  readonly arrival: number;
   /** Where it sits in its requester's list. */
   userIndex: number;
 }
 
 /** Served first: higher priority, then the older request. Requests differ by arrival, so two items never tie. */
 export function servedFirst(a: QueueItem, b: QueueItem): number {
-  return b.prompt.priority - a.prompt.priority || a.prompt.arrival - b.prompt.arrival;
+  return b.priority - a.priority || a.arrival - b.arrival;
 }
 
 /** A well-mixed 30-bit number (it stays a small integer in V8) from a request's arrival order. */
