@@ -3,21 +3,12 @@
  * default follows MAX_PROMPT_CHARS and MAX_PARAMS_BYTES) and `params` on its own (MAX_PARAMS_BYTES),
  * on every route that creates a request. Default limits here, as an operator gets them.
  */
-import { NERYS_13B, popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { NERYS_13B, popBody, useTestApp } from './support/test-app';
 
 const CREATE_ROUTES = ['/generate/prompt', '/generate/async', '/generate/sync'];
 
 describe('Body and params size limits (e2e, default limits)', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-
-  afterAll(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({}, 'all');
 
   it.each(CREATE_ROUTES)('refuses 1 MB of junk params on %s with a 413 naming BODY_LIMIT_BYTES', async (route) => {
     const junk = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`junk${i}`, 'x'.repeat(1024)]));

@@ -1,17 +1,8 @@
 import { countTokens } from '../src/generation/domain/token-counter';
-import { NERYS_13B, NERYS_27B, popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { NERYS_13B, NERYS_27B, popBody, useTestApp } from './support/test-app';
 
 describe('Fair share and queue transparency (e2e)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp({ FAIR_SHARE_BALANCE_CAP: 1000, FAIR_SHARE_AGING_PER_SECOND: 5 });
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({ FAIR_SHARE_BALANCE_CAP: 1000, FAIR_SHARE_AGING_PER_SECOND: 5 });
 
   const create = async (body: Record<string, unknown>): Promise<string> => (await t.http.post('/generate/prompt').send(body).expect(200)).body.id;
   const status = async (id: string) => (await t.http.get(`/generate/prompt/${id}`).expect(200)).body;

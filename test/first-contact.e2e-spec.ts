@@ -3,21 +3,12 @@ import { request as httpRequest } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { countTokens } from '../src/generation/domain/token-counter';
-import { NERYS_13B, popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { NERYS_13B, popBody, useTestApp } from './support/test-app';
 
 const ROOT = join(__dirname, '..');
 
 describe('An empty username is Anonymous (e2e)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp();
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp();
 
   /** Pops until it gets a job, and hands `text` in for it. */
   async function serveOne(text: string): Promise<void> {
@@ -63,16 +54,7 @@ describe('An empty username is Anonymous (e2e)', () => {
 });
 
 describe('What a new user reads (e2e)', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-
-  afterAll(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({}, 'all');
 
   it("the Swagger document takes package.json's version and the project's own words", async () => {
     const document = (await t.http.get('/api-json').expect(200)).body;

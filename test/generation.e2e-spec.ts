@@ -1,18 +1,9 @@
 import { ClusterSweeper } from '../src/generation/cluster-sweeper';
 import { countTokens } from '../src/generation/domain/token-counter';
-import { NERYS_13B, NERYS_27B, popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { NERYS_13B, NERYS_27B, popBody, useTestApp } from './support/test-app';
 
 describe('Generation endpoints (e2e)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp();
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp();
 
   const readmeBody = {
     prompt: 'I entered into an argument with a clown',

@@ -3,21 +3,12 @@
  * control, bidirectional-override or invisible characters are refused with a 400 naming the field, on
  * every route that takes one; ordinary Unicode is accepted and listed as sent.
  */
-import { NERYS_13B, popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { NERYS_13B, popBody, useTestApp } from './support/test-app';
 
 const RULE = 'must not contain control, bidirectional-override or invisible characters';
 
 describe('Names (e2e)', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-
-  afterAll(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({}, 'all');
 
   it.each([
     ['a server name with a right-to-left override', '/generate/pop', popBody('Db0\u202Eecnatsni', { username: 'db0' }), 'name', 'U+202E at position 3'],

@@ -2,21 +2,12 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { SnapshotService } from '../src/common/persistence/snapshot.service';
 import { ClusterSweeper } from '../src/generation/cluster-sweeper';
 import { parsePrometheusText, sampleValue, Sample } from './support/prometheus';
-import { NERYS_13B, popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { NERYS_13B, popBody, removeDataDir, startTestApp, useTestApp } from './support/test-app';
 
 const P = 'koboldai_cluster_';
 
 describe('Health checks (e2e)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp({ SNAPSHOT_INTERVAL_SECONDS: 3600 });
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({ SNAPSHOT_INTERVAL_SECONDS: 3600 });
 
   it('GET /health answers 200 in the @nestjs/terminus format', async () => {
     const res = await t.http.get('/health').expect(200);
@@ -74,16 +65,7 @@ describe('Health checks (e2e)', () => {
 });
 
 describe('GET /metrics (e2e)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp({ PROMPT_EXPIRY_SECONDS: 600, GENERATION_TIMEOUT_MIN_SECONDS: 120 });
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({ PROMPT_EXPIRY_SECONDS: 600, GENERATION_TIMEOUT_MIN_SECONDS: 120 });
 
   async function scrape(): Promise<Sample[]> {
     const res = await t.http.get('/metrics').expect(200);

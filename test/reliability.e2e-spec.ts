@@ -1,20 +1,11 @@
 import { ClusterSweeper } from '../src/generation/cluster-sweeper';
 import { countTokens } from '../src/generation/domain/token-counter';
-import { popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { popBody, removeDataDir, startTestApp, useTestApp } from './support/test-app';
 
 const sum = (values: Record<string, number>): number => Object.values(values).reduce((a, b) => a + b, 0);
 
 describe('Reliability (e2e)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp({ GENERATION_TIMEOUT_MIN_SECONDS: 120, MAX_WAITING_REQUESTS_PER_USER: 3 });
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({ GENERATION_TIMEOUT_MIN_SECONDS: 120, MAX_WAITING_REQUESTS_PER_USER: 3 });
 
   const sweepAt = (msFromNow: number) => t.app.get(ClusterSweeper).sweep(Date.now() + msFromNow);
 

@@ -1,18 +1,9 @@
 import { countTokens } from '../src/generation/domain/token-counter';
 import { StatusService } from '../src/status/status.service';
-import { NERYS_13B, NERYS_27B, popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { NERYS_13B, NERYS_27B, popBody, useTestApp } from './support/test-app';
 
 describe('The status page and its data (e2e)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp();
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp();
 
   it('GET / serves the page, its script and style as separate same-origin files, with no inline script or style', async () => {
     const page = await t.http.get('/').expect(200).expect('Content-Type', /text\/html/);

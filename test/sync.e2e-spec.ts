@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { ClusterSweeper } from '../src/generation/cluster-sweeper';
-import { NERYS_13B, popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { NERYS_13B, popBody, useTestApp } from './support/test-app';
 
 /** What KoboldAI United sends in CLUSTER mode (aiserver.py's cluster request). */
 const clusterModeBody = {
@@ -26,16 +26,7 @@ const clusterModeBody = {
 };
 
 describe('POST /generate/sync (e2e)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp();
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp();
 
   /** A bridge: pops until it has served `jobs` generations, answering each with `text(payload)`. */
   async function workerLoop(name: string, jobs: number, text: (payload: Record<string, unknown>, i: number) => string): Promise<Record<string, unknown>[]> {

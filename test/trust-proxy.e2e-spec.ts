@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { removeDataDir, startTestApp, TestApp, useTestApp } from './support/test-app';
 
 /**
  * TRUST_PROXY with real sockets from two loopback addresses: 127.0.0.1 plays the reverse proxy, 127.0.0.2
@@ -41,16 +41,7 @@ async function statuses(count: number, send: (i: number) => Promise<number>): Pr
 }
 
 describe('TRUST_PROXY naming the reverse proxy (e2e, real sockets)', () => {
-  let t: TestApp;
-
-  beforeEach(async () => {
-    t = await startTestApp({ RATE_LIMITS: 'on', RATE_LIMIT_CREATE_PER_MINUTE: LIMIT, TRUST_PROXY: '127.0.0.1' });
-  });
-
-  afterEach(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({ RATE_LIMITS: 'on', RATE_LIMIT_CREATE_PER_MINUTE: LIMIT, TRUST_PROXY: '127.0.0.1' });
 
   it('ignores X-Forwarded-For from a client that connects directly: a fresh address per request escapes nothing', async () => {
     const result = await statuses(6, (i) => create(t, '127.0.0.2', `198.51.100.${i + 1}`));

@@ -1,16 +1,7 @@
-import { popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
+import { popBody, useTestApp } from './support/test-app';
 
 describe('Malformed input (e2e)', () => {
-  let t: TestApp;
-
-  beforeAll(async () => {
-    t = await startTestApp({ MAX_N: 10, MAX_PROMPT_CHARS: 1000, BODY_LIMIT_BYTES: 10_000 });
-  });
-
-  afterAll(async () => {
-    await t.close();
-    removeDataDir(t.dataDir);
-  });
+  const t = useTestApp({ MAX_N: 10, MAX_PROMPT_CHARS: 1000, BODY_LIMIT_BYTES: 10_000 }, 'all');
 
   const promptCases: [string, unknown, string][] = [
     ['missing prompt', { params: {} }, 'prompt'],

@@ -83,3 +83,36 @@ export const NERYS_27B = 'KoboldAI/fairseq-dense-2.7B-Nerys';
 export function popBody(name: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { username: `${name}-owner`, password: `${name}-password`, name, model: NERYS_13B, max_length: 80, max_content_length: 1024, ...overrides };
 }
+
+/**
+ * The app of a describe block: started before each test (or once, with `'all'`) with `overrides`, closed
+ * and its DATA_DIR removed after. The handle reads through to the app of the moment.
+ */
+export function useTestApp(overrides: AppConfigOverrides = {}, scope: 'each' | 'all' = 'each'): TestApp {
+  let current: TestApp | undefined;
+  const started = (): TestApp => {
+    if (!current) throw new Error('useTestApp: the app is read outside a test');
+    return current;
+  };
+  (scope === 'each' ? beforeEach : beforeAll)(async () => {
+    current = await startTestApp(overrides);
+  });
+  (scope === 'each' ? afterEach : afterAll)(async () => {
+    const app = started();
+    current = undefined;
+    await app.close();
+    removeDataDir(app.dataDir);
+  });
+  return {
+    get app() {
+      return started().app;
+    },
+    get http() {
+      return started().http;
+    },
+    get dataDir() {
+      return started().dataDir;
+    },
+    close: () => started().close(),
+  };
+}
