@@ -1,0 +1,225 @@
+import { ServerOffer, SkippedCounts } from '../domain/prompt-queue';
+import { PromptWishes } from '../domain/waiting-prompt';
+
+/**
+ * The port of the requests in flight and their processing generations: what GenerationService asks of
+ * them, one operation at a time. Every operation is one atomic step in every adapter (in memory: one
+ * synchronous turn of the event loop; in Redis: one Lua script over keys under one hash tag), so a slot
+ * is never handed out twice, a generation never credited twice, and a cancel never loses an in-flight
+ * generation's credit, whichever instance runs the operation.
+ *
+ * Adapters: `InMemoryGenerationStore` (wraps the pure PromptQueue engine; the default) and
+ * `RedisGenerationStore` (REDIS_URL set). Both pass `generation.store.contract.ts`.
+ *
+ * Nothing here writes prompts or generations to disk; the Redis adapter keeps them in Redis memory
+ * only while the request lives.
+ */
+export abstract class GenerationStore {
+  /**
+   * Queues a new request, unless its requester already has `maxUnfinishedPerRequester` unfinished
+   * requests (checked and added in one step, so two instances cannot both slip under the cap).
+   */
+  abstract enqueue(request: NewRequest, maxUnfinishedPerRequester: number): Promise<'queued' | 'over-limit'>;
+
+  /** A request as it is now, or undefined when unknown or expired. Does not count as activity. */
+  abstract findRequest(id: string): Promise<RequestRecord | undefined>;
+
+  /**
+   * A request with where it stands for each of `offers` (the distinct offers of the active servers):
+   * the waiting slots ahead of its next slot in that offer's line, or undefined where the offer cannot
+   * serve it. Undefined when the request is unknown. See PromptQueue on why per offer, not a union.
+   */
+  abstract findStanding(id: string, offers: readonly ServerOffer[]): Promise<RequestStandingRecord | undefined>;
+
+  /**
+   * A pop: starts the best waiting slot `offer` can serve (`priorityUsernames` first, then fair share,
+   * then the older request), as a processing generation of `serverId` whose deadline follows
+   * `deadline`; or, with nothing it can serve, the waiting requests it skipped, by reason. Counts as
+   * activity on the request.
+   */
+  abstract takeNextSlot(take: SlotTake): Promise<StartedGeneration | { skipped: SkippedCounts }>;
+
+  /** The processing generation with this id (in progress, overdue or done), or undefined. */
+  abstract findGeneration(id: string): Promise<GenerationRecord | undefined>;
+
+  /**
+   * A submit: takes the generation's text and, in the same atomic step, credits `credit` (the
+   * requester's usage, the server owner's contribution, the server's job). Refused without any change
+   * when the generation is unknown, was already submitted, or its slot was completed by another server
+   * after this one missed its deadline. A text for a cancelled request is still taken and credited.
+   */
+  abstract submit(submission: Submission): Promise<SubmitOutcome>;
+
+  /**
+   * Cancels a request: its waiting slots are dropped; slots in progress still finish and are credited.
+   * Answers the request after the change, or undefined when unknown. Counts as activity.
+   */
+  abstract cancel(id: string, now: number): Promise<RequestRecord | undefined>;
+
+  /**
+   * Puts the slots of processing generations whose deadline is at or before `now` back to waiting
+   * (dropped when their request was cancelled). Safe to run on any number of instances at once: each
+   * generation is put back at most once. Answers how many slots went back to waiting.
+   */
+  abstract restartOverdue(now: number): Promise<number>;
+
+  /**
+   * Deletes at most `limit` requests with no activity since `cutoff`, the longest idle first, with
+   * their processing generations and texts. Safe on any number of instances: each is deleted once,
+   * and reported by the instance that deleted it.
+   */
+  abstract expireIdle(cutoff: number, limit: number): Promise<ExpiredRequest[]>;
+
+  /** Unfinished requests (waiting or in progress) of one requester (see NewRequest.requesterKey). */
+  abstract countUnfinishedByRequester(requesterKey: string): Promise<number>;
+
+  /** Unfinished requests (waiting or in progress) made under one username. */
+  abstract countUnfinishedByUsername(username: string): Promise<number>;
+
+  /** Forgets the matching state kept for offers not among `active` (the offers of the active servers). */
+  abstract retainOffers(active: readonly ServerOffer[]): Promise<void>;
+
+  /** The requests in flight at a glance; may read every request, so callers cache it. */
+  abstract summarize(): Promise<QueueSummary>;
+
+  /**
+   * Calls `listener` with the id of every request that became done (all slots finished, or cancelled
+   * with nothing in progress) or was expired, on whichever instance the change happened. Delivery may
+   * be lost between instances: a listener that must not miss one re-reads with findRequest on a timer.
+   */
+  abstract onSettled(listener: (requestId: string) => void): void;
+}
+
+export interface NewRequest {
+  id: string;
+  prompt: string;
+  /** KoboldAI generation parameters without `n`: they reach the worker untouched. */
+  params: Record<string, unknown>;
+  username: string;
+  /** Who the per-requester cap counts this request for: the username, or for anonymous requests their address. */
+  requesterKey: string;
+  wishes: PromptWishes;
+  n: number;
+  /** Standing in line, fixed at creation: higher is served first (the fair-share rule). */
+  priority: number;
+  now: number;
+}
+
+/** A request as stored, without its prompt and params (those are read only by the pop that starts a slot). */
+export interface RequestRecord {
+  id: string;
+  username: string;
+  requesterKey: string;
+  wishes: PromptWishes;
+  n: number;
+  createdAt: number;
+  lastActivityAt: number;
+  /** Slots no server has taken, or put back and not taken again. */
+  waiting: number;
+  /** Slots in progress. */
+  processing: number;
+  /** Slots put back after a missed deadline, so far. */
+  restarted: number;
+  cancelled: boolean;
+  /** The texts so far, in the order they arrived. */
+  generations: string[];
+  /** Nothing waiting or in progress. */
+  done: boolean;
+}
+
+export interface RequestStandingRecord {
+  request: RequestRecord;
+  /** Per given offer, in order: waiting slots ahead of the request's next slot in its line, or undefined (cannot serve it). */
+  ahead: (number | undefined)[];
+  /** The fewest of `ahead`; when no given offer can serve it (or none has a line), the slots ahead in the whole queue. */
+  position: number;
+}
+
+/** How a pop's deadline is worked out: now + clamp(wished max_length × msPerToken, minMs, maxMs). */
+export interface DeadlineRule {
+  minMs: number;
+  /** Milliseconds the server is given per wished token (safety factor ÷ its measured speed); 0 when unmeasured. */
+  msPerToken: number;
+  /** Never later than this after now (the request's expiry, as a pop is activity). */
+  maxMs: number;
+}
+
+export interface SlotTake {
+  offer: ServerOffer;
+  priorityUsernames: ReadonlySet<string>;
+  serverId: string;
+  /** The new processing generation's id. */
+  generationId: string;
+  deadline: DeadlineRule;
+  now: number;
+}
+
+export interface StartedGeneration {
+  generationId: string;
+  requestId: string;
+  /** The body a worker sends to KoboldAI's api/latest/generate: the params, the prompt, `n: 1`. */
+  payload: Record<string, unknown>;
+  wishes: PromptWishes;
+  /** When the slot goes back to waiting if no text arrives (ms since the epoch). */
+  deadline: number;
+}
+
+export interface GenerationRecord {
+  id: string;
+  requestId: string;
+  serverId: string;
+  startedAt: number;
+  deadline: number;
+  state: 'processing' | 'overdue' | 'submitted' | 'superseded';
+}
+
+export interface Submission {
+  generationId: string;
+  text: string;
+  now: number;
+  credit: {
+    /** Tokens of the text: the requester's usage, the owner's contribution, the server's job. */
+    tokens: number;
+    /** The owner of the server that took the generation. */
+    serverOwner: string;
+  };
+}
+
+export type SubmitOutcome =
+  | {
+      outcome: 'accepted';
+      /** The request after the text was added. */
+      request: RequestRecord;
+      generation: GenerationRecord;
+      /** This submit made the request done (for the completion metric). */
+      completedRequest: boolean;
+    }
+  | { outcome: 'unknown' | 'already-submitted' | 'slot-complete' };
+
+export interface ExpiredRequest {
+  id: string;
+  /** It was done when it expired (so it did not go unserved). */
+  done: boolean;
+}
+
+/** Waiting requests and their waiting slots. */
+export interface WaitingCount {
+  requests: number;
+  slots: number;
+}
+
+/** The requests in flight at a glance, for metrics and the status page. */
+export interface QueueSummary {
+  /** Requests with at least one waiting slot, and those slots. */
+  waiting: WaitingCount;
+  /** Generations handed to a server and not handed in yet. */
+  processingGenerations: number;
+  /** When the oldest request with a waiting slot was made (ms since the epoch), or null. */
+  oldestWaitingSince: number | null;
+  /** Waiting requests by a model they ask for (a request asking for several counts for each). */
+  waitingByModel: Map<string, WaitingCount>;
+  /** Waiting requests that any model may serve. */
+  waitingForAnyModel: WaitingCount;
+  /** Requests held (waiting, processing, or finished and not yet expired). */
+  held: number;
+}
