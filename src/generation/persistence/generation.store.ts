@@ -1,4 +1,5 @@
 import { ServerOffer, SkippedCounts } from '../domain/prompt-queue';
+import type { DeadlineRule } from '../domain/deadline';
 import { PromptWishes } from '../domain/waiting-prompt';
 
 /**
@@ -145,14 +146,8 @@ export interface RequestStandingRecord {
   position: number;
 }
 
-/** How a pop's deadline is worked out: now + clamp(wished max_length × msPerToken, minMs, maxMs). */
-export interface DeadlineRule {
-  minMs: number;
-  /** Milliseconds the server is given per wished token (safety factor ÷ its measured speed); 0 when unmeasured. */
-  msPerToken: number;
-  /** Never later than this after now (the request's expiry, as a pop is activity). */
-  maxMs: number;
-}
+/** How a pop's deadline is worked out (now + clamp(wished max_length × msPerToken, minMs, maxMs)): see domain/deadline.ts, `deadlineOf`. */
+export type { DeadlineRule } from '../domain/deadline';
 
 export interface SlotTake {
   offer: ServerOffer;
