@@ -47,6 +47,6 @@ describe('Fair share aging (fake clock)', () => {
     // Until the bound, every newer contributor request outranks it; right after, it outranks them.
     expect(servedAfter).toBeGreaterThan(bound - 2);
     expect(servedAfter).toBeLessThanOrEqual(bound + 1);
-    expect(generation.getRequest(consumerRequest.id).done).toBe(true);
+    await expect(generation.getRequest(consumerRequest.id)).resolves.toMatchObject({ done: true });
   });
 });
