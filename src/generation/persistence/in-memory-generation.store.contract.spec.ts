@@ -1,16 +1,7 @@
 import { describeGenerationStoreContract, GenerationStoreFixture } from './generation.store.contract';
-import { GenerationCredit, GenerationLedger } from './generation-ledger';
+import { RecordingLedger } from '../../../test/support/recording-ledger';
+import { GenerationCredit } from './generation-ledger';
 import { InMemoryGenerationStore } from './in-memory-generation.store';
-
-/** Records every credit, so the contract can check each accepted text is credited once. */
-export class RecordingLedger extends GenerationLedger {
-  readonly credits: GenerationCredit[] = [];
-
-  credit(credit: GenerationCredit): Promise<void> {
-    this.credits.push(credit);
-    return Promise.resolve();
-  }
-}
 
 describeGenerationStoreContract('in memory', (): Promise<GenerationStoreFixture> => {
   const ledger = new RecordingLedger();
