@@ -114,9 +114,9 @@ export class ServersService {
   private async isPasswordOf(server: KoboldServer, password: string, clientAddress: ClientAddress): Promise<boolean> {
     if (this.passwords.remembers(password, server.passwordHash)) return true;
     const address = clientAddress();
-    this.authFailures.beginGuess(server.name, address);
+    await this.authFailures.beginGuess(server.name, address);
     const right = await this.passwords.verify(password, server.passwordHash);
-    if (right) this.authFailures.guessWasRight(server.name, address);
+    if (right) await this.authFailures.guessWasRight(server.name, address);
     else this.authFailures.guessWasWrong(server.name, address);
     return right;
   }

@@ -22,7 +22,7 @@ export class RedisModule {
           useFactory: () => {
             const connection = new RedisConnection(url);
             new Logger(RedisModule.name).warn(
-              `REDIS_URL is set: users, servers and rate limits are kept in Redis (${connection.target}); waiting requests are still kept in ` +
+              `REDIS_URL is set: users, servers, rate limits and the registration and wrong-password budgets are kept in Redis (${connection.target}); waiting requests are still kept in ` +
                 'this process only (Redis mode is being built), so run a single instance',
             );
             return connection;
