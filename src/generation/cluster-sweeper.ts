@@ -33,8 +33,8 @@ export class ClusterSweeper implements OnModuleInit {
 
   async sweep(now = Date.now()): Promise<void> {
     try {
-      this.generation.restartOverdue(now);
-      while (this.generation.expireIdle(now, ClusterSweeper.EXPIRY_BATCH) === ClusterSweeper.EXPIRY_BATCH) await yieldToEventLoop();
+      await this.generation.restartOverdue(now);
+      while ((await this.generation.expireIdle(now, ClusterSweeper.EXPIRY_BATCH)) === ClusterSweeper.EXPIRY_BATCH) await yieldToEventLoop();
       await this.servers.sweepStale(now);
       await this.servers.forgetUnused(now);
       await this.generation.retireInactiveOffers(now);

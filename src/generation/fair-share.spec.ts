@@ -1,6 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { startAppContext, TestContext } from '../../test/support/app-context';
 import { UsersService } from '../users/users.service';
+import { fairSharePriority } from './fair-share';
 import { GenerationService } from './generation.service';
 
 const CAP = 100;
@@ -47,6 +48,18 @@ describe('Fair share aging (fake clock)', () => {
     // Until the bound, every newer contributor request outranks it; right after, it outranks them.
     expect(servedAfter).toBeGreaterThan(bound - 2);
     expect(servedAfter).toBeLessThanOrEqual(bound + 1);
-    expect(generation.getRequest(consumerRequest.id).done).toBe(true);
+    await expect(generation.getRequest(consumerRequest.id)).resolves.toMatchObject({ done: true });
+  });
+});
+
+describe('fairSharePriority', () => {
+  const settings = { FAIR_SHARE_BALANCE_CAP: 100, FAIR_SHARE_AGING_PER_SECOND: 2 };
+
+  it('is the balance clamped to ±cap, less the aging rate times the creation time', () => {
+    expect(fairSharePriority(50, 0, settings)).toBe(50);
+    expect(fairSharePriority(500, 0, settings)).toBe(100);
+    expect(fairSharePriority(-500, 0, settings)).toBe(-100);
+    // A request made 10 s later stands 20 lower: the older one has aged 10 s more.
+    expect(fairSharePriority(50, 10_000, settings)).toBe(30);
   });
 });

@@ -1,28 +1,18 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ServersModule } from '../servers/servers.module';
-import { WaitingRequestsCounter } from '../users/domain/waiting-requests-counter';
 import { UsersModule } from '../users/users.module';
 import { ClusterSweeper } from './cluster-sweeper';
+import { FairShare } from './fair-share';
 import { GenerationController } from './generation.controller';
 import { GenerationService } from './generation.service';
-import { InMemoryWaitingPromptRepository } from './persistence/in-memory-waiting-prompt.repository';
-import { WaitingPromptRepository } from './persistence/waiting-prompt.repository';
-import { WaitingRequestsCounterAdapter } from './persistence/waiting-requests-counter.adapter';
+import { GenerationStoreModule } from './persistence/generation-store.module';
+import { SyncCompletions } from './sync-completions';
 
-/**
- * Global only so that the Users module can reach its WaitingRequestsCounter port without an import cycle.
- * GenerationService is exported for the read-only views of the queue (metrics, status page).
- */
-@Global()
+/** GenerationService is exported for the read-only views of the queue (metrics, status page) and other APIs over it. */
 @Module({
-  imports: [ServersModule, UsersModule],
+  imports: [GenerationStoreModule, ServersModule, UsersModule],
   controllers: [GenerationController],
-  providers: [
-    GenerationService,
-    ClusterSweeper,
-    { provide: WaitingPromptRepository, useClass: InMemoryWaitingPromptRepository },
-    { provide: WaitingRequestsCounter, useClass: WaitingRequestsCounterAdapter },
-  ],
-  exports: [WaitingRequestsCounter, GenerationService],
+  providers: [GenerationService, SyncCompletions, FairShare, ClusterSweeper],
+  exports: [GenerationService],
 })
 export class GenerationModule {}

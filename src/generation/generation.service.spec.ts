@@ -2,7 +2,7 @@ import { INestApplicationContext, NotFoundException } from '@nestjs/common';
 import { startAppContext, TestContext } from '../../test/support/app-context';
 import { ServersService } from '../servers/servers.service';
 import { GenerationService } from './generation.service';
-import { WaitingPromptRepository } from './persistence/waiting-prompt.repository';
+import { GenerationStore } from './persistence/generation.store';
 
 const SECOND = 1000;
 
@@ -36,19 +36,19 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   it('expires a request 10 minutes after its last activity, at the next sweep', async () => {
     const request = await generation.createRequest({ prompt: 'p' });
     await advance(590 * SECOND);
-    expect(generation.getRequest(request.id)).toBe(request);
+    await expect(generation.getRequest(request.id)).resolves.toEqual(request);
     await advance(20 * SECOND);
-    expect(() => generation.getRequest(request.id)).toThrow(NotFoundException);
+    await expect(generation.getRequest(request.id)).rejects.toThrow(NotFoundException);
   });
 
   it('does not keep a request alive because its status is read', async () => {
     const request = await generation.createRequest({ prompt: 'p' });
     for (let i = 0; i < 5; i++) {
       await advance(100 * SECOND);
-      generation.getRequest(request.id);
+      await generation.getRequestStanding(request.id);
     }
     await advance(110 * SECOND);
-    expect(() => generation.getRequest(request.id)).toThrow(NotFoundException);
+    await expect(generation.getRequest(request.id)).rejects.toThrow(NotFoundException);
   });
 
   it('counts a pop of one of its slots as activity', async () => {
@@ -57,9 +57,9 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     await generation.pop({ username: 'owner', password: 'pw', name: 'alpha', model: 'm' });
     await advance(500 * SECOND);
     // Still there (its deadline passed meanwhile, so the slot is waiting again).
-    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 2, restarted: 1 });
+    await expect(generation.getRequest(request.id)).resolves.toMatchObject({ waiting: 2, restarted: 1 });
     await advance(110 * SECOND);
-    expect(() => generation.getRequest(request.id)).toThrow(NotFoundException);
+    await expect(generation.getRequest(request.id)).rejects.toThrow(NotFoundException);
   });
 
   it('counts a submit as activity', async () => {
@@ -68,7 +68,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     await advance(500 * SECOND);
     await generation.submit(popped.id as string, 'pw', 'text');
     await advance(500 * SECOND);
-    expect(generation.getRequest(request.id).finished).toBe(1);
+    await expect(generation.getRequest(request.id)).resolves.toMatchObject({ generations: ['text'] });
   });
 
   it('drops a server from the active list after 5 minutes without a pop, and brings it back on the next', async () => {
@@ -88,9 +88,9 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     const request = await generation.createRequest({ prompt: 'p', params: { max_length: 80 } });
     await pop();
     await advance(110 * SECOND);
-    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 0, processing: 1, restarted: 0 });
+    await expect(generation.getRequest(request.id)).resolves.toMatchObject({ waiting: 0, processing: 1, restarted: 0 });
     await advance(20 * SECOND);
-    expect(generation.getRequest(request.id)).toMatchObject({ waiting: 1, processing: 0, restarted: 1 });
+    await expect(generation.getRequest(request.id)).resolves.toMatchObject({ waiting: 1, processing: 0, restarted: 1 });
     const redo = await pop('beta');
     expect(redo.id).toEqual(expect.any(String));
   });
@@ -109,9 +109,9 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     const deadlineSeconds = (100 / speed) * 3;
     expect(deadlineSeconds).toBeGreaterThan(200);
     await advance((deadlineSeconds - 15) * SECOND);
-    expect(generation.getRequest(request.id).restarted).toBe(0);
+    await expect(generation.getRequest(request.id)).resolves.toMatchObject({ restarted: 0 });
     await advance(30 * SECOND);
-    expect(generation.getRequest(request.id).restarted).toBe(1);
+    await expect(generation.getRequest(request.id)).resolves.toMatchObject({ restarted: 1 });
   });
 
   it('never sets a deadline beyond the request expiry', async () => {
@@ -122,7 +122,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     // alpha now measures about 0.01 tokens per second: 500 tokens would take days.
     await generation.createRequest({ prompt: 'p', params: { max_length: 500 } });
     const popped = await pop();
-    const processing = context.get(WaitingPromptRepository).findProcessingById(popped.id as string);
+    const processing = await context.get(GenerationStore).findGeneration(popped.id as string);
     expect(processing?.deadline).toBe(Date.now() + 600 * SECOND);
   });
 
@@ -156,7 +156,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   });
 
   it('has the sweep drop the queue lines of offers no active server makes', async () => {
-    const retain = jest.spyOn(context.get(WaitingPromptRepository), 'retainOffers');
+    const retain = jest.spyOn(context.get(GenerationStore), 'retainOffers');
     await pop();
     await advance(10 * SECOND);
     expect(retain).toHaveBeenLastCalledWith([expect.objectContaining({ model: 'm', maxLength: 512, maxContentLength: 2048 })]);

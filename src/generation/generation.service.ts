@@ -1,7 +1,5 @@
 import {
   BadRequestException,
-  BeforeApplicationShutdown,
-  GatewayTimeoutException,
   HttpException,
   HttpStatus,
   Injectable,
@@ -16,14 +14,15 @@ import { ClusterMetrics } from '../metrics/cluster-metrics.service';
 import { KoboldServer, tokensPerSecond } from '../servers/domain/kobold-server';
 import { ClientAddress, ServersService } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
-import { UsersService } from '../users/users.service';
-import { ProcessingGeneration } from './domain/processing-generation';
+import { deadlineRuleFor } from './domain/deadline';
 import { offerKey, ServerOffer, skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
 import { countTokens } from './domain/token-counter';
-import { PromptWishes, WaitingPrompt, WishesInterner } from './domain/waiting-prompt';
+import { PromptWishes } from './domain/waiting-prompt';
 import { CreatePromptDto } from './dto/create-prompt.dto';
 import { PopRequestDto } from './dto/pop-request.dto';
-import { QueueSummary, WaitingPromptRepository } from './persistence/waiting-prompt.repository';
+import { FairShare } from './fair-share';
+import { GenerationStore, QueueSummary, RequestRecord } from './persistence/generation.store';
+import { SyncCompletions } from './sync-completions';
 
 export const DEFAULT_REQUEST_MAX_LENGTH = 80;
 export const DEFAULT_REQUEST_MAX_CONTENT_LENGTH = 1024;
@@ -32,7 +31,7 @@ export const DEFAULT_SERVER_MAX_CONTENT_LENGTH = 2048;
 
 /** Where a request stands: its place in line, a wait estimate, and whether anyone can serve it. */
 export interface RequestStanding {
-  prompt: WaitingPrompt;
+  request: RequestRecord;
   queuePosition: number;
   waitTime: number | null;
   isPossible: boolean;
@@ -47,11 +46,6 @@ export interface SubmitResult {
 
 export type PopResult = { id: string; payload: Record<string, unknown> } | { id: null; skipped: SkippedCounts };
 
-interface SyncWaiter {
-  resolve: (generations: string[]) => void;
-  reject: (error: HttpException) => void;
-}
-
 const SKIP_EXPLANATIONS: Record<SkipReason, (wishes: PromptWishes) => string> = {
   model: (w) => `none runs any of the models ${JSON.stringify(w.models)}`,
   max_content_length: (w) => `none accepts a context of ${w.maxContentLength} tokens`,
@@ -59,16 +53,14 @@ const SKIP_EXPLANATIONS: Record<SkipReason, (wishes: PromptWishes) => string> = 
 };
 
 @Injectable()
-export class GenerationService implements BeforeApplicationShutdown {
+export class GenerationService {
   private readonly logger = new Logger(GenerationService.name);
-  private readonly syncWaiters = new Map<string, SyncWaiter>();
-  /** Waiting requests with the same wishes share one object: they are many, their wishes are few. */
-  private readonly wishes = new WishesInterner();
 
   constructor(
-    private readonly prompts: WaitingPromptRepository,
+    private readonly store: GenerationStore,
     private readonly servers: ServersService,
-    private readonly users: UsersService,
+    private readonly fairShare: FairShare,
+    private readonly syncCompletions: SyncCompletions,
     private readonly config: AppConfig,
     private readonly metrics: ClusterMetrics,
   ) {}
@@ -77,19 +69,35 @@ export class GenerationService implements BeforeApplicationShutdown {
    * Queues a request for `n` generations and returns it. `clientAddress` tells anonymous requesters
    * apart for the per-user limit.
    */
-  async createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): Promise<WaitingPrompt> {
+  async createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): Promise<RequestRecord> {
     this.assertWithinLimits(dto);
     const { n = 1, ...params } = dto.params ?? {};
     const username = dto.username ?? ANONYMOUS;
     const requesterKey = username === ANONYMOUS ? `${ANONYMOUS}@${clientAddress}` : username;
-    this.assertUnderRequestLimit(username, requesterKey);
-    const priority = await this.priorityFor(username, now);
-    // Checked again: another request of the same requester may have been added meanwhile.
-    this.assertUnderRequestLimit(username, requesterKey);
-    const prompt = new WaitingPrompt({ id: randomUUID(), prompt: dto.prompt, params, username, requesterKey, wishes: this.wishes.intern(wishesOf(dto)), n, now, priority });
-    this.prompts.add(prompt);
-    this.metrics.requestCreated(n, prompt.wishes.maxLength);
-    return prompt;
+    const limit = this.config.MAX_WAITING_REQUESTS_PER_USER;
+    // Checked first so that a requester over the limit costs no read of their balance; enqueue checks again, atomically.
+    if ((await this.store.countUnfinishedByRequester(requesterKey)) >= limit) throw this.overRequestLimit(username);
+    const priority = await this.fairShare.priorityFor(username, now);
+    const id = randomUUID();
+    const wishes = wishesOf(dto);
+    const queued = await this.store.enqueue({ id, prompt: dto.prompt, params, username, requesterKey, wishes, n, priority, now }, limit);
+    if (queued === 'over-limit') throw this.overRequestLimit(username);
+    this.metrics.requestCreated(n, wishes.maxLength);
+    return {
+      id,
+      username,
+      requesterKey,
+      wishes,
+      n,
+      createdAt: now,
+      lastActivityAt: now,
+      waiting: n,
+      processing: 0,
+      restarted: 0,
+      cancelled: false,
+      generations: [],
+      done: n === 0,
+    };
   }
 
   /**
@@ -109,50 +117,50 @@ export class GenerationService implements BeforeApplicationShutdown {
     }
   }
 
-  /** 429 when the requester already has MAX_WAITING_REQUESTS_PER_USER unfinished requests. */
-  private assertUnderRequestLimit(username: string, requesterKey: string): void {
-    const limit = this.config.MAX_WAITING_REQUESTS_PER_USER;
-    if (this.prompts.countUnfinishedByRequester(requesterKey) < limit) return;
-    throw new HttpException(
-      `${username} already has ${limit} unfinished requests (MAX_WAITING_REQUESTS_PER_USER); wait for one to finish or cancel one`,
+  /** 429: the requester already has MAX_WAITING_REQUESTS_PER_USER unfinished requests. */
+  private overRequestLimit(username: string): HttpException {
+    return new HttpException(
+      `${username} already has ${this.config.MAX_WAITING_REQUESTS_PER_USER} unfinished requests (MAX_WAITING_REQUESTS_PER_USER); wait for one to finish or cancel one`,
       HttpStatus.TOO_MANY_REQUESTS,
     );
   }
 
   /** A request by id; 404 when unknown or expired. Reading it does not keep it alive. */
-  getRequest(id: string): WaitingPrompt {
-    const prompt = this.prompts.findById(id);
-    if (!prompt) throw new NotFoundException(`No request with id "${id}": it never existed or expired after ${this.config.PROMPT_EXPIRY_SECONDS}s without activity`);
-    return prompt;
+  async getRequest(id: string): Promise<RequestRecord> {
+    const request = await this.store.findRequest(id);
+    if (!request) throw this.unknownRequest(id);
+    return request;
   }
 
   /** A request with its place in line, a wait estimate and whether an active server can serve it. */
   async getRequestStanding(id: string): Promise<RequestStanding> {
-    const prompt = this.getRequest(id);
     const active = await this.servers.findActive();
-    const capable = active.filter((server) => skipReason(prompt.wishes, server) === null);
-    const isPossible = prompt.done || capable.length > 0;
-    const kinds = serverKinds(capable);
-    const standing = prompt.waiting > 0 ? this.prompts.standingInLine(prompt, kinds.map((kind) => kind.offer)) : undefined;
-    const queuePosition = standing?.position ?? 0;
+    const kinds = serverKinds(active);
+    const standing = await this.store.findStanding(
+      id,
+      kinds.map((kind) => kind.offer),
+    );
+    if (!standing) throw this.unknownRequest(id);
+    const { request, ahead, position: queuePosition } = standing;
+    const isPossible = request.done || active.some((server) => skipReason(request.wishes, server) === null);
     let waitTime: number | null = null;
-    if (prompt.done) {
+    if (request.done) {
       waitTime = 0;
     } else if (isPossible) {
       // The soonest any one kind of capable server, at its measured speed, gets through its line ahead of
       // the request and the request's own slots (see PromptQueue: why per kind, not a union).
-      for (const [i, { speed }] of kinds.entries()) {
-        if (speed <= 0) continue;
-        const slotsToGo = (standing?.ahead[i] ?? queuePosition) + prompt.waiting + prompt.processing;
-        const seconds = Math.ceil((slotsToGo * prompt.wishes.maxLength) / speed);
+      for (const [i, { offer, speed }] of kinds.entries()) {
+        if (speed <= 0 || skipReason(request.wishes, offer) !== null) continue;
+        const slotsToGo = (ahead[i] ?? queuePosition) + request.waiting + request.processing;
+        const seconds = Math.ceil((slotsToGo * request.wishes.maxLength) / speed);
         if (waitTime === null || seconds < waitTime) waitTime = seconds;
       }
     }
-    return { prompt, queuePosition, waitTime, isPossible, impossibleReason: isPossible ? null : explainNoServer(prompt.wishes, active) };
+    return { request, queuePosition, waitTime, isPossible, impossibleReason: isPossible ? null : explainNoServer(request.wishes, active) };
   }
 
   /**
-   * Creates a request and resolves with its `n` generations when the submit that completes it arrives.
+   * Creates a request and resolves with its `n` generations once it is done (see SyncCompletions).
    * 503 at once when no active server could serve it; 504 if it expires first; aborting (the client
    * went away) cancels it.
    */
@@ -161,32 +169,13 @@ export class GenerationService implements BeforeApplicationShutdown {
     const wishes = wishesOf(dto);
     const reason = await this.whyNoServerCanServe(wishes);
     if (reason) throw new ServiceUnavailableException(`No active server can serve this request: ${reason}`);
-    const prompt = await this.createRequest(dto, clientAddress);
-    return new Promise<string[]>((resolve, reject) => {
-      const onAbort = (): void => {
-        if (!this.syncWaiters.delete(prompt.id)) return;
-        prompt.cancel();
-        this.prompts.refresh(prompt);
-        reject(new BadRequestException('The client closed the connection; the request was cancelled'));
-      };
-      this.syncWaiters.set(prompt.id, {
-        resolve: (generations) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(generations);
-        },
-        reject: (error) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      });
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    const request = await this.createRequest(dto, clientAddress);
+    return this.syncCompletions.waitFor(request.id, signal);
   }
 
   /**
    * A bridge asks for work (from `clientAddress`, by which new names and wrong passwords are budgeted):
-   * checks the server in, then hands it a slot of the oldest request it can serve.
+   * checks the server in, then hands it a slot of the best request it can serve.
    */
   async pop(dto: PopRequestDto, clientAddress: ClientAddress = () => 'unknown'): Promise<PopResult> {
     const offer = {
@@ -195,23 +184,20 @@ export class GenerationService implements BeforeApplicationShutdown {
       maxContentLength: dto.max_content_length ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH,
     };
     const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password, clientAddress });
-    const now = Date.now();
-    const priorityUsernames = new Set([server.owner, ...(dto.priority_usernames ?? [])]);
-    const match = this.prompts.takeNextFor(offer, now, priorityUsernames);
-    this.metrics.popped(match.prompt !== undefined);
-    if (!match.prompt) return { id: null, skipped: match.skipped };
-    const generation: ProcessingGeneration = {
-      id: randomUUID(),
-      promptId: match.prompt.id,
+    const taken = await this.store.takeNextSlot({
+      offer,
+      priorityUsernames: new Set([server.owner, ...(dto.priority_usernames ?? [])]),
       serverId: server.id,
-      slot: match.slot,
-      startedAt: now,
-      deadline: this.deadlineFor(match.prompt, server, now),
-      state: 'processing',
-    };
-    match.prompt.assign(generation);
-    this.prompts.addProcessing(generation);
-    return { id: generation.id, payload: match.prompt.payload() };
+      generationId: randomUUID(),
+      deadline: deadlineRuleFor(tokensPerSecond(server), this.config),
+      now: Date.now(),
+    });
+    if ('skipped' in taken) {
+      this.metrics.popped(false);
+      return { id: null, skipped: taken.skipped };
+    }
+    this.metrics.popped(true);
+    return { id: taken.generationId, payload: taken.payload };
   }
 
   /**
@@ -219,46 +205,35 @@ export class GenerationService implements BeforeApplicationShutdown {
    * from a server that missed its deadline still completes the slot if nobody else has.
    */
   async submit(id: string, password: string, text: string, clientAddress: ClientAddress = () => 'unknown'): Promise<SubmitResult> {
-    const generation = this.prompts.findProcessingById(id);
+    const generation = await this.store.findGeneration(id);
     if (!generation) throw this.unknownGeneration(id);
     const server = await this.servers.authenticate(generation.serverId, password, clientAddress);
-    const prompt = this.prompts.findById(generation.promptId);
-    if (!prompt || this.prompts.findProcessingById(id) !== generation) throw this.unknownGeneration(id);
-    // Counted before any state changes, so nothing is completed without being credited.
     const reward = countTokens(text);
     const now = Date.now();
-    const wasDone = prompt.done;
-    const refusal = prompt.finishSlot(generation, text, now);
-    if (refusal === 'already-submitted') throw new BadRequestException(`Generation "${id}" was already submitted`);
-    if (refusal === 'slot-complete') {
-      throw new NotFoundException(`Generation "${id}" is no longer needed: another server completed its slot after this one missed its deadline`);
+    const result = await this.store.submit({ generationId: id, text, now, credit: { tokens: reward, serverOwner: server.owner } });
+    switch (result.outcome) {
+      case 'unknown':
+        throw this.unknownGeneration(id);
+      case 'already-submitted':
+        throw new BadRequestException(`Generation "${id}" was already submitted`);
+      case 'slot-complete':
+        throw new NotFoundException(`Generation "${id}" is no longer needed: another server completed its slot after this one missed its deadline`);
     }
-    this.prompts.touch(prompt, now);
     this.metrics.submitted(reward, now);
-    if (!wasDone && prompt.done && !prompt.cancelled) this.metrics.requestCompleted(prompt.createdAt, now);
-    this.afterChange(prompt);
-    await this.servers.recordJob(server.id, { tokens: reward, seconds: (now - generation.startedAt) / 1000 });
-    await this.users.recordGeneration(prompt.username, server.owner, reward);
-    return prompt.cancelled ? { reward, cancelled: true } : { reward };
+    if (result.completedRequest && !result.request.cancelled) this.metrics.requestCompleted(result.request.createdAt, now);
+    return result.request.cancelled ? { reward, cancelled: true } : { reward };
   }
 
   /** Cancels a request: its waiting slots are dropped; slots in progress still finish and are credited. */
-  cancelRequest(id: string): Promise<RequestStanding> {
-    const prompt = this.getRequest(id);
-    prompt.cancel();
-    this.afterChange(prompt);
+  async cancelRequest(id: string): Promise<RequestStanding> {
+    const request = await this.store.cancel(id, Date.now());
+    if (!request) throw this.unknownRequest(id);
     return this.getRequestStanding(id);
   }
 
   /** Run by the scheduled sweep: slots whose server missed its deadline go back to waiting. */
-  restartOverdue(now = Date.now()): number {
-    let restarted = 0;
-    for (const generation of this.prompts.findOverdue(now)) {
-      const prompt = this.prompts.findById(generation.promptId);
-      if (!prompt) continue;
-      if (prompt.putBackOverdue(generation)) restarted += 1;
-      this.afterChange(prompt);
-    }
+  async restartOverdue(now = Date.now()): Promise<number> {
+    const restarted = await this.store.restartOverdue(now);
     this.metrics.restarted(restarted);
     if (restarted > 0) this.logger.log(`Put ${restarted} generation(s) back to waiting after their server missed the deadline`);
     return restarted;
@@ -266,69 +241,25 @@ export class GenerationService implements BeforeApplicationShutdown {
 
   /** Run by the scheduled sweep: the queue forgets its lines for offers no active server makes any more. */
   async retireInactiveOffers(now = Date.now()): Promise<void> {
-    this.prompts.retainOffers(await this.servers.findActive(now));
+    await this.store.retainOffers(await this.servers.findActive(now));
   }
 
   /**
    * Run by the scheduled sweep: deletes requests idle for PROMPT_EXPIRY_SECONDS, with their generations,
-   * the longest idle first and at most `limit` of them (the sweep yields to the event loop between batches).
+   * the longest idle first and at most `limit` of them (the sweep yields to the event loop between
+   * batches). Their held sync calls answer 504 (SyncCompletions). Answers how many were deleted.
    */
-  expireIdle(now = Date.now(), limit = Infinity): number {
-    const idle = this.prompts.findIdleSince(now - this.config.PROMPT_EXPIRY_SECONDS * 1000, limit);
-    for (const prompt of idle) {
-      if (!prompt.done) this.metrics.expired(1);
-      this.prompts.delete(prompt);
-      this.settleSync(prompt.id, (waiter) =>
-        waiter.reject(new GatewayTimeoutException(`The request expired after ${this.config.PROMPT_EXPIRY_SECONDS}s without activity before all its generations were done`)),
-      );
-    }
-    if (idle.length > 0) this.logger.log(`Expired ${idle.length} idle request(s)`);
-    return idle.length;
+  async expireIdle(now = Date.now(), limit = Infinity): Promise<number> {
+    const expired = await this.store.expireIdle(now - this.config.PROMPT_EXPIRY_SECONDS * 1000, limit);
+    const unserved = expired.filter((request) => !request.done).length;
+    if (unserved > 0) this.metrics.expired(unserved);
+    if (expired.length > 0) this.logger.log(`Expired ${expired.length} idle request(s)`);
+    return expired.length;
   }
 
   /** The requests in flight at a glance (reads every request: for metrics scrapes and the status page, cached there). */
-  summarizeQueue(): QueueSummary {
-    return this.prompts.summarize();
-  }
-
-  /** Keeps the indexes in step with a changed request, and answers its sync caller once it is done. */
-  private afterChange(prompt: WaitingPrompt): void {
-    this.prompts.refresh(prompt);
-    if (prompt.done) this.settleSync(prompt.id, (waiter) => waiter.resolve([...prompt.generations]));
-  }
-
-  /**
-   * When a popped generation goes back to waiting: long enough for the server to generate the wished
-   * tokens at its measured speed, with a safety factor; never sooner than the minimum, never after the
-   * request would expire.
-   */
-  private deadlineFor(prompt: WaitingPrompt, server: KoboldServer, now: number): number {
-    const speed = tokensPerSecond(server);
-    const expected = speed ? (prompt.wishes.maxLength / speed) * this.config.GENERATION_TIMEOUT_SAFETY_FACTOR : 0;
-    const seconds = Math.max(this.config.GENERATION_TIMEOUT_MIN_SECONDS, expected);
-    return Math.min(now + seconds * 1000, prompt.lastActivityAt + this.config.PROMPT_EXPIRY_SECONDS * 1000);
-  }
-
-  /**
-   * Before the HTTP server closes (it waits for open requests): answers every waiting /generate/sync with
-   * a 503 and cancels its request, instead of holding the shutdown until the request expires.
-   */
-  beforeApplicationShutdown(): void {
-    for (const promptId of [...this.syncWaiters.keys()]) {
-      const prompt = this.prompts.findById(promptId);
-      if (prompt) {
-        prompt.cancel();
-        this.prompts.refresh(prompt);
-      }
-      this.settleSync(promptId, (waiter) => waiter.reject(new ServiceUnavailableException('The server is shutting down; send the request again in a moment')));
-    }
-  }
-
-  private settleSync(promptId: string, settle: (waiter: SyncWaiter) => void): void {
-    const waiter = this.syncWaiters.get(promptId);
-    if (!waiter) return;
-    this.syncWaiters.delete(promptId);
-    settle(waiter);
+  summarizeQueue(): Promise<QueueSummary> {
+    return this.store.summarize();
   }
 
   /** Why no active server could serve these wishes, or null when one can. */
@@ -337,17 +268,8 @@ export class GenerationService implements BeforeApplicationShutdown {
     return active.some((server) => skipReason(wishes, server) === null) ? null : explainNoServer(wishes, active);
   }
 
-  /**
-   * Fair share: a request's standing is its requester's balance (contributions − usage, clamped to
-   * ±FAIR_SHARE_BALANCE_CAP) plus FAIR_SHARE_AGING_PER_SECOND for every second it waits. The aging
-   * term grows alike for every waiting request, so the order is that of balance − aging × creation
-   * time, fixed when the request is made.
-   */
-  private async priorityFor(username: string, now: number): Promise<number> {
-    const user = await this.users.findByUsername(username);
-    const cap = this.config.FAIR_SHARE_BALANCE_CAP;
-    const balance = user ? user.contributions - user.usage : 0;
-    return Math.max(-cap, Math.min(cap, balance)) - (this.config.FAIR_SHARE_AGING_PER_SECOND * now) / 1000;
+  private unknownRequest(id: string): NotFoundException {
+    return new NotFoundException(`No request with id "${id}": it never existed or expired after ${this.config.PROMPT_EXPIRY_SECONDS}s without activity`);
   }
 
   private unknownGeneration(id: string): NotFoundException {

@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { GenerationModule } from '../generation/generation.module';
 import { ServersModule } from '../servers/servers.module';
 import { ClusterMetrics } from './cluster-metrics.service';
 import { MetricsController } from './metrics.controller';
@@ -10,7 +11,7 @@ import { PrometheusExporter } from './prometheus-exporter.service';
  */
 @Global()
 @Module({
-  imports: [ServersModule],
+  imports: [GenerationModule, ServersModule],
   controllers: [MetricsController],
   providers: [ClusterMetrics, PrometheusExporter],
   exports: [ClusterMetrics],

@@ -1,11 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { GenerationService } from '../generation/generation.service';
-import { QueueSummary } from '../generation/persistence/waiting-prompt.repository';
+import { QueueSummary } from '../generation/persistence/generation.store';
 import { ServersService } from '../servers/servers.service';
 import { ClusterMetrics } from './cluster-metrics.service';
 
 const PREFIX = 'koboldai_cluster_';
+
+const EMPTY_QUEUE: QueueSummary = {
+  waiting: { requests: 0, slots: 0 },
+  processingGenerations: 0,
+  oldestWaitingSince: null,
+  waitingByModel: new Map(),
+  waitingForAnyModel: { requests: 0, slots: 0 },
+  held: 0,
+};
 
 /**
  * The Prometheus registry of this server (its own, not prom-client's global one): the process metrics
@@ -23,7 +32,7 @@ export class PrometheusExporter {
     private readonly generation: GenerationService,
     servers: ServersService,
   ) {
-    this.summary = generation.summarizeQueue();
+    this.summary = EMPTY_QUEUE;
     const queue = (): QueueSummary => this.summary;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -89,8 +98,8 @@ export class PrometheusExporter {
   }
 
   /** The registry in Prometheus text format. */
-  scrape(): Promise<string> {
-    this.summary = this.generation.summarizeQueue();
+  async scrape(): Promise<string> {
+    this.summary = await this.generation.summarizeQueue();
     return this.registry.metrics();
   }
 

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { GenerationModule } from '../generation/generation.module';
 import { ServersModule } from '../servers/servers.module';
 import { UsersModule } from '../users/users.module';
 import { StatusPageController } from './status-page.controller';
@@ -7,7 +8,7 @@ import { StatusService } from './status.service';
 
 /** The status page at `/` and the JSON it reads (GET /status, GET /status/throughput). */
 @Module({
-  imports: [ServersModule, UsersModule],
+  imports: [GenerationModule, ServersModule, UsersModule],
   controllers: [StatusController, StatusPageController],
   providers: [StatusService],
 })

@@ -37,7 +37,7 @@ export class StatusService {
   }
 
   private async readClusterStatus(now: number): Promise<ClusterStatusDto> {
-    const queue = this.generation.summarizeQueue();
+    const queue = await this.generation.summarizeQueue();
     const active = await this.servers.findActive(now);
     const contributions = await this.users.contributionsByUsername();
 

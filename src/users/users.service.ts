@@ -13,7 +13,7 @@ export class UsersService {
   /** A user's accounting and unfinished requests; 404 for a username the cluster has never seen. */
   async getProfile(username: string): Promise<User & { balance: number; waitingRequests: number }> {
     const user = await this.users.findByUsername(username);
-    const waitingRequests = this.waitingRequests.countUnfinished(username);
+    const waitingRequests = await this.waitingRequests.countUnfinished(username);
     if (!user && waitingRequests === 0) throw new NotFoundException(`No user "${username}": they never requested or contributed anything`);
     const { usage = 0, contributions = 0 } = user ?? {};
     return { username, usage, contributions, balance: contributions - usage, waitingRequests };

@@ -66,15 +66,15 @@ export class PromptStatusDto {
   @ApiProperty({ type: String, nullable: true, example: null })
   impossible_reason!: string | null;
 
-  static fromStanding({ prompt, queuePosition, waitTime, isPossible, impossibleReason }: RequestStanding): PromptStatusDto {
+  static fromStanding({ request, queuePosition, waitTime, isPossible, impossibleReason }: RequestStanding): PromptStatusDto {
     return {
-      finished: prompt.finished,
-      processing: prompt.processing,
-      waiting: prompt.waiting,
-      done: prompt.done,
-      restarted: prompt.restarted,
-      cancelled: prompt.cancelled,
-      generations: [...prompt.generations],
+      finished: request.generations.length,
+      processing: request.processing,
+      waiting: request.waiting,
+      done: request.done,
+      restarted: request.restarted,
+      cancelled: request.cancelled,
+      generations: request.generations,
       queue_position: queuePosition,
       wait_time: waitTime,
       is_possible: isPossible,

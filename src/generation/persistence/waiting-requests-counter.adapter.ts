@@ -1,15 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { WaitingRequestsCounter } from '../../users/domain/waiting-requests-counter';
-import { WaitingPromptRepository } from './waiting-prompt.repository';
+import { GenerationStore } from './generation.store';
 
-/** The Users module's WaitingRequestsCounter port, answered from the requests held here. */
+/** The Users module's WaitingRequestsCounter port, answered from the generation store. */
 @Injectable()
 export class WaitingRequestsCounterAdapter extends WaitingRequestsCounter {
-  constructor(private readonly prompts: WaitingPromptRepository) {
+  constructor(private readonly store: GenerationStore) {
     super();
   }
 
-  countUnfinished(username: string): number {
-    return this.prompts.countUnfinishedByUsername(username);
+  countUnfinished(username: string): Promise<number> {
+    return this.store.countUnfinishedByUsername(username);
   }
 }

@@ -1,0 +1,24 @@
+import { Injectable } from '@nestjs/common';
+import { ServersService } from '../../servers/servers.service';
+import { UserRepository } from '../../users/persistence/user.repository';
+import { GenerationCredit, GenerationLedger } from './generation-ledger';
+
+/** The in-memory store's ledger: credits the users (usage, contributions) and the server's job through their stores. */
+@Injectable()
+export class AccountsLedger extends GenerationLedger {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly servers: ServersService,
+  ) {
+    super();
+  }
+
+  async credit(credit: GenerationCredit): Promise<void> {
+    // All three started in the caller's turn.
+    await Promise.all([
+      this.servers.recordJob(credit.serverId, { tokens: credit.tokens, seconds: credit.seconds }),
+      this.users.addUsage(credit.requester, credit.tokens),
+      this.users.addContribution(credit.serverOwner, credit.tokens),
+    ]);
+  }
+}

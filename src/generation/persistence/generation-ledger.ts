@@ -1,0 +1,21 @@
+/** One accepted generation's credit. */
+export interface GenerationCredit {
+  /** The request's username: its usage grows by `tokens`. */
+  requester: string;
+  /** The owner of the server that made it: their contributions grow by `tokens`. */
+  serverOwner: string;
+  /** The server that made it: one job of `tokens` in `seconds`. */
+  serverId: string;
+  tokens: number;
+  seconds: number;
+}
+
+/**
+ * Where the in-memory GenerationStore credits an accepted submit (the users' usage and contributions,
+ * the server's jobs), right after the acceptance and in the same turn of the event loop, so no second
+ * acceptance of the generation can come in between. The Redis adapter needs none: its submit script
+ * credits the Redis users and servers itself.
+ */
+export abstract class GenerationLedger {
+  abstract credit(credit: GenerationCredit): Promise<void>;
+}

@@ -1,0 +1,24 @@
+import { describeGenerationStoreContract, GenerationStoreFixture } from './generation.store.contract';
+import { RecordingLedger } from '../../../test/support/recording-ledger';
+import { GenerationCredit } from './generation-ledger';
+import { InMemoryGenerationStore } from './in-memory-generation.store';
+
+describeGenerationStoreContract('in memory', (): Promise<GenerationStoreFixture> => {
+  const ledger = new RecordingLedger();
+  const sum = (pick: (c: GenerationCredit) => boolean, value: (c: GenerationCredit) => number): number =>
+    ledger.credits.filter(pick).reduce((total, c) => total + value(c), 0);
+  return Promise.resolve({
+    store: new InMemoryGenerationStore(ledger),
+    credited: {
+      usage: (username) => Promise.resolve(sum((c) => c.requester === username, (c) => c.tokens)),
+      contributions: (username) => Promise.resolve(sum((c) => c.serverOwner === username, (c) => c.tokens)),
+      serverJobs: (serverId) =>
+        Promise.resolve({
+          jobs: sum((c) => c.serverId === serverId, () => 1),
+          tokens: sum((c) => c.serverId === serverId, (c) => c.tokens),
+          seconds: sum((c) => c.serverId === serverId, (c) => c.seconds),
+        }),
+    },
+    addServer: () => Promise.resolve(),
+  });
+});
