@@ -1,4 +1,5 @@
 import { ServerOffer, SkippedCounts } from '../domain/prompt-queue';
+import type { DeadlineRule } from '../domain/deadline';
 import { PromptWishes } from '../domain/waiting-prompt';
 
 /**
@@ -39,14 +40,23 @@ export abstract class GenerationStore {
    */
   abstract takeNextSlot(take: SlotTake): Promise<StartedGeneration | { skipped: SkippedCounts }>;
 
-  /** The processing generation with this id (in progress, overdue or done), or undefined. */
+  /**
+   * The processing generation with this id (in progress, overdue or done), or undefined once its
+   * request is gone. A redo whose slot was completed by the late text of the attempt it replaced reads
+   * `superseded`.
+   */
   abstract findGeneration(id: string): Promise<GenerationRecord | undefined>;
 
   /**
-   * A submit: takes the generation's text and, in the same atomic step, credits `credit` (the
-   * requester's usage, the server owner's contribution, the server's job). Refused without any change
-   * when the generation is unknown, was already submitted, or its slot was completed by another server
-   * after this one missed its deadline. A text for a cancelled request is still taken and credited.
+   * A submit: takes the generation's text and, in the same atomic step, credits `credit`: the
+   * requester's (request username's) usage += tokens, `serverOwner`'s contributions += tokens, and one
+   * job of `tokens` in `(now − startedAt) / 1000` seconds for the generation's server. Refused without
+   * any change, and without credit, when the generation is unknown ('unknown'), was already submitted
+   * ('already-submitted', checked first), or its slot was completed by another attempt after this one
+   * missed its deadline ('slot-complete'). A late text of an overdue attempt whose slot is not complete
+   * is accepted: it completes the slot (a waiting put-back slot leaves the line; a redo in progress is
+   * superseded and its own submit later gets 'slot-complete'). A text for a cancelled request is still
+   * taken and credited. Counts as activity.
    */
   abstract submit(submission: Submission): Promise<SubmitOutcome>;
 
@@ -62,6 +72,7 @@ export abstract class GenerationStore {
    * generation is put back at most once. Answers how many slots went back to waiting.
    */
   abstract restartOverdue(now: number): Promise<number>;
+  // (A request whose cancelled slot is dropped this way may become done: onSettled fires for it.)
 
   /**
    * Deletes at most `limit` requests with no activity since `cutoff`, the longest idle first, with
@@ -135,14 +146,8 @@ export interface RequestStandingRecord {
   position: number;
 }
 
-/** How a pop's deadline is worked out: now + clamp(wished max_length × msPerToken, minMs, maxMs). */
-export interface DeadlineRule {
-  minMs: number;
-  /** Milliseconds the server is given per wished token (safety factor ÷ its measured speed); 0 when unmeasured. */
-  msPerToken: number;
-  /** Never later than this after now (the request's expiry, as a pop is activity). */
-  maxMs: number;
-}
+/** How a pop's deadline is worked out (now + clamp(wished max_length × msPerToken, minMs, maxMs)): see domain/deadline.ts, `deadlineOf`. */
+export type { DeadlineRule } from '../domain/deadline';
 
 export interface SlotTake {
   offer: ServerOffer;

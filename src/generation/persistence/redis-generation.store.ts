@@ -23,6 +23,7 @@ import {
   CANCEL,
   ENQUEUE,
   EXPIRE_IDLE,
+  FIND_GENERATION,
   FIND_REQUEST,
   FIND_STANDING,
   GENERATION_KEYS,
@@ -191,11 +192,8 @@ export class RedisGenerationStore extends GenerationStore {
   }
 
   async findGeneration(id: string): Promise<GenerationRecord | undefined> {
-    const [requestId, serverId, startedAt, deadline, state] = await this.redis.run((client) =>
-      client.hmget(this.prefix + 'g:' + id, 'rid', 'sid', 'st', 'dl', 's'),
-    );
-    if (requestId === null) return undefined;
-    return toGeneration([id, requestId, serverId as string, startedAt as string, deadline as string, state as string]);
+    const stored = (await this.run(FIND_GENERATION, [id])) as StoredGeneration | null;
+    return stored ? toGeneration(stored) : undefined;
   }
 
   async submit(submission: Submission): Promise<SubmitOutcome> {

@@ -159,11 +159,14 @@ local function record(r)
     r.waiting, r.pr, r.rs, r.cx and 1 or 0, redis.call('LRANGE', r.key .. ':texts', 0, -1) }
 end
 
-local GEN_FIELDS = { 'rid', 'sid', 'st', 'dl', 's' }
+-- A generation as stored; an attempt in progress or overdue whose slot another attempt completed reads
+-- 'superseded' (as in memory: decided when read, so completing a slot need not find its other attempts).
 local function generation(id)
-  local v = redis.call('HMGET', genKey(id), unpack(GEN_FIELDS))
+  local v = redis.call('HMGET', genKey(id), 'rid', 'sid', 'st', 'dl', 's', 'slot')
   if not v[1] then return nil end
-  return { id, v[1], v[2], v[3], v[4], v[5] }
+  local state = v[5]
+  if (state == 'processing' or state == 'overdue') and redis.call('HGET', reqKey(v[1]) .. ':slots', v[6]) == 'f' then state = 'superseded' end
+  return { id, v[1], v[2], v[3], v[4], state }
 end
 `;
 
@@ -311,16 +314,14 @@ local r = load(g[1])
 if not r then return { 'unknown' } end
 local slotsKey = r.key .. ':slots'
 local slotState = redis.call('HGET', slotsKey, g[3])
-if g[5] == 'superseded' or slotState == 'f' then return { 'slot-complete' } end
+if slotState == 'f' then return { 'slot-complete' } end
 local wasDone = isDone(r)
 if slotState and string.sub(slotState, 1, 1) == 'p' then
   r.pr = r.pr - 1
   local redo = string.sub(slotState, 2)
-  if redo ~= genId then
-    -- A late text of an overdue attempt completes the slot: the redo in progress is superseded.
-    redis.call('HSET', genKey(redo), 's', 'superseded')
-    redis.call('ZREM', DEADLINES, redo)
-  end
+  -- A late text of an overdue attempt completes the slot: the redo in progress reads 'superseded' from
+  -- now on (see generation()) and has no deadline any more.
+  if redo ~= genId then redis.call('ZREM', DEADLINES, redo) end
 elseif slotState == 'w' then
   redis.call('LREM', r.key .. ':putback', 1, g[3])
   r.pb = r.pb - 1
@@ -434,6 +435,13 @@ for _, am in ipairs(idle) do
   end
 end
 return out`,
+);
+
+/** ARGV: id. The generation, or false. O(1). */
+export const FIND_GENERATION = script(
+  'kcGenFindGeneration',
+  `
+return generation(ARGV[4]) or false`,
 );
 
 /** ARGV: id. The request (without prompt and params) and its texts, or false. O(1) + its texts. */

@@ -1,0 +1,524 @@
+import { ServerOffer, SkippedCounts } from '../domain/prompt-queue';
+import { DeadlineRule, GenerationStore, NewRequest, SlotTake, StartedGeneration } from './generation.store';
+
+/** What the adapter under test credited, read from where it credits (a fake ledger in memory; the Redis users and servers in Redis). */
+export interface CreditedTotals {
+  /** Tokens used by a username's requests. */
+  usage(username: string): Promise<number>;
+  /** Tokens a username's servers generated. */
+  contributions(username: string): Promise<number>;
+  /** Jobs credited to a server: how many, their tokens, their seconds summed. */
+  serverJobs(serverId: string): Promise<{ jobs: number; tokens: number; seconds: number }>;
+}
+
+/** A fresh, empty store for one test, how to read what it credited, and how to dispose of it. */
+export interface GenerationStoreFixture {
+  store: GenerationStore;
+  credited: CreditedTotals;
+  /** Makes a server known to the accounts the store credits (a no-op where credits need no server record). Called before its first pop. */
+  addServer(serverId: string, owner: string): Promise<void>;
+  dispose?: () => Promise<void>;
+}
+
+/**
+ * The behaviour every GenerationStore adapter must have: run it from each adapter's spec with a factory
+ * of empty stores (`describeGenerationStoreContract('in memory', async () => ...)`). Time is passed in
+ * explicitly; nothing here reads an adapter's internals.
+ */
+export function describeGenerationStoreContract(adapter: string, create: () => Promise<GenerationStoreFixture>): void {
+  describe(`GenerationStore contract: ${adapter}`, () => {
+    let fixture: GenerationStoreFixture;
+    let store: GenerationStore;
+    let nextId = 0;
+    let nextGeneration = 0;
+
+    beforeEach(async () => {
+      fixture = await create();
+      store = fixture.store;
+      await fixture.addServer('s1', 'owner');
+      await fixture.addServer('s2', 'owner2');
+    });
+    afterEach(async () => {
+      await fixture.dispose?.();
+    });
+
+    const OFFER: ServerOffer = { model: 'm', maxLength: 80, maxContentLength: 1024 };
+    /** 10 s at least, 50 ms per wished token, at most 600 s. */
+    const RULE: DeadlineRule = { minMs: 10_000, msPerToken: 50, maxMs: 600_000 };
+    const NONE_SKIPPED: SkippedCounts = { model: 0, max_content_length: 0, max_length: 0 };
+
+    function request(over: Partial<NewRequest> = {}): NewRequest {
+      const username = over.username ?? 'alice';
+      return {
+        id: `r${++nextId}`,
+        prompt: 'It was a dark and stormy night',
+        params: { temperature: 0.5, max_length: 80 },
+        username,
+        requesterKey: username,
+        wishes: { models: [], maxLength: 80, maxContentLength: 1024 },
+        n: 1,
+        priority: 0,
+        now: 1000,
+        ...over,
+      };
+    }
+
+    async function enqueue(over: Partial<NewRequest> = {}, cap = 100): Promise<NewRequest> {
+      const made = request(over);
+      await expect(store.enqueue(made, cap)).resolves.toBe('queued');
+      return made;
+    }
+
+    function take(over: Partial<SlotTake> = {}): Promise<StartedGeneration | { skipped: SkippedCounts }> {
+      return store.takeNextSlot({ offer: OFFER, priorityUsernames: new Set(), serverId: 's1', generationId: `g${++nextGeneration}`, deadline: RULE, now: 2000, ...over });
+    }
+
+    async function started(over: Partial<SlotTake> = {}): Promise<StartedGeneration> {
+      const result = await take(over);
+      if ('skipped' in result) throw new Error(`Expected a slot, got skipped ${JSON.stringify(result.skipped)}`);
+      return result;
+    }
+
+    async function servedOrder(count: number, over: Partial<SlotTake> = {}): Promise<string[]> {
+      const order: string[] = [];
+      for (let i = 0; i < count; i++) order.push((await started(over)).requestId);
+      return order;
+    }
+
+    function submit(generationId: string, now = 5000, tokens = 7, text = `text of ${generationId}`) {
+      return store.submit({ generationId, text, now, credit: { tokens, serverOwner: 'owner' } });
+    }
+
+    function settledIds(): string[] {
+      const ids: string[] = [];
+      store.onSettled((id) => ids.push(id));
+      return ids;
+    }
+
+    describe('enqueue and findRequest', () => {
+      it('answers a queued request as a plain record, and undefined for an unknown id', async () => {
+        const made = await enqueue({ n: 3, username: 'Anonymous', requesterKey: 'Anonymous@1.2.3.4', wishes: { models: ['a', 'b'], maxLength: 16, maxContentLength: 512 } });
+        await expect(store.findRequest(made.id)).resolves.toEqual({
+          id: made.id,
+          username: 'Anonymous',
+          requesterKey: 'Anonymous@1.2.3.4',
+          wishes: { models: ['a', 'b'], maxLength: 16, maxContentLength: 512 },
+          n: 3,
+          createdAt: 1000,
+          lastActivityAt: 1000,
+          waiting: 3,
+          processing: 0,
+          restarted: 0,
+          cancelled: false,
+          generations: [],
+          done: false,
+        });
+        await expect(store.findRequest('nope')).resolves.toBeUndefined();
+      });
+
+      it('caps the unfinished requests per requester, not per username', async () => {
+        await enqueue({ username: 'Anonymous', requesterKey: 'Anonymous@a' }, 2);
+        await enqueue({ username: 'Anonymous', requesterKey: 'Anonymous@a' }, 2);
+        await expect(store.enqueue(request({ username: 'Anonymous', requesterKey: 'Anonymous@a' }), 2)).resolves.toBe('over-limit');
+        await enqueue({ username: 'Anonymous', requesterKey: 'Anonymous@b' }, 2);
+        await expect(store.countUnfinishedByRequester('Anonymous@a')).resolves.toBe(2);
+        await expect(store.countUnfinishedByRequester('Anonymous@b')).resolves.toBe(1);
+        await expect(store.countUnfinishedByUsername('Anonymous')).resolves.toBe(3);
+        // The refused request was not queued.
+        await expect(store.summarize()).resolves.toMatchObject({ held: 3, waiting: { requests: 3, slots: 3 } });
+      });
+
+      it('lets a requester in again once one of their requests is done', async () => {
+        const first = await enqueue({}, 1);
+        await expect(store.enqueue(request(), 1)).resolves.toBe('over-limit');
+        const generation = await started();
+        expect(generation.requestId).toBe(first.id);
+        // In progress still counts.
+        await expect(store.enqueue(request(), 1)).resolves.toBe('over-limit');
+        await submit(generation.generationId);
+        await enqueue({}, 1);
+      });
+
+      it('lets exactly `cap` of concurrent enqueues of one requester in', async () => {
+        const results = await Promise.all(Array.from({ length: 6 }, () => store.enqueue(request(), 4)));
+        expect(results.filter((r) => r === 'queued')).toHaveLength(4);
+        await expect(store.countUnfinishedByRequester('alice')).resolves.toBe(4);
+      });
+    });
+
+    describe('takeNextSlot', () => {
+      it('starts a slot: the payload is the params, the prompt and n 1; the request counts it as in progress and as activity', async () => {
+        const made = await enqueue({ n: 2 });
+        const generation = await started({ now: 3000 });
+        expect(generation).toEqual({
+          generationId: `g${nextGeneration}`,
+          requestId: made.id,
+          payload: { temperature: 0.5, max_length: 80, prompt: 'It was a dark and stormy night', n: 1 },
+          wishes: made.wishes,
+          deadline: 3000 + 10_000,
+        });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, processing: 1, lastActivityAt: 3000, done: false });
+        await expect(store.findGeneration(generation.generationId)).resolves.toEqual({
+          id: generation.generationId,
+          requestId: made.id,
+          serverId: 's1',
+          startedAt: 3000,
+          deadline: 3000 + 10_000,
+          state: 'processing',
+        });
+        await expect(store.findGeneration('nope')).resolves.toBeUndefined();
+      });
+
+      it('sets the deadline by the rule: the minimum, the wished tokens at the server speed, never past the maximum', async () => {
+        await enqueue({ wishes: { models: [], maxLength: 16, maxContentLength: 1024 } });
+        await enqueue({ wishes: { models: [], maxLength: 80, maxContentLength: 1024 } });
+        await enqueue({ wishes: { models: [], maxLength: 80, maxContentLength: 1024 } });
+        // 16 tokens × 50 ms = 0.8 s: the 10 s minimum.
+        expect((await started({ now: 0 })).deadline).toBe(10_000);
+        // 80 tokens × 200 ms = 16 s.
+        expect((await started({ now: 500, deadline: { minMs: 10_000, msPerToken: 200, maxMs: 60_000 } })).deadline).toBe(500 + 16_000);
+        // 80 tokens × 10 s = 800 s: capped at the maximum.
+        expect((await started({ now: 0, deadline: { minMs: 1000, msPerToken: 10_000, maxMs: 60_000 } })).deadline).toBe(60_000);
+      });
+
+      it('serves the highest priority first, then the older request', async () => {
+        const low = await enqueue({ priority: -5 });
+        const older = await enqueue({ priority: 0 });
+        const newer = await enqueue({ priority: 0 });
+        const high = await enqueue({ priority: 3 });
+        await expect(servedOrder(4)).resolves.toEqual([high.id, older.id, newer.id, low.id]);
+      });
+
+      it('serves priority usernames before anyone else, the best of theirs first', async () => {
+        const high = await enqueue({ username: 'bob', priority: 10 });
+        const vip1 = await enqueue({ username: 'vip', priority: -10 });
+        const vip2 = await enqueue({ username: 'vip', priority: -1 });
+        const other = await enqueue({ username: 'carol', priority: -20 });
+        const order = await servedOrder(4, { priorityUsernames: new Set(['vip', 'carol']) });
+        expect(order).toEqual([vip2.id, vip1.id, other.id, high.id]);
+      });
+
+      it("hands out a request's slots side by side", async () => {
+        const a = await enqueue({ n: 3 });
+        const b = await enqueue({ n: 1 });
+        await expect(servedOrder(4)).resolves.toEqual([a.id, a.id, a.id, b.id]);
+      });
+
+      it('serves only what the offer can serve, and otherwise counts the skipped waiting requests by their first reason', async () => {
+        await enqueue({ wishes: { models: ['other'], maxLength: 999, maxContentLength: 99_999 } }); // model
+        await enqueue({ wishes: { models: [], maxLength: 999, maxContentLength: 4096 } }); // context
+        await enqueue({ wishes: { models: ['m'], maxLength: 512, maxContentLength: 1024 } }); // length
+        await enqueue({ wishes: { models: [], maxLength: 512, maxContentLength: 1024 }, n: 3 }); // length (counted once)
+        await expect(take()).resolves.toEqual({ skipped: { model: 1, max_content_length: 1, max_length: 2 } });
+        const servable = await enqueue({ wishes: { models: ['x', 'm'], maxLength: 80, maxContentLength: 1024 } });
+        expect((await started()).requestId).toBe(servable.id);
+        // In progress is not waiting: not counted as skipped.
+        await expect(take()).resolves.toEqual({ skipped: { model: 1, max_content_length: 1, max_length: 2 } });
+        await expect(take({ offer: { model: 'other', maxLength: 999, maxContentLength: 99_999 } })).resolves.toMatchObject({ requestId: expect.any(String) });
+      });
+
+      it('answers nothing skipped on an empty queue', async () => {
+        await expect(take()).resolves.toEqual({ skipped: NONE_SKIPPED });
+      });
+
+      it('hands one slot to only one of concurrent pops', async () => {
+        const made = await enqueue({ n: 1 });
+        const results = await Promise.all([take({ serverId: 's1' }), take({ serverId: 's2' }), take({ serverId: 's1' })]);
+        const startedOnes = results.filter((r): r is StartedGeneration => !('skipped' in r));
+        expect(startedOnes).toHaveLength(1);
+        expect(startedOnes[0].requestId).toBe(made.id);
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 0, processing: 1 });
+      });
+    });
+
+    describe('findStanding', () => {
+      const SMALL: ServerOffer = { model: 'm', maxLength: 16, maxContentLength: 1024 };
+
+      it('counts the waiting slots ahead in the line of each given offer, undefined where the offer cannot serve it, and the fewest', async () => {
+        // Lines exist for offers that popped.
+        const WIDE: ServerOffer = { model: 'other', maxLength: 80, maxContentLength: 4096 };
+        await take();
+        await take({ offer: SMALL });
+        await take({ offer: WIDE });
+        const big = await enqueue({ n: 3, wishes: { models: [], maxLength: 80, maxContentLength: 1024 } });
+        await enqueue({ n: 2, wishes: { models: [], maxLength: 16, maxContentLength: 1024 } });
+        const mine = await enqueue({ n: 2, wishes: { models: [], maxLength: 16, maxContentLength: 1024 } });
+        const standing = await store.findStanding(mine.id, [OFFER, SMALL, WIDE]);
+        expect(standing).toEqual({ request: expect.objectContaining({ id: mine.id, waiting: 2 }), ahead: [5, 2, 5], position: 2 });
+        // The big one: first in OFFER's line; SMALL cannot serve it.
+        await expect(store.findStanding(big.id, [OFFER, SMALL])).resolves.toMatchObject({ ahead: [0, undefined], position: 0 });
+      });
+
+      it('counts the whole queue when no given offer can serve the request, 0 once nothing waits, and undefined for an unknown id', async () => {
+        await take();
+        await enqueue({ n: 2 });
+        const mine = await enqueue({ wishes: { models: ['rare'], maxLength: 80, maxContentLength: 1024 } });
+        await expect(store.findStanding(mine.id, [OFFER])).resolves.toMatchObject({ ahead: [undefined], position: 2 });
+        await expect(store.findStanding(mine.id, [])).resolves.toMatchObject({ ahead: [], position: 2 });
+        await store.cancel(mine.id, 3000);
+        await expect(store.findStanding(mine.id, [OFFER])).resolves.toMatchObject({ ahead: [undefined], position: 0, request: expect.objectContaining({ waiting: 0 }) });
+        await expect(store.findStanding('nope', [OFFER])).resolves.toBeUndefined();
+      });
+
+      it('moves a request forward as the slots ahead are taken', async () => {
+        await take();
+        await enqueue({ n: 2 });
+        const mine = await enqueue();
+        await expect(store.findStanding(mine.id, [OFFER])).resolves.toMatchObject({ position: 2 });
+        await take();
+        await expect(store.findStanding(mine.id, [OFFER])).resolves.toMatchObject({ position: 1 });
+        await take();
+        await expect(store.findStanding(mine.id, [OFFER])).resolves.toMatchObject({ position: 0 });
+      });
+    });
+
+    describe('submit', () => {
+      it('takes the text, completes the request with its last slot, and credits each accepted text once', async () => {
+        const made = await enqueue({ n: 2, username: 'alice' });
+        const first = await started({ now: 2000 });
+        const second = await started({ now: 2000, serverId: 's2' });
+        const accepted = await store.submit({ generationId: first.generationId, text: 'one', now: 5000, credit: { tokens: 7, serverOwner: 'owner' } });
+        expect(accepted).toEqual({
+          outcome: 'accepted',
+          request: expect.objectContaining({ id: made.id, generations: ['one'], waiting: 0, processing: 1, done: false, lastActivityAt: 5000 }),
+          generation: expect.objectContaining({ id: first.generationId, state: 'submitted' }),
+          completedRequest: false,
+        });
+        const last = await store.submit({ generationId: second.generationId, text: 'two', now: 6000, credit: { tokens: 5, serverOwner: 'owner2' } });
+        expect(last).toMatchObject({ outcome: 'accepted', request: { generations: ['one', 'two'], done: true }, completedRequest: true });
+        await expect(fixture.credited.usage('alice')).resolves.toBe(12);
+        await expect(fixture.credited.contributions('owner')).resolves.toBe(7);
+        await expect(fixture.credited.contributions('owner2')).resolves.toBe(5);
+        await expect(fixture.credited.serverJobs('s1')).resolves.toEqual({ jobs: 1, tokens: 7, seconds: 3 });
+        await expect(fixture.credited.serverJobs('s2')).resolves.toEqual({ jobs: 1, tokens: 5, seconds: 4 });
+        await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(0);
+      });
+
+      it('refuses an unknown or already submitted generation, without credit', async () => {
+        await enqueue();
+        const generation = await started();
+        await expect(submit('nope')).resolves.toEqual({ outcome: 'unknown' });
+        await expect(submit(generation.generationId)).resolves.toMatchObject({ outcome: 'accepted' });
+        await expect(submit(generation.generationId)).resolves.toEqual({ outcome: 'already-submitted' });
+        await expect(fixture.credited.usage('alice')).resolves.toBe(7);
+        await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 1, tokens: 7 });
+      });
+
+      it('accepts and credits only one of concurrent submits of a generation', async () => {
+        await enqueue();
+        const generation = await started();
+        const outcomes = await Promise.all([submit(generation.generationId), submit(generation.generationId), submit(generation.generationId)]);
+        expect(outcomes.map((o) => o.outcome).sort()).toEqual(['accepted', 'already-submitted', 'already-submitted']);
+        await expect(fixture.credited.usage('alice')).resolves.toBe(7);
+        await expect(fixture.credited.contributions('owner')).resolves.toBe(7);
+        await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 1, tokens: 7 });
+      });
+    });
+
+    describe('restartOverdue', () => {
+      it('puts an overdue slot back to waiting once, however often it runs', async () => {
+        const made = await enqueue({ n: 2 });
+        const generation = await started({ now: 0 });
+        const deadline = generation.deadline;
+        await expect(store.restartOverdue(deadline - 1)).resolves.toBe(0);
+        const twice = await Promise.all([store.restartOverdue(deadline), store.restartOverdue(deadline)]);
+        expect(twice[0] + twice[1]).toBe(1);
+        await expect(store.restartOverdue(deadline + 1000)).resolves.toBe(0);
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 2, processing: 0, restarted: 1, done: false });
+        await expect(store.findGeneration(generation.generationId)).resolves.toMatchObject({ state: 'overdue' });
+      });
+
+      it('keeps the request its place in line', async () => {
+        const older = await enqueue();
+        await enqueue();
+        const generation = await started({ now: 0 });
+        expect(generation.requestId).toBe(older.id);
+        await store.restartOverdue(generation.deadline);
+        expect((await started({ now: generation.deadline })).requestId).toBe(older.id);
+      });
+
+      it('hands the put-back slot out first; its late text then completes it and supersedes the redo', async () => {
+        const made = await enqueue({ n: 2 });
+        const late = await started({ now: 0, serverId: 's1' });
+        await store.restartOverdue(late.deadline);
+        const redo = await started({ now: late.deadline, serverId: 's2' });
+        expect(redo.requestId).toBe(made.id);
+        await expect(submit(late.generationId, late.deadline + 10)).resolves.toMatchObject({ outcome: 'accepted', request: { waiting: 1, processing: 0 } });
+        await expect(store.findGeneration(redo.generationId)).resolves.toMatchObject({ state: 'superseded' });
+        await expect(submit(redo.generationId, late.deadline + 20)).resolves.toEqual({ outcome: 'slot-complete' });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, processing: 0, generations: [`text of ${late.generationId}`] });
+        // Credited once, to the server whose text was taken.
+        await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 1 });
+        await expect(fixture.credited.serverJobs('s2')).resolves.toMatchObject({ jobs: 0 });
+        // The other slot is still there to serve.
+        expect((await started({ now: late.deadline + 30 })).requestId).toBe(made.id);
+      });
+
+      it('takes a late text while its put-back slot still waits: the slot leaves the line', async () => {
+        const made = await enqueue({ n: 1 });
+        const late = await started({ now: 0 });
+        await store.restartOverdue(late.deadline);
+        await expect(submit(late.generationId, late.deadline + 10)).resolves.toMatchObject({ outcome: 'accepted', completedRequest: true, request: { waiting: 0, done: true, restarted: 1 } });
+        await expect(take({ now: late.deadline + 20 })).resolves.toEqual({ skipped: NONE_SKIPPED });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ done: true });
+      });
+
+      it("refuses a late text once the redo's text completed the slot", async () => {
+        await enqueue({ n: 1 });
+        const late = await started({ now: 0 });
+        await store.restartOverdue(late.deadline);
+        const redo = await started({ now: late.deadline });
+        await expect(submit(redo.generationId, late.deadline + 10)).resolves.toMatchObject({ outcome: 'accepted', completedRequest: true });
+        await expect(submit(late.generationId, late.deadline + 20)).resolves.toEqual({ outcome: 'slot-complete' });
+        await expect(store.findGeneration(late.generationId)).resolves.toMatchObject({ state: 'superseded' });
+        await expect(fixture.credited.usage('alice')).resolves.toBe(7);
+      });
+    });
+
+    describe('cancel', () => {
+      it('drops the waiting slots, keeps the one in progress, which is still taken and credited', async () => {
+        const made = await enqueue({ n: 3 });
+        const generation = await started({ now: 2000 });
+        const settled = settledIds();
+        await expect(store.cancel(made.id, 3000)).resolves.toMatchObject({ id: made.id, cancelled: true, waiting: 0, processing: 1, done: false, lastActivityAt: 3000 });
+        await expect(take()).resolves.toEqual({ skipped: NONE_SKIPPED });
+        await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(1);
+        expect(settled).toEqual([]);
+        await expect(submit(generation.generationId, 4000)).resolves.toMatchObject({
+          outcome: 'accepted',
+          request: { cancelled: true, done: true, generations: [`text of ${generation.generationId}`] },
+          completedRequest: true,
+        });
+        expect(settled).toEqual([made.id]);
+        await expect(fixture.credited.usage('alice')).resolves.toBe(7);
+        await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(0);
+        await expect(store.cancel('nope', 3000)).resolves.toBeUndefined();
+      });
+
+      it('settles a request with nothing in progress at once', async () => {
+        const made = await enqueue({ n: 2 });
+        const settled = settledIds();
+        await expect(store.cancel(made.id, 3000)).resolves.toMatchObject({ cancelled: true, done: true });
+        expect(settled).toEqual([made.id]);
+        await expect(store.countUnfinishedByRequester('alice')).resolves.toBe(0);
+      });
+
+      it('drops an overdue slot of a cancelled request instead of putting it back; its late text is still credited', async () => {
+        const made = await enqueue({ n: 1 });
+        const generation = await started({ now: 0 });
+        await store.cancel(made.id, 100);
+        const settled = settledIds();
+        await expect(store.restartOverdue(generation.deadline)).resolves.toBe(0);
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 0, processing: 0, restarted: 1, done: true });
+        expect(settled).toEqual([made.id]);
+        await expect(submit(generation.generationId, generation.deadline + 1)).resolves.toMatchObject({ outcome: 'accepted', completedRequest: false });
+        await expect(fixture.credited.usage('alice')).resolves.toBe(7);
+      });
+    });
+
+    describe('expireIdle', () => {
+      it('deletes the requests idle since the cutoff, longest idle first, at most `limit`, each reported once', async () => {
+        const a = await enqueue({ now: 1000 });
+        const b = await enqueue({ now: 2000, n: 2 });
+        const c = await enqueue({ now: 3000 });
+        // A pop is activity (b's); reads are not.
+        const generation = await started({ now: 4000 });
+        expect(generation.requestId).toBe(a.id);
+        await store.findRequest(b.id);
+        await store.findStanding(c.id, [OFFER]);
+        const settled = settledIds();
+        await expect(store.expireIdle(3500, 1)).resolves.toEqual([{ id: b.id, done: false }]);
+        await expect(store.expireIdle(3500, 10)).resolves.toEqual([{ id: c.id, done: false }]);
+        await expect(store.expireIdle(3500, 10)).resolves.toEqual([]);
+        expect(settled).toEqual([b.id, c.id]);
+        await expect(store.findRequest(b.id)).resolves.toBeUndefined();
+        await expect(store.findRequest(a.id)).resolves.toBeDefined();
+        await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(1);
+        await expect(store.summarize()).resolves.toMatchObject({ held: 1, waiting: { requests: 0, slots: 0 } });
+      });
+
+      it('deletes a request with its processing generations, and reports whether it was done', async () => {
+        const a = await enqueue({ now: 1000 });
+        const b = await enqueue({ now: 1000 });
+        const ga = await started({ now: 1000 });
+        const gb = await started({ now: 1000 });
+        await submit(ga.generationId, 1000);
+        const expired = await store.expireIdle(1000, 10);
+        expect(expired.sort((x, y) => x.id.localeCompare(y.id))).toEqual([{ id: a.id, done: true }, { id: b.id, done: false }].sort((x, y) => x.id.localeCompare(y.id)));
+        await expect(store.findGeneration(ga.generationId)).resolves.toBeUndefined();
+        await expect(submit(gb.generationId, 2000)).resolves.toEqual({ outcome: 'unknown' });
+        await expect(store.restartOverdue(gb.deadline)).resolves.toBe(0);
+        await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(0);
+      });
+
+      it('reports each request once to concurrent expiries', async () => {
+        for (let i = 0; i < 5; i++) await enqueue({ now: 1000 });
+        const results = await Promise.all([store.expireIdle(2000, 3), store.expireIdle(2000, 3), store.expireIdle(2000, 3)]);
+        const ids = results.flat().map((e) => e.id);
+        expect(ids).toHaveLength(5);
+        expect(new Set(ids).size).toBe(5);
+      });
+    });
+
+    describe('retainOffers, summarize, onSettled', () => {
+      it('keeps serving after forgetting the lines of inactive offers', async () => {
+        const other: ServerOffer = { model: 'other', maxLength: 80, maxContentLength: 1024 };
+        await take();
+        await take({ offer: other });
+        await store.retainOffers([OFFER]);
+        const a = await enqueue({ wishes: { models: ['other'], maxLength: 80, maxContentLength: 1024 } });
+        const b = await enqueue();
+        await expect(take()).resolves.toMatchObject({ requestId: b.id });
+        await expect(take()).resolves.toEqual({ skipped: { model: 1, max_content_length: 0, max_length: 0 } });
+        await expect(take({ offer: other })).resolves.toMatchObject({ requestId: a.id });
+        await store.retainOffers([]);
+      });
+
+      it('counts waiting requests and slots, processing generations, the oldest wait, the models asked for, and the requests held', async () => {
+        await expect(store.summarize()).resolves.toEqual({
+          waiting: { requests: 0, slots: 0 },
+          processingGenerations: 0,
+          oldestWaitingSince: null,
+          waitingByModel: new Map(),
+          waitingForAnyModel: { requests: 0, slots: 0 },
+          held: 0,
+        });
+        const wishes = (models: string[]) => ({ models, maxLength: 80, maxContentLength: 1024 });
+        const ab = await enqueue({ wishes: wishes(['a', 'b', 'a']), n: 3, now: 20 });
+        await enqueue({ wishes: wishes([]), n: 2, now: 50 });
+        await enqueue({ wishes: wishes(['b']), n: 1, now: 30 });
+        const done = await enqueue({ wishes: wishes(['c']), n: 1, now: 10 });
+        await store.cancel(done.id, 60);
+        expect((await started({ offer: { model: 'b', maxLength: 80, maxContentLength: 1024 }, now: 60 })).requestId).toBe(ab.id);
+        const summary = await store.summarize();
+        expect(summary).toEqual({
+          waiting: { requests: 3, slots: 5 },
+          processingGenerations: 1,
+          oldestWaitingSince: 20,
+          waitingByModel: new Map([
+            ['a', { requests: 1, slots: 2 }],
+            ['b', { requests: 2, slots: 3 }],
+          ]),
+          waitingForAnyModel: { requests: 1, slots: 2 },
+          held: 4,
+        });
+      });
+
+      it('tells every listener when a request is done, and not before', async () => {
+        const made = await enqueue({ n: 2 });
+        const first = settledIds();
+        const second = settledIds();
+        const g1 = await started();
+        const g2 = await started();
+        await submit(g1.generationId);
+        expect(first).toEqual([]);
+        await submit(g2.generationId);
+        expect(first).toEqual([made.id]);
+        expect(second).toEqual([made.id]);
+        // A refused submit settles nothing again.
+        await submit(g2.generationId);
+        expect(first).toEqual([made.id]);
+      });
+    });
+  });
+}
