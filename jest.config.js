@@ -45,6 +45,7 @@ module.exports = {
       ...e2e,
       displayName: 'e2e-redis',
       setupFiles: [join(__dirname, 'test/support/redis-store-mode.js')],
+      setupFilesAfterEnv: [join(__dirname, 'test/support/redis-store-timeout.js')],
       testPathIgnorePatterns: ['/node_modules/', ...REDIS_MODE_SKIPS.map((name) => `/test/${name}\\.e2e-spec\\.ts$`)],
     },
   ],
