@@ -14,6 +14,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ts from 'typescript';
+import { TestRedisServer } from '../test/support/redis-server';
 
 const ROOT = resolve(__dirname, '..');
 const HOST = '127.0.0.1';
@@ -204,13 +205,13 @@ async function statusRequest(base: string): Promise<string> {
 
 const ctx = (raw: object): Record<string, unknown> => raw as Record<string, unknown>;
 
-/** pop + submit + status, with a job for every pop: the prompts' ids are looked up by their text. */
-async function cycle(base: string): Promise<{ cps: number; p50: number; p99: number }> {
+/** Queues `jobs` requests the poller can serve (n 1); answers their ids by prompt text. */
+async function createJobs(base: string, jobs: number): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   let next = 0;
   const create = await cannon({
     url: base,
-    amount: CYCLE_JOBS,
+    amount: jobs,
     connections: 32,
     requests: [
       {
@@ -228,10 +229,20 @@ async function cycle(base: string): Promise<{ cps: number; p50: number; p99: num
       },
     ],
   });
-  if (create.non2xx > 0 || ids.size !== CYCLE_JOBS) throw new Error(`cycle: created ${ids.size} of ${CYCLE_JOBS} jobs`);
+  if (create.non2xx > 0 || ids.size !== jobs) throw new Error(`created ${ids.size} of ${jobs} jobs`);
+  return ids;
+}
+
+/**
+ * pop + submit + status, with a job for every pop: the prompts' ids are looked up by their text.
+ * `measured` is called right before the cycles start and answers what to call right after they end.
+ */
+async function cycle(base: string, jobs = CYCLE_JOBS, measured: () => () => void = () => () => undefined): Promise<{ cps: number; p50: number; p99: number }> {
+  const ids = await createJobs(base, jobs);
+  const done = measured();
   const result = await cannon({
     url: base,
-    amount: CYCLE_JOBS * 3,
+    amount: jobs * 3,
     requests: [
       { method: 'POST', path: '/generate/pop', headers: { 'content-type': 'application/json' }, body: JSON.stringify(POLLER), onResponse: (_s, body, raw: object) => {
         const popped = JSON.parse(body) as { id: string | null; payload?: { prompt: string } };
@@ -251,8 +262,213 @@ async function cycle(base: string): Promise<{ cps: number; p50: number; p99: num
       { method: 'GET', setupRequest: (request, raw: object) => ({ ...request, path: `/generate/prompt/${String(ctx(raw).prompt)}` }) },
     ],
   });
+  done();
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`cycle: ${result.errors} errors, ${result.non2xx} non-2xx`);
   return { cps: result.requests.total / 3 / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** One kind of request of the split cycle: `jobs` pops, then as many submits, then as many status reads, each with its cost. */
+type SplitStep = 'pop' | 'submit' | 'status';
+
+/**
+ * The cycle's three requests run apart (all the pops, then all the submits, then all the status reads),
+ * so that the cost of each can be read on its own: `measured(step)` is called before each step and
+ * answers what to call after it, with the number of requests made.
+ */
+async function splitCycle(base: string, jobs: number, measured: (step: SplitStep) => (requests: number) => void): Promise<void> {
+  const ids = await createJobs(base, jobs);
+  const generations: string[] = [];
+  const prompts: string[] = [];
+  const run = async (step: SplitStep, request: autocannon.Request): Promise<void> => {
+    const done = measured(step);
+    const result = await cannon({ url: base, amount: jobs, requests: [request] });
+    if (result.errors > 0 || result.non2xx > 0) throw new Error(`split cycle ${step}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+    done(result.requests.total);
+  };
+  await run('pop', {
+    method: 'POST',
+    path: '/generate/pop',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(POLLER),
+    onResponse: (_status, body) => {
+      const popped = JSON.parse(body) as { id: string | null; payload?: { prompt: string } };
+      if (popped.id === null || !popped.payload) throw new Error('split cycle: a pop found no job');
+      generations.push(popped.id);
+      prompts.push(ids.get(popped.payload.prompt) ?? 'unknown');
+    },
+  });
+  let next = 0;
+  await run('submit', {
+    method: 'POST',
+    path: '/generate/submit',
+    headers: { 'content-type': 'application/json' },
+    setupRequest: (request) => ({ ...request, body: JSON.stringify({ id: generations[next++], password: POLLER.password, generation: ' and so it goes.' }) }),
+  });
+  next = 0;
+  await run('status', { method: 'GET', setupRequest: (request) => ({ ...request, path: `/generate/prompt/${prompts[next++]}` }) });
+}
+
+// ---------------------------------------------------------------- Redis mode (issue 13)
+
+interface RedisCounters {
+  /** Redis process CPU (INFO cpu: user + system), µs: commands, scripts and socket I/O alike. */
+  cpu: number;
+  /** Time inside scripts (INFO commandstats: evalsha + eval), µs. */
+  scripts: number;
+  /** Top-level calls: scripts, MULTI/EXEC transactions and the commands outside them (commands inside scripts are counted by Redis too, and left out here). */
+  calls: number;
+}
+
+function redisCounters(redis: TestRedisServer): RedisCounters {
+  const cpuInfo = redis.cli('INFO', 'cpu');
+  const read = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpuInfo)?.[1] ?? NaN);
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const line of redis.cli('INFO', 'commandstats').split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
+    if (match) stats.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  const of = (name: string): { calls: number; usec: number } => stats.get(name) ?? { calls: 0, usec: 0 };
+  return { cpu: (read('used_cpu_user') + read('used_cpu_sys')) * 1e6, scripts: of('evalsha').usec + of('eval').usec, calls: of('evalsha').calls + of('eval').calls };
+}
+
+/** Redis's used_memory (INFO memory), bytes. */
+function redisUsedMemory(redis: TestRedisServer): number {
+  return Number(/^used_memory:(\d+)/m.exec(redis.cli('INFO', 'memory'))?.[1] ?? NaN);
+}
+
+interface RedisCost {
+  /** Redis process CPU per request, µs. */
+  cpu: number;
+  /** Of which inside scripts, µs. */
+  scripts: number;
+  /** Scripts run per request. */
+  scriptCalls: number;
+}
+
+/** Starts counting Redis's work; the function answered gives it per request. */
+function countRedis(redis: TestRedisServer): (requests: number) => RedisCost {
+  const before = redisCounters(redis);
+  return (requests) => {
+    const after = redisCounters(redis);
+    return { cpu: (after.cpu - before.cpu) / requests, scripts: (after.scripts - before.scripts) / requests, scriptCalls: (after.calls - before.calls) / requests };
+  };
+}
+
+interface StoreFigures {
+  pop: Record<Mode, Load & { cpu: number }>;
+  status: Record<Mode, Load & { cpu: number }>;
+  popRatio: number;
+  popCpuRatio: number;
+  statusRatio: number;
+  redisPop: RedisCost;
+  redisStatus: RedisCost;
+  cycle: Record<Mode, { cps: number; p50: number; p99: number }>;
+  redisCycle: RedisCost;
+  split: Record<SplitStep, RedisCost & { serverCpu: number }>;
+}
+
+/**
+ * Memory and Redis mode side by side (issue 13): one server of each, with STORE_WAITING waiting requests
+ * no polling server can serve; empty pops and status reads in alternation, ROUNDS rounds; then the
+ * pop + submit + status cycle on each; then, in Redis mode, the three requests of the cycle apart, with
+ * Redis's CPU per request (INFO cpu) and the time in scripts (INFO commandstats).
+ */
+async function storeSection(temp: string, probe: string, log: (message: string) => void): Promise<StoreFigures> {
+  const redis = await TestRedisServer.start();
+  const servers: Partial<Record<Mode, { server: Child; base: string }>> = {};
+  try {
+    servers.memory = await startServer(temp, probe, 'store-memory');
+    servers.redis = await startServer(temp, probe, 'store-redis', { REDIS_URL: redis.socketUrl });
+    const both = servers as Record<Mode, { server: Child; base: string }>;
+    const statusIds = {} as Record<Mode, string>;
+    for (const mode of MODES) {
+      await fill(both[mode].base, STORE_WAITING);
+      statusIds[mode] = await statusRequest(both[mode].base);
+    }
+    log(`store section: ${int(STORE_WAITING)} waiting requests in each mode`);
+    const popBody = JSON.stringify(POLLER);
+    const runs: Record<string, Array<Load & { cpu: number }>> = {};
+    const redisRuns: Record<string, RedisCost[]> = {};
+    for (let r = 1; r <= ROUNDS; r++) {
+      for (const what of ['pop', 'status'] as const) {
+        for (const mode of MODES) {
+          const { server, base } = both[mode];
+          await server.ask('gc');
+          const url = what === 'pop' ? `${base}/generate/pop` : `${base}/generate/prompt/${statusIds[mode]}`;
+          const cpu0 = cpuMicros(server.pid);
+          const counted = countRedis(redis);
+          const load = await measure(url, what === 'pop' ? popBody : undefined, `${what} ${mode}`);
+          const requests = load.total + WARMUP_SECONDS * load.rps;
+          const cpu = (cpuMicros(server.pid) - cpu0) / requests;
+          (runs[`${what}-${mode}`] ??= []).push({ ...load, cpu });
+          if (mode === 'redis') (redisRuns[what] ??= []).push(counted(requests));
+          log(`store round ${r}/${ROUNDS} ${what} ${mode}: ${int(load.rps)} req/s, ~${int(cpu)} µs server CPU per request`);
+        }
+      }
+    }
+    const cycles = {} as Record<Mode, { cps: number; p50: number; p99: number }>;
+    let redisCycle: RedisCost = { cpu: NaN, scripts: NaN, scriptCalls: NaN };
+    for (const mode of MODES) {
+      cycles[mode] = await cycle(both[mode].base, STORE_CYCLE_JOBS, () => {
+        const counted = countRedis(redis);
+        return () => {
+          if (mode === 'redis') redisCycle = counted(STORE_CYCLE_JOBS);
+        };
+      });
+      log(`store cycle ${mode}: ${int(cycles[mode].cps)} cycles/s`);
+    }
+    const split = {} as Record<SplitStep, RedisCost & { serverCpu: number }>;
+    await splitCycle(both.redis.base, STORE_CYCLE_JOBS, (step) => {
+      const counted = countRedis(redis);
+      const cpu0 = cpuMicros(both.redis.server.pid);
+      return (requests) => {
+        split[step] = { ...counted(requests), serverCpu: (cpuMicros(both.redis.server.pid) - cpu0) / requests };
+        log(`store split ${step} (redis): Redis CPU ${fixed(split[step].cpu, 1)} µs, scripts ${fixed(split[step].scripts, 1)} µs, ${fixed(split[step].scriptCalls, 2)} scripts per request`);
+      };
+    });
+    const summary = (name: string): Load & { cpu: number } => {
+      const list = runs[name];
+      return { rps: median(list.map((l) => l.rps)), p50: median(list.map((l) => l.p50)), p99: median(list.map((l) => l.p99)), cpu: median(list.map((l) => l.cpu)), total: list.reduce((t, l) => t + l.total, 0) };
+    };
+    const paired = (what: string, by: 'rps' | 'cpu'): number =>
+      median(runs[`${what}-redis`].map((run, i) => (by === 'rps' ? run.rps / runs[`${what}-memory`][i].rps : runs[`${what}-memory`][i].cpu / run.cpu)));
+    const redisMedian = (list: RedisCost[]): RedisCost => ({ cpu: median(list.map((c) => c.cpu)), scripts: median(list.map((c) => c.scripts)), scriptCalls: median(list.map((c) => c.scriptCalls)) });
+    return {
+      pop: { memory: summary('pop-memory'), redis: summary('pop-redis') },
+      status: { memory: summary('status-memory'), redis: summary('status-redis') },
+      popRatio: paired('pop', 'rps'),
+      popCpuRatio: paired('pop', 'cpu'),
+      statusRatio: paired('status', 'rps'),
+      redisPop: redisMedian(redisRuns.pop),
+      redisStatus: redisMedian(redisRuns.status),
+      cycle: cycles,
+      redisCycle,
+      split,
+    };
+  } finally {
+    for (const started of Object.values(servers)) await started?.server.stop();
+    await redis.stop();
+  }
+}
+
+function storeRows(f: StoreFigures): string[][] {
+  const load = (l: Load & { cpu: number }): string => `p99 ${fixed(l.p99, 1)} ms; ~${int(l.cpu)} µs server CPU per request`;
+  const redisCost = (c: RedisCost): string => `Redis CPU ${fixed(c.cpu, 1)} µs per request (${fixed(c.scripts, 1)} µs in ${fixed(c.scriptCalls, 2)} scripts)`;
+  const popSubmit = f.split.pop.cpu + f.split.submit.cpu;
+  const perCore = 1e6 / popSubmit;
+  const fullCycle = popSubmit + f.split.status.cpu;
+  // One Redis core's worth of Redis CPU, divided by what one instance asks of it at its measured cycle rate.
+  const instancesPerCore = 1e6 / (f.cycle.redis.cps * f.redisCycle.cpu);
+  return [
+    [`pop, ${int(STORE_WAITING)} waiting (no match): memory / Redis mode`, `${int(f.pop.memory.rps)} / ${int(f.pop.redis.rps)} req/s`, `memory: ${load(f.pop.memory)}; Redis: ${load(f.pop.redis)}; ${redisCost(f.redisPop)}`, ''],
+    ['**Redis-mode pop / memory-mode pop**', `**${fixed(f.popRatio)}**`, `by server CPU per request: ${fixed(f.popCpuRatio)}; target ≥ 0.50`, check(f.popRatio >= 0.5)],
+    [`status read, ${int(STORE_WAITING)} other waiting: memory / Redis mode`, `${int(f.status.memory.rps)} / ${int(f.status.redis.rps)} req/s`, `memory: ${load(f.status.memory)}; Redis: ${load(f.status.redis)}; ${redisCost(f.redisStatus)}`, ''],
+    ['**Redis-mode status / memory-mode status**', `**${fixed(f.statusRatio)}**`, 'tracked, no target', ''],
+    ['pop + submit + status cycle, jobs available: memory / Redis mode', `${int(f.cycle.memory.cps)} / ${int(f.cycle.redis.cps)} cycles/s`, `request p99 ${fixed(f.cycle.memory.p99, 1)} / ${fixed(f.cycle.redis.p99, 1)} ms; Redis mode: Redis CPU ${fixed(f.redisCycle.cpu, 1)} µs per cycle of 3 requests (${fixed(f.redisCycle.scripts, 1)} µs in ${fixed(f.redisCycle.scriptCalls, 2)} scripts)`, ''],
+    ['Redis CPU per request, the cycle\'s requests apart: pop (finding work) / submit / status', `${fixed(f.split.pop.cpu, 1)} / ${fixed(f.split.submit.cpu, 1)} / ${fixed(f.split.status.cpu, 1)} µs`, `in scripts ${fixed(f.split.pop.scripts, 1)} / ${fixed(f.split.submit.scripts, 1)} / ${fixed(f.split.status.scripts, 1)} µs (INFO commandstats); instance CPU ${int(f.split.pop.serverCpu)} / ${int(f.split.submit.serverCpu)} / ${int(f.split.status.serverCpu)} µs`, ''],
+    ['**Redis time per pop + submit**', `**${fixed(popSubmit, 1)} µs**`, `one Redis core: ${int(perCore)} pop + submit cycles/s (with the status read: ${fixed(fullCycle, 1)} µs, ${int(1e6 / fullCycle)}/s); target ≤ 100 µs (≥ 10,000/s)`, check(popSubmit <= 100)],
+    ['**instances one Redis core feeds** at the measured per-instance cycle rate', `**${fixed(instancesPerCore, 1)}**`, `${int(f.cycle.redis.cps)} cycles/s per instance × ${fixed(f.redisCycle.cpu, 1)} µs of Redis CPU per cycle = ${fixed((f.cycle.redis.cps * f.redisCycle.cpu) / 1e4, 1)}% of a core`, ''],
+  ];
 }
 
 /** Time from sending the submit that completes a request to the sync response, per request, in ms. */
@@ -285,6 +501,20 @@ const DIVERSE_ROUNDS = Number(process.env.BENCH_DIVERSE_ROUNDS ?? 3);
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((key) => key.trim()).filter((key) => key.length > 0);
 /** `BENCH_SIZES=10k` measures only that queue size in the diverse cases (10k, 100k or both; default both). */
 const DIVERSE_SIZES = (process.env.BENCH_SIZES ?? '10k,100k').split(',').map((size) => size.trim());
+/**
+ * `npm run bench -- --store redis` (or BENCH_STORE=redis) measures Redis mode in the same run as the memory
+ * store: the store section (pop, status, pop+submit+status cycle in both modes, Redis CPU per operation,
+ * instances per Redis core) and the diverse cases in both modes. `BENCH_ONLY=store` runs the store section alone.
+ */
+const STORE_ARG = process.argv.indexOf('--store');
+const STORE = (STORE_ARG >= 0 ? process.argv[STORE_ARG + 1] : process.env.BENCH_STORE) ?? 'memory';
+if (STORE !== 'memory' && STORE !== 'redis') throw new Error(`--store ${STORE}: memory or redis`);
+const MODES: Mode[] = STORE === 'redis' ? ['memory', 'redis'] : ['memory'];
+type Mode = 'memory' | 'redis';
+/** Waiting requests (no match) while the store section measures pops and status reads. */
+const STORE_WAITING = 10_000;
+/** Jobs of the store section's cycles, and of its split pop / submit / status runs. */
+const STORE_CYCLE_JOBS = Number(process.env.BENCH_STORE_CYCLE_JOBS ?? 10_000);
 /** Extra node flags for the benchmarked servers, e.g. `BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
 /** Requests a second arriving at the Horde-shaped servers while they pop. */
@@ -446,6 +676,7 @@ async function measurePops(base: string, test: DiverseCase, label: string, pid?:
 
 interface DiverseFigures {
   test: DiverseCase;
+  mode: Mode;
   pop: Record<'0' | '10k' | '100k', Load>;
   popRatio: Record<'10k' | '100k', number>;
   status: Record<'0' | '10k' | '100k', Load>;
@@ -460,9 +691,16 @@ interface DiverseFigures {
  * in alternation with an empty one that knows the same servers; pops and status reads; RSS per waiting
  * request at 100,000, measured before any pop.
  */
-async function diverseCase(test: DiverseCase, temp: string, probe: string, log: (message: string) => void): Promise<DiverseFigures> {
+async function diverseCase(test: DiverseCase, temp: string, probe: string, log: (message: string) => void, mode: Mode = 'memory'): Promise<DiverseFigures> {
+  // In Redis mode each server has a Redis of its own (the empty one must not see the other's requests).
+  const redisOf = new Map<Child, TestRedisServer>();
   const start = async (name: string): Promise<{ server: Child; base: string }> => {
-    const started = await startServer(temp, probe, `${test.key}-${name}`);
+    const redis = mode === 'redis' ? await TestRedisServer.start() : undefined;
+    const started = await startServer(temp, probe, `${test.key}-${mode}-${name}`, redis ? { REDIS_URL: redis.socketUrl } : {}).catch(async (error: unknown) => {
+      await redis?.stop();
+      throw error;
+    });
+    if (redis) redisOf.set(started.server, redis);
     try {
       await post(`${started.base}/generate/pop`, DIVERSE_STATUS_SERVER);
       // Twice: the first pop creates the server (one scrypt hash), the second verifies its password (one
@@ -470,9 +708,13 @@ async function diverseCase(test: DiverseCase, temp: string, probe: string, log: 
       for (const body of [...test.pollers, ...test.pollers]) await post(`${started.base}/generate/pop`, body);
       return started;
     } catch (error) {
-      await started.server.stop();
+      await stop(started.server);
       throw error;
     }
+  };
+  const stop = async (server: Child): Promise<void> => {
+    await server.stop();
+    await redisOf.get(server)?.stop();
   };
   const empty = await start('empty');
   const emptyStatus = await createDiverse(empty.base, test.statusWishes, 'status');
@@ -494,17 +736,19 @@ async function diverseCase(test: DiverseCase, temp: string, probe: string, log: 
       const queued = await start(size);
       try {
         let rss0 = 0;
+        const redis = redisOf.get(queued.server);
         if (size === '100k') {
           await measurePops(queued.base, test, 'warm-up');
-          rss0 = await settledRss(queued.server, 10);
+          rss0 = redis ? redisUsedMemory(redis) : await settledRss(queued.server, 10);
         }
         await fillDiverse(queued.base, test, 0, count / 4);
         const queuedStatus = await createDiverse(queued.base, test.statusWishes, 'status');
         await fillDiverse(queued.base, test, count / 4, count);
         if (size === '100k') {
-          const rss = await settledRss(queued.server, 10);
+          // In Redis mode the requests live in Redis: its used_memory, not the instance's RSS.
+          const rss = redis ? redisUsedMemory(redis) : await settledRss(queued.server, 10);
           rssPerRequest = (rss - rss0) / count;
-          log(`${test.key}: RSS ${fixed(rss0 / 2 ** 20, 1)} → ${fixed(rss / 2 ** 20, 1)} MiB, ${int(rssPerRequest)} B per waiting request`);
+          log(`${test.key} (${mode}): ${redis ? 'Redis used_memory' : 'RSS'} ${fixed(rss0 / 2 ** 20, 1)} → ${fixed(rss / 2 ** 20, 1)} MiB, ${int(rssPerRequest)} B per waiting request`);
         }
         const statusOf = async (base: string, id: string): Promise<{ queue_position: number; is_possible: boolean }> =>
           (await (await fetch(`${base}/generate/prompt/${id}`)).json()) as { queue_position: number; is_possible: boolean };
@@ -539,11 +783,11 @@ async function diverseCase(test: DiverseCase, temp: string, probe: string, log: 
           log(`${test.key} round ${r}: status empty ${int(e.rps)} req/s, status ${size} ${int(q.rps)} req/s`);
         }
       } finally {
-        await queued.server.stop();
+        await stop(queued.server);
       }
     }
   } finally {
-    await empty.server.stop();
+    await stop(empty.server);
   }
   const summary = (list: Load[]): Load => ({
     rps: median(list.map((l) => l.rps)),
@@ -553,6 +797,7 @@ async function diverseCase(test: DiverseCase, temp: string, probe: string, log: 
   });
   return {
     test,
+    mode,
     pop: { '0': summary(pops['0']), '10k': summary(pops['10k'] ?? []), '100k': summary(pops['100k'] ?? []) },
     popRatio: { '10k': median(popRatios['10k'] ?? [NaN]), '100k': median(popRatios['100k'] ?? [NaN]) },
     status: { '0': summary(statuses['0']), '10k': summary(statuses['10k'] ?? []), '100k': summary(statuses['100k'] ?? []) },
@@ -569,7 +814,7 @@ function diverseRows(figures: DiverseFigures[]): string[][] {
     const horde = f.test.key === 'horde';
     const popTarget = horde ? 0.85 : 0.9;
     const p99 = Math.max(f.pop['10k'].p99, f.pop['100k'].p99);
-    rows.push([`**${f.test.title}**`, '', '', '']);
+    rows.push([`**${f.test.title}**${f.mode === 'redis' ? ' — **Redis mode**' : ''}`, '', '', '']);
     rows.push(['pop, 0 / 10,000 / 100,000 waiting', `${int(f.pop['0'].rps)} / ${int(f.pop['10k'].rps)} / ${int(f.pop['100k'].rps)} req/s`, `p99 ${fixed(f.pop['0'].p99, 1)} / ${fixed(f.pop['10k'].p99, 1)} / ${fixed(f.pop['100k'].p99, 1)} ms`, '']);
     rows.push([
       '**pop(100k) / pop(0)**',
@@ -590,7 +835,11 @@ function diverseRows(figures: DiverseFigures[]): string[][] {
       `status(10k) / status(0): ${fixed(f.statusRatio['10k'])}${horde ? '' : '; target ≥ 0.90'}`,
       horde ? '' : check(f.statusRatio['100k'] >= 0.9),
     ]);
-    rows.push(['**RSS per waiting request** (1 KB prompt, 100,000 waiting, after GC)', `**${fixed(f.rssPerRequest / 1024)} KB**`, 'target ≤ 3 KB', check(f.rssPerRequest <= 3 * 1024)]);
+    if (f.mode === 'redis') {
+      rows.push(['Redis memory per waiting request (used_memory, 1 KB prompt, 100,000 waiting)', `${fixed(f.rssPerRequest / 1024)} KB`, 'in Redis, not in the instance (the 3 KB target is the instance RSS of memory mode)', '']);
+    } else {
+      rows.push(['**RSS per waiting request** (1 KB prompt, 100,000 waiting, after GC)', `**${fixed(f.rssPerRequest / 1024)} KB**`, 'target ≤ 3 KB', check(f.rssPerRequest <= 3 * 1024)]);
+    }
   }
   return rows;
 }
@@ -617,7 +866,7 @@ function machine(): string {
   return `${nproc} CPU(s) (nproc), ${cpu}, Node ${process.version}, ${process.platform}; ${new Date().toISOString()}`;
 }
 
-async function startServer(temp: string, probe: string, name: string): Promise<{ server: Child; base: string }> {
+async function startServer(temp: string, probe: string, name: string, env: Record<string, string> = {}): Promise<{ server: Child; base: string }> {
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
   const server = startChild(join(ROOT, 'dist', 'main.js'), ['--expose-gc', ...SERVER_ARGS, '-r', probe], {
@@ -634,6 +883,7 @@ async function startServer(temp: string, probe: string, name: string): Promise<{
     STALE_SERVER_SECONDS: '36000',
     // The Horde-shaped case registers 40 servers (and the status server) from one address.
     REGISTRATIONS_PER_HOUR_PER_ADDRESS: '0',
+    ...env,
   });
   await waitForHttp(`${base}/generate/prompt/none`, server);
   await post(`${base}/generate/pop`, POLLER); // creates the poller (one scrypt hash)
@@ -681,10 +931,15 @@ async function main(): Promise<void> {
     const probe = transpile('probe', temp);
     if (ONLY.length > 0) {
       const chosen = diverseCases().filter((test) => ONLY.includes(test.key));
-      if (chosen.length === 0) throw new Error(`BENCH_ONLY=${ONLY.join(',')}: no such case (own-models, own-lengths, horde)`);
+      const store = ONLY.includes('store');
+      if (store && STORE !== 'redis') throw new Error('BENCH_ONLY=store measures Redis mode: add --store redis');
+      if (chosen.length === 0 && !store) throw new Error(`BENCH_ONLY=${ONLY.join(',')}: no such case (own-models, own-lengths, horde, store)`);
+      const rows: string[][] = [];
+      if (store) rows.push(...storeRows(await storeSection(temp, probe, log)));
       const figures: DiverseFigures[] = [];
-      for (const test of chosen) figures.push(await diverseCase(test, temp, probe, log));
-      console.log(`\n${['| measure | result | detail | target |', '| --- | --- | --- | --- |', ...diverseRows(figures).map((r) => `| ${r.join(' | ')} |`)].join('\n')}`);
+      for (const test of chosen) for (const mode of MODES) figures.push(await diverseCase(test, temp, probe, log, mode));
+      rows.push(...diverseRows(figures));
+      console.log(`\n${['| measure | result | detail | target |', '| --- | --- | --- | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')}`);
       log(`BENCH_ONLY=${ONLY.join(',')}: bench/RESULTS.md left as it was`);
       return;
     }
@@ -792,9 +1047,12 @@ async function main(): Promise<void> {
     // Diverse wishes (issue 12): each case on fresh servers.
     const diverse: DiverseFigures[] = [];
     for (const test of diverseCases()) {
-      diverse.push(await diverseCase(test, temp, probe, log));
-      if (test.key === 'horde') log(`horde: a pop at 100,000 waiting ${diverse[diverse.length - 1].popsFoundWork > 0 ? 'found' : 'did NOT find'} work`);
+      for (const mode of MODES) {
+        diverse.push(await diverseCase(test, temp, probe, log, mode));
+        if (test.key === 'horde') log(`horde (${mode}): a pop at 100,000 waiting ${diverse[diverse.length - 1].popsFoundWork > 0 ? 'found' : 'did NOT find'} work`);
+      }
     }
+    const store = STORE === 'redis' ? await storeSection(temp, probe, log) : undefined;
 
     const summary = (...names: string[]): Load & { cpu: number } => {
       const list = names.flatMap((name) => runs[name]);
@@ -878,6 +1136,17 @@ async function main(): Promise<void> {
       '',
       diverseTable,
       '',
+      ...(store
+        ? [
+            '## Redis mode (issue 13)',
+            '',
+            `\`npm run bench -- --store redis\`: the diverse cases above also ran in Redis mode (each server on a private redis-server of its own, on a unix socket, no persistence), and this section measures one server of each mode side by side: ${int(STORE_WAITING)} waiting requests no polling server can serve, empty pops and status reads in alternation (${ROUNDS} rounds), then ${int(STORE_CYCLE_JOBS)} pop + submit + status cycles on each, then in Redis mode the cycle's three requests apart (all pops, then all submits, then all status reads). ` +
+              'Redis CPU is the redis-server process\'s user + system time (INFO cpu: commands, scripts and socket I/O), per HTTP request; the time in scripts is INFO commandstats (evalsha). Instances one Redis core feeds: 1 s of Redis CPU divided by what one instance uses of it at the cycle rate it reached here (the instance, not Redis, is the limit on this 2-core machine, where both share the cores).',
+            '',
+            tableOf(storeRows(store)),
+            '',
+          ]
+        : []),
     ].join('\n');
     writeFileSync(join(__dirname, 'RESULTS.md'), report);
     console.log(`\n${report}`);

@@ -7,7 +7,9 @@ import { NERYS_13B, popBody, removeDataDir, startTestApp, useTestApp } from './s
 const P = 'koboldai_cluster_';
 
 describe('Health checks (e2e)', () => {
-  const t = useTestApp({ SNAPSHOT_INTERVAL_SECONDS: 3600 });
+  // DATA_DIR and its snapshots, which only the in-memory stores write: in the memory store in either mode of the
+  // suite (readiness in Redis mode, with its `redis` check, is test/redis-mode.e2e-spec.ts's).
+  const t = useTestApp({ SNAPSHOT_INTERVAL_SECONDS: 3600, REDIS_URL: '' });
 
   it('GET /health answers 200 in the @nestjs/terminus format', async () => {
     const res = await t.http.get('/health').expect(200);

@@ -7,9 +7,9 @@ import { TestRedisServer } from './support/redis-server';
 import { popBody, removeDataDir, startTestApp, TestApp } from './support/test-app';
 
 /**
- * REDIS_URL set (Redis mode, being built): users, servers and rate limits are kept in Redis, so two
+ * REDIS_URL set (Redis mode): users, servers and rate limits are kept in Redis, so two
  * instances on one Redis share them; a Redis outage answers 503 and service resumes by itself.
- * (Waiting requests are still per instance: see issue 13.)
+ * (Requests across instances: test/multi-instance.e2e-spec.ts.)
  */
 describe('Redis mode (e2e)', () => {
   let redis: TestRedisServer;

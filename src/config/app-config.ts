@@ -226,8 +226,8 @@ export class AppConfig {
   TRUST_PROXY: TrustProxy = false;
 
   /**
-   * The shared store (Redis): unset keeps everything in this process's memory. Redis mode is being built:
-   * today it holds users, servers and rate limits, not yet the waiting requests.
+   * The shared store (Redis): unset keeps everything in this process's memory; set, every store is in
+   * Redis and any number of instances on it are one cluster.
    */
   @IsOptional() @IsString() @IsRedisUrl()
   REDIS_URL: string | undefined = undefined;

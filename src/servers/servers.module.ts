@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ActiveServersList } from './active-servers-list';
+import { registrationBudgetStoreProvider } from './persistence/registration-budget-store.provider';
 import { serverRepositoryProvider } from './persistence/server-repository.provider';
+import { staleServersCursorProvider } from './persistence/stale-servers-cursor.provider';
+import { authFailureCountersProvider } from '../common/rate-limit/auth-failure-counters.provider';
 import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
 import { PasswordHasher } from './domain/password-hasher';
 import { ServersController } from './servers.controller';
@@ -8,7 +11,7 @@ import { ServersService } from './servers.service';
 
 @Module({
   controllers: [ServersController],
-  providers: [ServersService, ActiveServersList, PasswordHasher, AuthFailureLimiter, serverRepositoryProvider],
+  providers: [ServersService, ActiveServersList, PasswordHasher, AuthFailureLimiter, authFailureCountersProvider, serverRepositoryProvider, registrationBudgetStoreProvider, staleServersCursorProvider],
   exports: [ServersService],
 })
 export class ServersModule {}

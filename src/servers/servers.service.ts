@@ -4,8 +4,9 @@ import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
 import { AppConfig } from '../config/app-config';
 import { isActive, KoboldServer, ServerCapabilities, ServerJob } from './domain/kobold-server';
 import { PasswordHasher } from './domain/password-hasher';
-import { RegistrationBudget } from './domain/registration-budget';
+import { RegistrationBudgetStore } from './persistence/registration-budget.store';
 import { ServerRepository } from './persistence/server.repository';
+import { StaleServersCursor } from './persistence/stale-servers-cursor';
 
 /**
  * The client's address, read on demand: Express works it out (trust proxy, X-Forwarded-For) each time it
@@ -28,9 +29,10 @@ export interface CheckIn extends ServerCapabilities {
 @Injectable()
 export class ServersService {
   private readonly logger = new Logger(ServersService.name);
-  /** Servers that were active at the last sweep, to log when one goes stale. */
-  private activeAtLastSweep = new Set<string>();
-  private readonly registrations: RegistrationBudget;
+  /** Servers that were active at this instance's last sweep (id → last seen), to log when one goes stale. */
+  private activeAtLastSweep = new Map<string, number>();
+  /** The stale cut-off of this instance's last sweep (undefined before its first). */
+  private lastStaleCutoff: number | undefined;
   /**
    * Changes whenever a server joins the active list (new, or back from stale) or changes its model,
    * limits or owner: cached copies of the list are rebuilt then, whatever their age.
@@ -42,9 +44,9 @@ export class ServersService {
     private readonly passwords: PasswordHasher,
     private readonly authFailures: AuthFailureLimiter,
     private readonly config: AppConfig,
-  ) {
-    this.registrations = new RegistrationBudget(config.REGISTRATIONS_PER_HOUR_PER_ADDRESS);
-  }
+    private readonly registrations: RegistrationBudgetStore,
+    private readonly staleCursor: StaleServersCursor,
+  ) {}
 
   /**
    * A pop is the server's check-in: the first creates it, later ones update its owner, model, limits
@@ -60,7 +62,7 @@ export class ServersService {
     };
     let server = await this.servers.findByName(checkIn.name);
     if (!server) {
-      this.spendRegistration(checkIn.clientAddress(), now);
+      await this.spendRegistration(checkIn.clientAddress(), now);
       const candidate: KoboldServer = {
         ...update,
         id: randomUUID(),
@@ -112,9 +114,9 @@ export class ServersService {
   private async isPasswordOf(server: KoboldServer, password: string, clientAddress: ClientAddress): Promise<boolean> {
     if (this.passwords.remembers(password, server.passwordHash)) return true;
     const address = clientAddress();
-    this.authFailures.beginGuess(server.name, address);
+    await this.authFailures.beginGuess(server.name, address);
     const right = await this.passwords.verify(password, server.passwordHash);
-    if (right) this.authFailures.guessWasRight(server.name, address);
+    if (right) await this.authFailures.guessWasRight(server.name, address);
     else this.authFailures.guessWasWrong(server.name, address);
     return right;
   }
@@ -135,21 +137,38 @@ export class ServersService {
     return this.servers.findSeenSince(now - this.staleAfterMs());
   }
 
-  /** Run by the scheduled sweep: logs servers that went stale since the last sweep. */
+  /**
+   * Run by the scheduled sweep: logs servers that went stale since the last sweep, once per cluster. The
+   * sweep of each instance claims, from the shared StaleServersCursor, the last-seen times between the
+   * previous cut-off of any instance and its own; it logs the servers it saw active at its own last sweep
+   * whose last pop falls in its claim. Its own last cut-off is never after the cursor's position (the
+   * cursor only moves forward, and its own sweeps moved it), so every server going stale falls in one
+   * claim and is logged by one instance (clocks in step). Its first sweep only looks.
+   */
   async sweepStale(now = Date.now()): Promise<void> {
-    const active = new Set((await this.findActive(now)).map((s) => s.id));
-    for (const id of this.activeAtLastSweep) {
-      if (!active.has(id)) this.logger.log(`Server ${id} went stale (no pop for ${this.config.STALE_SERVER_SECONDS}s)`);
+    const cutoff = now - this.staleAfterMs();
+    const active = await this.findActive(now);
+    const activeIds = new Set(active.map((s) => s.id));
+    if (this.lastStaleCutoff !== undefined) {
+      const claim = await this.staleCursor.advance(cutoff);
+      if (claim.claimed) {
+        const from = claim.from ?? this.lastStaleCutoff;
+        for (const [id, lastSeenAt] of this.activeAtLastSweep) {
+          if (!activeIds.has(id) && lastSeenAt > from) this.logger.log(`Server ${id} went stale (no pop for ${this.config.STALE_SERVER_SECONDS}s)`);
+        }
+      }
     }
-    this.activeAtLastSweep = active;
+    this.activeAtLastSweep = new Map(active.map((s) => [s.id, s.lastSeenAt]));
+    this.lastStaleCutoff = cutoff;
   }
 
   /**
    * Run by the scheduled sweep: forgets servers that never fulfilled a request and have not popped for
    * FORGET_UNUSED_SERVERS_HOURS (their names become free), and addresses whose registration budget is full again.
+   * Safe with N instances: the store deletes each server in one atomic step that answers its name to one caller only.
    */
   async forgetUnused(now = Date.now()): Promise<number> {
-    this.registrations.prune(now);
+    await this.registrations.prune(now);
     const forgotten = await this.servers.deleteUnusedSeenBefore(now - this.config.FORGET_UNUSED_SERVERS_HOURS * 3_600_000);
     if (forgotten.length > 0) {
       this.logger.log(`Forgot ${forgotten.length} server(s) that never generated anything and did not pop for ${this.config.FORGET_UNUSED_SERVERS_HOURS} h`);
@@ -158,8 +177,8 @@ export class ServersService {
   }
 
   /** 429 when `address` has used up its REGISTRATIONS_PER_HOUR_PER_ADDRESS; counts one registration otherwise. */
-  private spendRegistration(address: string, now: number): void {
-    const waitMs = this.registrations.waitMs(address, now);
+  private async spendRegistration(address: string, now: number): Promise<void> {
+    const waitMs = await this.registrations.trySpend(address, now);
     if (waitMs > 0) {
       const limit = this.config.REGISTRATIONS_PER_HOUR_PER_ADDRESS;
       throw new HttpException(
@@ -168,7 +187,6 @@ export class ServersService {
         HttpStatus.TOO_MANY_REQUESTS,
       );
     }
-    this.registrations.spend(address, now);
   }
 
   isActive(server: KoboldServer, now = Date.now()): boolean {

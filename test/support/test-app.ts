@@ -27,6 +27,17 @@ export function makeDataDir(): string {
  */
 let storeRedis: Promise<TestRedisServer> | undefined;
 const storeDataDirs = new Set<string>();
+/**
+ * Apps started and not closed yet. A test file's apps still open at its end (a hook that timed out while
+ * its app was starting never closes it) are closed then: a Redis-mode app left open would keep the test
+ * process alive (its Redis client reconnects for ever), and a memory-mode one its journals.
+ */
+const openApps = new Set<TestApp>();
+if (typeof afterAll === 'function') {
+  afterAll(async () => {
+    await Promise.allSettled([...openApps].map((app) => app.close()));
+  });
+}
 if (process.env.KC_TEST_STORE === 'redis' && typeof afterAll === 'function') {
   afterAll(async () => {
     const redis = storeRedis;
@@ -62,14 +73,17 @@ export async function startTestApp(
   configureApp(app);
   beforeListen(app);
   await app.listen(0, '127.0.0.1');
-  return {
+  const started: TestApp = {
     app,
     http: request(app.getHttpServer()),
     dataDir,
     close: async () => {
+      openApps.delete(started);
       await app.close();
     },
   };
+  openApps.add(started);
+  return started;
 }
 
 export function removeDataDir(dataDir: string): void {

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
+import { AuthFailureCounters, AuthFailureLimits } from './auth-failure-counters';
 
 /** Wrong passwords are counted per minute (RATE_LIMIT_AUTH_FAILURES_PER_MINUTE, ..._PER_NAME_PER_MINUTE). */
 export const AUTH_FAILURE_WINDOW_MS = 60_000;
@@ -9,11 +10,6 @@ const TICK_MS = 5_000;
 const ADDRESSES_LOGGED = 20;
 const ADDRESSES_KEPT = 1000;
 
-interface Window {
-  start: number;
-  count: number;
-}
-
 /** What one server name saw in its current window, for its log lines. */
 interface NameActivity {
   start: number;
@@ -22,8 +18,8 @@ interface NameActivity {
   addresses: Set<string>;
 }
 
-function retryInSeconds(window: Window, now: number): number {
-  return Math.max(1, Math.ceil((window.start + AUTH_FAILURE_WINDOW_MS - now) / 1000));
+function retryInSeconds(retryInMs: number): number {
+  return Math.max(1, Math.ceil(retryInMs / 1000));
 }
 
 /**
@@ -34,6 +30,9 @@ function retryInSeconds(window: Window, now: number): number {
  * (see ServersService), so an attacker flooding a name with wrong passwords spends neither that bridge's
  * pop budget nor its logins. RATE_LIMITS=off switches it off with the other limits.
  *
+ * The counters are an AuthFailureCounters store: in this process, or in Redis (REDIS_URL), where every
+ * instance counts against the same budgets. The log lines below are each instance's own.
+ *
  * Logged without flooding the log: the first wrong password for a name in a minute is logged at once
  * (name and address, never the password), the rest of that minute in one summary line when it ends
  * (or at shutdown), with the count of wrong and refused guesses and the addresses they came from.
@@ -41,12 +40,20 @@ function retryInSeconds(window: Window, now: number): number {
 @Injectable()
 export class AuthFailureLimiter implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(AuthFailureLimiter.name);
-  private readonly byAddress = new Map<string, Window>();
-  private readonly byName = new Map<string, Window>();
+  private readonly limits: AuthFailureLimits;
   private readonly activity = new Map<string, NameActivity>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    private readonly counters: AuthFailureCounters,
+  ) {
+    this.limits = {
+      windowMs: AUTH_FAILURE_WINDOW_MS,
+      perAddress: config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
+      perName: config.RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE,
+    };
+  }
 
   onModuleInit(): void {
     if (!this.config.RATE_LIMITS) return;
@@ -65,35 +72,24 @@ export class AuthFailureLimiter implements OnModuleInit, OnModuleDestroy {
    * many guesses sent together cannot all pass before the first is found wrong. A right one is given
    * back with {@link guessWasRight}.
    */
-  beginGuess(name: string, address: string, now = Date.now()): void {
+  async beginGuess(name: string, address: string, now = Date.now()): Promise<void> {
     if (!this.config.RATE_LIMITS) return;
-    const fromAddress = this.current(this.byAddress, address, now);
-    const forName = this.current(this.byName, name, now);
-    let message: string | undefined;
-    if (fromAddress && fromAddress.count >= this.config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE) {
-      message =
-        `Too many wrong passwords from your address (RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: ${this.config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE} a minute); ` +
-        `try again in ${retryInSeconds(fromAddress, now)} s`;
-    } else if (forName && forName.count >= this.config.RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE) {
-      message =
-        `Too many wrong passwords for server name ${JSON.stringify(name)} (RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE: ` +
-        `${this.config.RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE} a minute); try again in ${retryInSeconds(forName, now)} s`;
-    }
-    if (message !== undefined) {
-      this.note(name, address, 'refused', now);
-      throw new HttpException(message, HttpStatus.TOO_MANY_REQUESTS);
-    }
-    this.increment(this.byAddress, address, now);
-    this.increment(this.byName, name, now);
+    const full = await this.counters.begin(name, address, this.limits, now);
+    if (full === undefined) return;
+    const message =
+      full.by === 'address'
+        ? `Too many wrong passwords from your address (RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: ${this.config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE} a minute); ` +
+          `try again in ${retryInSeconds(full.retryInMs)} s`
+        : `Too many wrong passwords for server name ${JSON.stringify(name)} (RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE: ` +
+          `${this.config.RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE} a minute); try again in ${retryInSeconds(full.retryInMs)} s`;
+    this.note(name, address, 'refused', now);
+    throw new HttpException(message, HttpStatus.TOO_MANY_REQUESTS);
   }
 
   /** The guess begun with {@link beginGuess} was the right password: it does not count. */
-  guessWasRight(name: string, address: string, now = Date.now()): void {
+  async guessWasRight(name: string, address: string, now = Date.now()): Promise<void> {
     if (!this.config.RATE_LIMITS) return;
-    for (const [counters, key] of [[this.byAddress, address], [this.byName, name]] as const) {
-      const window = this.current(counters, key, now);
-      if (window && window.count > 0) window.count -= 1;
-    }
+    await this.counters.giveBack(name, address, this.limits, now);
   }
 
   /** The guess begun with {@link beginGuess} was wrong: it stays counted, and is logged. */
@@ -116,20 +112,7 @@ export class AuthFailureLimiter implements OnModuleInit, OnModuleDestroy {
           `in the minute after the first, from ${addresses}`,
       );
     }
-    for (const counters of [this.byAddress, this.byName]) {
-      for (const [key, window] of counters) if (window.start + AUTH_FAILURE_WINDOW_MS <= now) counters.delete(key);
-    }
-  }
-
-  private current(counters: Map<string, Window>, key: string, now: number): Window | undefined {
-    const window = counters.get(key);
-    return window && window.start + AUTH_FAILURE_WINDOW_MS > now ? window : undefined;
-  }
-
-  private increment(counters: Map<string, Window>, key: string, now: number): void {
-    const window = this.current(counters, key, now);
-    if (window) window.count += 1;
-    else counters.set(key, { start: now, count: 1 });
+    this.counters.prune(now, AUTH_FAILURE_WINDOW_MS);
   }
 
   private note(name: string, address: string, what: 'wrong' | 'refused', now: number): void {

@@ -70,6 +70,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   readonly target: string;
   private readonly scripts = new Map<string, LuaScript>();
+  /** The pub/sub connection, made on the first subscribe (a subscribed connection can run nothing else). */
+  private subscriber: Redis | undefined;
+  private readonly channelListeners = new Map<string, ((message: string) => void)[]>();
+  private readonly subscriptions = new Map<string, Promise<void>>();
   private lastError: string | undefined;
   private outageReported = false;
 
@@ -159,6 +163,39 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Calls `onMessage` with every message published on `channel` (PUBLISH, from anywhere, scripts too),
+   * received on a second, dedicated connection. Resolves once the subscription is in place. That
+   * connection waits for Redis (no command timeout, its SUBSCRIBE queued until connected) and subscribes
+   * again after a reconnect; messages published while it is disconnected are lost (pub/sub keeps none),
+   * so a listener that must not miss one also re-reads on a timer. Closed with this connection.
+   */
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<void> {
+    if (!this.subscriber) {
+      const subscriber = this.client.duplicate({
+        connectionName: 'koboldai-cluster-subscriber',
+        enableOfflineQueue: true,
+        commandTimeout: undefined,
+        maxRetriesPerRequest: null,
+        autoResubscribe: true,
+      });
+      subscriber.on('error', (error: Error) => this.reportOutage(error.message));
+      subscriber.on('message', (received: string, message: string) => {
+        for (const listener of this.channelListeners.get(received) ?? []) listener(message);
+      });
+      this.subscriber = subscriber;
+    }
+    const listeners = this.channelListeners.get(channel);
+    if (listeners) listeners.push(onMessage);
+    else this.channelListeners.set(channel, [onMessage]);
+    let subscription = this.subscriptions.get(channel);
+    if (!subscription) {
+      subscription = this.subscriber.subscribe(channel).then(() => undefined);
+      this.subscriptions.set(channel, subscription);
+    }
+    await subscription;
+  }
+
+  /**
    * For readiness: null when Redis answers PING within `timeoutMs`, otherwise why not. Never throws and
    * never waits longer than `timeoutMs`.
    */
@@ -180,6 +217,17 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.subscriber) {
+      const subscriber = this.subscriber;
+      this.subscriber = undefined;
+      this.channelListeners.clear();
+      this.subscriptions.clear();
+      try {
+        await subscriber.quit();
+      } catch {
+        subscriber.disconnect();
+      }
+    }
     try {
       await this.client.quit();
     } catch {

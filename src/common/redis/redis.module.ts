@@ -21,9 +21,9 @@ export class RedisModule {
           provide: RedisConnection,
           useFactory: () => {
             const connection = new RedisConnection(url);
-            new Logger(RedisModule.name).warn(
-              `REDIS_URL is set: users, servers and rate limits are kept in Redis (${connection.target}); waiting requests are still kept in ` +
-                'this process only (Redis mode is being built), so run a single instance',
+            new Logger(RedisModule.name).log(
+              `REDIS_URL is set: the requests in flight, users, servers, rate limits and budgets are kept in Redis (${connection.target}); ` +
+                'every instance on it serves the same cluster',
             );
             return connection;
           },

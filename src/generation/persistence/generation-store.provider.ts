@@ -3,13 +3,14 @@ import { RedisConnection } from '../../common/redis/redis-connection';
 import { GenerationLedger } from './generation-ledger';
 import { GenerationStore } from './generation.store';
 import { InMemoryGenerationStore } from './in-memory-generation.store';
+import { RedisGenerationStore } from './redis-generation.store';
 
-/** The requests in flight: in this process's memory by default; in Redis when REDIS_URL is set. */
+/**
+ * The requests in flight: in this process's memory by default; in Redis when REDIS_URL is set (credits are
+ * then made by the store's scripts in Redis, in the same step as the submit, so the ledger is not used).
+ */
 export const generationStoreProvider: Provider = {
   provide: GenerationStore,
   inject: [GenerationLedger, { token: RedisConnection, optional: true }],
-  // TODO(issue 13): with `redis` set, answer `new RedisGenerationStore(redis)` from
-  // src/generation/persistence/redis-generation.store.ts (being written on its own branch; wired at merge).
-  // Until then both modes keep the requests in memory.
-  useFactory: (ledger: GenerationLedger, _redis?: RedisConnection): GenerationStore => new InMemoryGenerationStore(ledger),
+  useFactory: (ledger: GenerationLedger, redis?: RedisConnection): GenerationStore => (redis ? new RedisGenerationStore(redis) : new InMemoryGenerationStore(ledger)),
 };

@@ -1,3 +1,6 @@
+import { InMemoryAuthFailureCounters } from '../../common/rate-limit/auth-failure-counters';
+import { InMemoryStaleServersCursor } from './stale-servers-cursor';
+import { InMemoryRegistrationBudgetStore } from './in-memory-registration-budget.store';
 import { RedisConnection } from '../../common/redis/redis-connection';
 import { loadAppConfig } from '../../config/app-config';
 import { useTestRedis } from '../../../test/support/redis-server';
@@ -36,7 +39,7 @@ describe('RedisServerRepository', () => {
 
   it('stores the password hash, never the password, through the real check-in', async () => {
     const config = loadAppConfig({});
-    const service = new ServersService(new RedisServerRepository(connection), new PasswordHasher(), new AuthFailureLimiter(config), config);
+    const service = new ServersService(new RedisServerRepository(connection), new PasswordHasher(), new AuthFailureLimiter(config, new InMemoryAuthFailureCounters()), config, new InMemoryRegistrationBudgetStore(0), new InMemoryStaleServersCursor());
     const password = 'correct horse battery staple';
     const server = await service.checkIn({ name: 'box', username: 'db0', password, model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '127.0.0.1' });
     await expect(service.checkIn({ name: 'box', username: 'db0', password: 'wrong', model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '127.0.0.1' })).rejects.toThrow(

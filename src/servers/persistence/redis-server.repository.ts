@@ -42,16 +42,27 @@ redis.call('ZADD', KEYS[4], 'XX', ARGV[2], ARGV[1])
 return ${READ_SERVER}`,
 );
 
+/**
+ * Lua: records one job of a server in one step (its stats and performance window), false when the server
+ * does not exist. The one definition of it: ADD_JOB below and the generation store's submit script
+ * (src/generation/persistence/redis) both embed it.
+ */
+export const RECORD_JOB_LUA = `local function recordJob(server, jobs, unused, id, tokens, entry, window)
+  if redis.call('EXISTS', server) == 0 then return false end
+  redis.call('ZREM', unused, id)
+  redis.call('HINCRBY', server, 'tokensGenerated', tokens)
+  redis.call('HINCRBY', server, 'requestsFulfilled', 1)
+  redis.call('RPUSH', jobs, entry)
+  redis.call('LTRIM', jobs, -tonumber(window), -1)
+  return true
+end
+`;
+
 /** KEYS: server, jobs, unused. ARGV: id, tokens, the job as stored, the performance window. Stats and window in one step. */
 const ADD_JOB = new LuaScript(
   'kcServerAddJob',
   3,
-  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'tokensGenerated', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'requestsFulfilled', 1)
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+  `${RECORD_JOB_LUA}if not recordJob(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return false end
 return ${READ_SERVER}`,
 );
 
@@ -78,6 +89,24 @@ return fields[1]`,
 /** Servers forgotten per call of deleteUnusedSeenBefore at most (each is one script). */
 const FORGET_BATCH = 1_000;
 
+/** A server's hash is this prefix + its id (`{kc}:server:<id>`); its recent jobs, that key + SERVER_JOBS_SUFFIX. */
+export function serverKeyPrefix(redis: RedisConnection): string {
+  return redis.key('server', '');
+}
+
+export const SERVER_JOBS_SUFFIX = ':jobs';
+
+/** The keys of one server: its hash and its recent jobs list. */
+export function serverKeys(redis: RedisConnection, id: string): [string, string] {
+  const server = serverKeyPrefix(redis) + id;
+  return [server, server + SERVER_JOBS_SUFFIX];
+}
+
+/** The sorted set of servers that never fulfilled a request, by last seen (a job takes a server out of it). */
+export function unusedServersKey(redis: RedisConnection): string {
+  return redis.key('servers', 'unused');
+}
+
 type StoredServer = [string[], string[]] | null;
 
 const TEXT_FIELDS = ['id', 'name', 'owner', 'passwordHash', 'model'] as const;
@@ -99,7 +128,7 @@ export class RedisServerRepository extends ServerRepository {
     super();
     this.idByName = redis.key('servers', 'id-by-name');
     this.seen = redis.key('servers', 'seen');
-    this.unused = redis.key('servers', 'unused');
+    this.unused = unusedServersKey(redis);
   }
 
   async findById(id: string): Promise<KoboldServer | undefined> {
@@ -116,7 +145,7 @@ export class RedisServerRepository extends ServerRepository {
     if (ids.length === 0) return [];
     // One transaction (one round trip) reading every server's hash and jobs.
     const replies = await this.redis.transaction((multi) => {
-      for (const id of ids) multi.hgetall(this.redis.key('server', id)).lrange(`${this.redis.key('server', id)}:jobs`, 0, -1);
+      for (const [server, jobs] of ids.map((id) => serverKeys(this.redis, id))) multi.hgetall(server).lrange(jobs, 0, -1);
       return multi;
     });
     const servers: KoboldServer[] = [];
@@ -172,8 +201,7 @@ export class RedisServerRepository extends ServerRepository {
   }
 
   private serverKeys(id: string): [string, string] {
-    const server = this.redis.key('server', id);
-    return [server, `${server}:jobs`];
+    return serverKeys(this.redis, id);
   }
 
   private decode(stored: StoredServer): KoboldServer | undefined {

@@ -12,6 +12,11 @@ return {added, redis.call('HGET', KEYS[2], ARGV[1])}`,
 
 type Tally = 'usage' | 'contributions';
 
+/** The two hashes of the users' tallies, username → tokens (the generation store's submit script credits them too). */
+export function userTallyKeys(redis: RedisConnection): Record<Tally, string> {
+  return { usage: redis.key('users', 'usage'), contributions: redis.key('users', 'contributions') };
+}
+
 /**
  * Users in Redis: two hashes, `{kc}:users:usage` and `{kc}:users:contributions`, username → tokens.
  * Each credit is one HINCRBY (in a script that also reads the other tally), so concurrent credits from
@@ -22,7 +27,7 @@ export class RedisUserRepository extends UserRepository {
 
   constructor(private readonly redis: RedisConnection) {
     super();
-    this.keys = { usage: redis.key('users', 'usage'), contributions: redis.key('users', 'contributions') };
+    this.keys = userTallyKeys(redis);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {

@@ -1,0 +1,477 @@
+import fc from 'fast-check';
+import { RedisConnection, SharedStoreUnavailableException } from '../../common/redis/redis-connection';
+import { RedisServerRepository } from '../../servers/persistence/redis-server.repository';
+import { RedisUserRepository } from '../../users/persistence/redis-user.repository';
+import { useTestRedis } from '../../../test/support/redis-server';
+import { ProcessingGeneration } from '../domain/processing-generation';
+import { PromptQueue, ServerOffer } from '../domain/prompt-queue';
+import { PromptWishes, WaitingPrompt } from '../domain/waiting-prompt';
+import { DeadlineRule, NewRequest, StartedGeneration } from './generation.store';
+import { RedisGenerationStore } from './redis-generation.store';
+
+const redis = useTestRedis();
+
+const OFFER: ServerOffer = { model: 'nerys', maxLength: 80, maxContentLength: 1024 };
+const DEADLINE: DeadlineRule = { minMs: 1_000, msPerToken: 0, maxMs: 60_000 };
+
+let nextId = 0;
+function newRequest(overrides: Partial<NewRequest> = {}, wishes: Partial<PromptWishes> = {}): NewRequest {
+  const id = `r${nextId++}`;
+  return {
+    id,
+    prompt: `prompt of ${id}`,
+    params: { temperature: 0.7 },
+    username: 'alice',
+    requesterKey: 'alice',
+    wishes: { models: [], maxLength: 80, maxContentLength: 1024, ...wishes },
+    n: 1,
+    priority: 0,
+    now: 1_000,
+    ...overrides,
+  };
+}
+
+let nextGeneration = 0;
+async function pop(
+  store: RedisGenerationStore,
+  offer: ServerOffer = OFFER,
+  priorityUsernames: string[] = [],
+  now = 2_000,
+  serverId = 'server-1',
+  deadline: DeadlineRule = DEADLINE,
+): Promise<StartedGeneration | { skipped: Record<string, number> }> {
+  return store.takeNextSlot({ offer, priorityUsernames: new Set(priorityUsernames), serverId, generationId: `g${nextGeneration++}`, deadline, now });
+}
+
+async function popId(store: RedisGenerationStore, offer: ServerOffer = OFFER, priorityUsernames: string[] = []): Promise<string | null> {
+  const taken = await pop(store, offer, priorityUsernames);
+  return 'requestId' in taken ? taken.requestId : null;
+}
+
+function started(taken: StartedGeneration | { skipped: unknown }): StartedGeneration {
+  if (!('requestId' in taken)) throw new Error(`Expected a started generation, got ${JSON.stringify(taken)}`);
+  return taken;
+}
+
+describe('RedisGenerationStore', () => {
+  let connection: RedisConnection;
+  let store: RedisGenerationStore;
+  beforeEach(async () => {
+    connection = await redis.flush();
+    store = new RedisGenerationStore(connection);
+  });
+
+  describe('requests', () => {
+    it('keeps a request under the {kc} hash tag and reads it back without its prompt', async () => {
+      const request = newRequest({ n: 2 }, { models: ['nerys', 'other'] });
+      await expect(store.enqueue(request, 10)).resolves.toBe('queued');
+      expect(redis.server.cli('HGET', `{kc}:gen:req:${request.id}`, 'prompt')).toBe(request.prompt);
+      await expect(store.findRequest(request.id)).resolves.toEqual({
+        id: request.id,
+        username: 'alice',
+        requesterKey: 'alice',
+        wishes: request.wishes,
+        n: 2,
+        createdAt: 1_000,
+        lastActivityAt: 1_000,
+        waiting: 2,
+        processing: 0,
+        restarted: 0,
+        cancelled: false,
+        generations: [],
+        done: false,
+      });
+      await expect(store.findRequest('nope')).resolves.toBeUndefined();
+    });
+
+    it('checks the per-requester cap and queues in one step, even from several instances at once', async () => {
+      const others = await Promise.all([redis.connect(), redis.connect()]);
+      const stores = [store, ...others.map((c) => new RedisGenerationStore(c))];
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => stores[i % 3].enqueue(newRequest({ requesterKey: 'Anonymous@10.0.0.1', username: 'Anonymous' }), 7)),
+      );
+      expect(answers.filter((a) => a === 'queued')).toHaveLength(7);
+      await expect(store.countUnfinishedByRequester('Anonymous@10.0.0.1')).resolves.toBe(7);
+      await expect(store.countUnfinishedByUsername('Anonymous')).resolves.toBe(7);
+      await expect(store.countUnfinishedByRequester('nobody')).resolves.toBe(0);
+    });
+
+    it('counts a request as unfinished until it is done, then frees the cap', async () => {
+      const request = newRequest();
+      await store.enqueue(request, 1);
+      await expect(store.enqueue(newRequest(), 1)).resolves.toBe('over-limit');
+      const taken = started(await pop(store));
+      await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(1);
+      await store.submit({ generationId: taken.generationId, text: 'done', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await expect(store.countUnfinishedByRequester('alice')).resolves.toBe(0);
+      await expect(store.enqueue(newRequest(), 1)).resolves.toBe('queued');
+    });
+  });
+
+  describe('matching', () => {
+    it('serves higher priority first, then the older request, a request\'s slots side by side', async () => {
+      const old = newRequest({ n: 2, priority: -5 });
+      const low = newRequest({ n: 1, priority: -5.25 });
+      const high = newRequest({ n: 2, priority: 1e-9 });
+      for (const r of [old, low, high]) await store.enqueue(r, 10);
+      const order: (string | null)[] = [];
+      for (let i = 0; i < 6; i++) order.push(await popId(store));
+      expect(order).toEqual([high.id, high.id, old.id, old.id, low.id, null]);
+    });
+
+    it('keeps priorities that differ in the last bit of a double apart', async () => {
+      const a = newRequest({ priority: -1732500000.0000002 });
+      const b = newRequest({ priority: -1732500000 });
+      await store.enqueue(a, 10);
+      await store.enqueue(b, 10);
+      expect(await popId(store)).toBe(b.id);
+      expect(await popId(store)).toBe(a.id);
+    });
+
+    it('serves the priority usernames first, their best servable request', async () => {
+      const first = newRequest({ username: 'carol', priority: 10 });
+      const vip1 = newRequest({ username: 'vip', priority: 5 }, { models: ['other'] });
+      const vip2 = newRequest({ username: 'vip', priority: 1 });
+      const vip3 = newRequest({ username: 'vip', priority: 3 });
+      for (const r of [first, vip1, vip2, vip3]) await store.enqueue(r, 10);
+      expect(await popId(store, OFFER, ['vip', 'nobody'])).toBe(vip3.id);
+      expect(await popId(store, OFFER, ['vip'])).toBe(vip2.id);
+      expect(await popId(store, OFFER, ['vip'])).toBe(first.id);
+      expect(await pop(store, OFFER, ['vip'])).toEqual({ skipped: { model: 1, max_content_length: 0, max_length: 0 } });
+    });
+
+    it('counts what it skipped by first reason, also for requests that came after the line was made', async () => {
+      await store.enqueue(newRequest({}, { models: ['other'], maxLength: 999, maxContentLength: 9999 }), 10);
+      await expect(pop(store)).resolves.toEqual({ skipped: { model: 1, max_content_length: 0, max_length: 0 } });
+      await store.enqueue(newRequest({}, { maxLength: 999, maxContentLength: 9999 }), 10);
+      await store.enqueue(newRequest({}, { maxLength: 81 }), 10);
+      await store.enqueue(newRequest({}, { maxLength: 81 }), 10);
+      await expect(pop(store)).resolves.toEqual({ skipped: { model: 1, max_content_length: 1, max_length: 2 } });
+      const other = { model: 'other', maxLength: 9999, maxContentLength: 99999 };
+      expect(await popId(store, other)).not.toBeNull();
+      await expect(pop(store)).resolves.toEqual({ skipped: { model: 0, max_content_length: 1, max_length: 2 } });
+    });
+
+    it('answers the slots ahead in each offer\'s line, and the fewest', async () => {
+      const small = { model: 'nerys', maxLength: 40, maxContentLength: 1024 };
+      await store.enqueue(newRequest({ n: 3 }), 10);
+      await store.enqueue(newRequest({ n: 2 }, { maxLength: 40 }), 10);
+      await store.enqueue(newRequest({ n: 4 }, { maxLength: 80 }), 10);
+      const mine = newRequest({ n: 2 }, { maxLength: 30 });
+      await store.enqueue(mine, 10);
+      // Before any pop there is no line: the whole queue's figure.
+      await expect(store.findStanding(mine.id, [OFFER, small])).resolves.toMatchObject({ ahead: [undefined, undefined], position: 9 });
+      await pop(store, small);
+      await pop(store, OFFER);
+      const standing = await store.findStanding(mine.id, [OFFER, small, { model: 'x', maxLength: 99, maxContentLength: 9999 }]);
+      expect(standing?.ahead).toEqual([7, 1, undefined]);
+      expect(standing?.position).toBe(1);
+      expect(standing?.request.waiting).toBe(2);
+    });
+
+    it('hands out a put-back slot first, and a slot never twice among several instances popping at once', async () => {
+      const requests = Array.from({ length: 20 }, () => newRequest({ n: 3 }));
+      for (const r of requests) await store.enqueue(r, 100);
+      const others = await Promise.all([redis.connect(), redis.connect()]);
+      const stores = [store, ...others.map((c) => new RedisGenerationStore(c))];
+      const taken = await Promise.all(Array.from({ length: 70 }, (_, i) => pop(stores[i % 3])));
+      const startedOnes = taken.filter((t): t is StartedGeneration => 'requestId' in t);
+      expect(startedOnes).toHaveLength(60);
+      const perRequest = new Map<string, number>();
+      for (const t of startedOnes) perRequest.set(t.requestId, (perRequest.get(t.requestId) ?? 0) + 1);
+      expect([...perRequest.values()].every((count) => count === 3)).toBe(true);
+      expect(new Set(startedOnes.map((t) => t.generationId)).size).toBe(60);
+    });
+
+    it('hands the worker its payload: params, prompt, n 1, and the deadline rule', async () => {
+      await store.enqueue(newRequest({ params: { temperature: 0.5, max_length: 40 } }, { maxLength: 40 }), 10);
+      const taken = started(await pop(store, OFFER, [], 5_000, 's', { minMs: 1_000, msPerToken: 100.5, maxMs: 10_000 }));
+      expect(taken.payload).toEqual({ temperature: 0.5, max_length: 40, prompt: expect.stringMatching(/^prompt of r/), n: 1 });
+      expect(taken.deadline).toBe(5_000 + 40 * 100.5);
+      await expect(store.findGeneration(taken.generationId)).resolves.toEqual({
+        id: taken.generationId,
+        requestId: taken.requestId,
+        serverId: 's',
+        startedAt: 5_000,
+        deadline: 9_020,
+        state: 'processing',
+      });
+    });
+
+    it('keeps at most the line limit, dropping the least recently popped, and forgets lines of inactive offers', async () => {
+      const limited = new RedisGenerationStore(connection, { maxOfferLines: 2 });
+      await limited.enqueue(newRequest({}, { maxLength: 500 }), 10);
+      const offers = [1, 2, 3].map((i) => ({ model: 'nerys', maxLength: i, maxContentLength: 1024 }));
+      for (const offer of offers) await expect(pop(limited, offer)).resolves.toEqual({ skipped: { model: 0, max_content_length: 0, max_length: 1 } });
+      expect(redis.server.cli('ZCARD', '{kc}:gen:offers')).toBe('2');
+      expect(redis.server.cli('EXISTS', '{kc}:gen:skip:nerys|1|1024')).toBe('0');
+      await limited.retainOffers([offers[2]]);
+      expect(redis.server.cli('ZRANGE', '{kc}:gen:offers', '0', '-1')).toBe('nerys|3|1024');
+      expect(redis.server.cli('EXISTS', '{kc}:gen:skip:nerys|2|1024')).toBe('0');
+    });
+  });
+
+  describe('submit', () => {
+    it('takes the text and credits usage, contribution and the server job in one step, once', async () => {
+      const servers = new RedisServerRepository(connection);
+      await servers.create({
+        id: 'server-1', name: 'box', owner: 'bob', passwordHash: 'x', model: 'nerys', maxLength: 80, maxContentLength: 1024,
+        tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0,
+      });
+      expect(redis.server.cli('ZSCORE', '{kc}:servers:unused', 'server-1')).toBe('0');
+      const request = newRequest({ n: 2 });
+      await store.enqueue(request, 10);
+      const taken = started(await pop(store, OFFER, [], 2_000, 'server-1'));
+      const submission = { generationId: taken.generationId, text: 'once upon', now: 3_500, credit: { tokens: 12, serverOwner: 'bob' } };
+      const outcomes = await Promise.all([store.submit(submission), new RedisGenerationStore(await redis.connect()).submit(submission)]);
+      expect(outcomes.map((o) => o.outcome).sort()).toEqual(['accepted', 'already-submitted']);
+      const accepted = outcomes.find((o) => o.outcome === 'accepted');
+      expect(accepted).toMatchObject({
+        request: { generations: ['once upon'], waiting: 1, processing: 0, done: false, lastActivityAt: 3_500 },
+        generation: { id: taken.generationId, state: 'submitted', serverId: 'server-1' },
+        completedRequest: false,
+      });
+      await expect(new RedisUserRepository(connection).findByUsername('alice')).resolves.toEqual({ username: 'alice', usage: 12, contributions: 0 });
+      await expect(new RedisUserRepository(connection).findByUsername('bob')).resolves.toEqual({ username: 'bob', usage: 0, contributions: 12 });
+      await expect(servers.findById('server-1')).resolves.toMatchObject({ tokensGenerated: 12, requestsFulfilled: 1, recentJobs: [{ tokens: 12, seconds: 1.5 }] });
+      expect(redis.server.cli('ZSCORE', '{kc}:servers:unused', 'server-1')).toBe('');
+      await expect(store.submit({ ...submission, generationId: 'nope' })).resolves.toEqual({ outcome: 'unknown' });
+    });
+
+    it('takes a late text of an overdue attempt: the redo is superseded and refused later', async () => {
+      const request = newRequest();
+      await store.enqueue(request, 10);
+      const first = started(await pop(store));
+      await expect(store.restartOverdue(first.deadline)).resolves.toBe(1);
+      await expect(store.findRequest(request.id)).resolves.toMatchObject({ waiting: 1, processing: 0, restarted: 1 });
+      await expect(store.restartOverdue(first.deadline)).resolves.toBe(0);
+      const redo = started(await pop(store, OFFER, [], 10_000));
+      const late = await store.submit({ generationId: first.generationId, text: 'late', now: 11_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      expect(late).toMatchObject({ outcome: 'accepted', completedRequest: true, request: { done: true, generations: ['late'] } });
+      await expect(store.findGeneration(redo.generationId)).resolves.toMatchObject({ state: 'superseded' });
+      await expect(store.submit({ generationId: redo.generationId, text: 'x', now: 12_000, credit: { tokens: 1, serverOwner: 'bob' } })).resolves.toEqual({
+        outcome: 'slot-complete',
+      });
+      await expect(store.submit({ generationId: first.generationId, text: 'x', now: 12_000, credit: { tokens: 1, serverOwner: 'bob' } })).resolves.toEqual({
+        outcome: 'already-submitted',
+      });
+      await expect(new RedisUserRepository(connection).findByUsername('alice')).resolves.toMatchObject({ usage: 1 });
+    });
+
+    it('takes a late text whose slot is waiting again: the slot leaves the line', async () => {
+      const request = newRequest();
+      await store.enqueue(request, 10);
+      const first = started(await pop(store));
+      await store.restartOverdue(first.deadline);
+      await store.submit({ generationId: first.generationId, text: 'late', now: 9_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await expect(store.findRequest(request.id)).resolves.toMatchObject({ waiting: 0, done: true, restarted: 1 });
+      await expect(pop(store)).resolves.toEqual({ skipped: { model: 0, max_content_length: 0, max_length: 0 } });
+    });
+  });
+
+  describe('cancel', () => {
+    it('drops the waiting slots, credits the one in progress, and settles once nothing is in progress', async () => {
+      const settled: string[] = [];
+      store.onSettled((id) => settled.push(id));
+      const request = newRequest({ n: 3 });
+      await store.enqueue(request, 10);
+      const taken = started(await pop(store));
+      await expect(store.cancel(request.id, 3_000)).resolves.toMatchObject({ cancelled: true, waiting: 0, processing: 1, done: false, lastActivityAt: 3_000 });
+      expect(settled).toEqual([]);
+      await expect(pop(store)).resolves.toEqual({ skipped: { model: 0, max_content_length: 0, max_length: 0 } });
+      const outcome = await store.submit({ generationId: taken.generationId, text: 't', now: 4_000, credit: { tokens: 3, serverOwner: 'bob' } });
+      expect(outcome).toMatchObject({ outcome: 'accepted', request: { cancelled: true, done: true, generations: ['t'] } });
+      expect(settled).toEqual([request.id]);
+      await expect(store.cancel('nope', 1)).resolves.toBeUndefined();
+    });
+
+    it('drops an overdue slot of a cancelled request, and settles it', async () => {
+      const settled: string[] = [];
+      store.onSettled((id) => settled.push(id));
+      const request = newRequest({ n: 2 });
+      await store.enqueue(request, 10);
+      const taken = started(await pop(store));
+      await store.cancel(request.id, 2_500);
+      await expect(store.restartOverdue(taken.deadline)).resolves.toBe(0);
+      await expect(store.findRequest(request.id)).resolves.toMatchObject({ done: true, restarted: 1, waiting: 0 });
+      expect(settled).toEqual([request.id]);
+    });
+  });
+
+  describe('sweeps', () => {
+    it('puts each overdue generation back once, with several instances sweeping at once', async () => {
+      for (let i = 0; i < 50; i++) await store.enqueue(newRequest(), 100);
+      for (let i = 0; i < 50; i++) await pop(store);
+      const stores = [store, ...(await Promise.all([redis.connect(), redis.connect()])).map((c) => new RedisGenerationStore(c, { batch: 7 }))];
+      const counts = await Promise.all(stores.map((s) => s.restartOverdue(1e12)));
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(50);
+      expect(redis.server.cli('ZCARD', '{kc}:gen:whole')).toBe('50');
+    });
+
+    it('expires the longest idle first, each once among several instances, and leaves no text behind', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const request = newRequest({ now: 1_000 + i });
+        ids.push(request.id);
+        await store.enqueue(request, 100);
+      }
+      const taken = started(await pop(store, OFFER, [], 5_000));
+      await store.submit({ generationId: taken.generationId, text: 'secret', now: 5_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await expect(store.expireIdle(1_002, 10)).resolves.toEqual([ids[1], ids[2]].map((id) => ({ id, done: false })));
+      const stores = [store, ...(await Promise.all([redis.connect(), redis.connect()])).map((c) => new RedisGenerationStore(c, { batch: 4 }))];
+      const expired = (await Promise.all(stores.map((s) => s.expireIdle(9_999, Infinity)))).flat();
+      expect(expired.map((e) => e.id).sort()).toEqual([ids[0], ...ids.slice(3)].sort());
+      expect(expired.find((e) => e.id === ids[0])).toEqual({ id: ids[0], done: true });
+      expect(redis.server.cli('KEYS', '{kc}:gen:req:*')).toBe('');
+      expect(redis.server.cli('KEYS', '{kc}:gen:g:*')).toBe('');
+      for (const key of ['whole', 'deadlines', 'activity', 'ids', 'unfinished:requester', 'user:alice']) expect(redis.server.cli('EXISTS', `{kc}:gen:${key}`)).toBe('0');
+      await expect(store.findGeneration(taken.generationId)).resolves.toBeUndefined();
+    });
+
+    it('summarizes the requests held', async () => {
+      await store.enqueue(newRequest({ n: 2, now: 500 }, { models: ['a', 'b'] }), 10);
+      await store.enqueue(newRequest({ n: 1, now: 700 }), 10);
+      await store.enqueue(newRequest({ n: 1, now: 900 }, { models: ['a'] }), 10);
+      await pop(store, { model: 'a', maxLength: 80, maxContentLength: 1024 });
+      const summary = await store.summarize();
+      expect(summary).toEqual({
+        waiting: { requests: 3, slots: 3 },
+        processingGenerations: 1,
+        oldestWaitingSince: 500,
+        waitingByModel: new Map([
+          ['a', { requests: 2, slots: 2 }],
+          ['b', { requests: 1, slots: 1 }],
+        ]),
+        waitingForAnyModel: { requests: 1, slots: 1 },
+        held: 3,
+      });
+    });
+  });
+
+  describe('onSettled across instances', () => {
+    it('tells another instance\'s listeners when a request becomes done or expires', async () => {
+      const other = new RedisGenerationStore(await redis.connect());
+      const heard: string[] = [];
+      const received = new Promise<void>((resolve) =>
+        other.onSettled((id) => {
+          heard.push(id);
+          if (heard.length === 2) resolve();
+        }),
+      );
+      await other.listening();
+      const mine: string[] = [];
+      store.onSettled((id) => mine.push(id));
+      const done = newRequest();
+      const idle = newRequest({ now: 1 });
+      await store.enqueue(done, 10);
+      await store.enqueue(idle, 10);
+      const taken = started(await pop(store));
+      await store.submit({ generationId: taken.generationId, text: 't', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await store.expireIdle(1_500, 10);
+      await received;
+      expect(heard.sort()).toEqual([done.id, idle.id].sort());
+      expect(mine.sort()).toEqual([done.id, idle.id].sort());
+    });
+  });
+
+  describe('matches the in-memory PromptQueue exactly', () => {
+    const OFFERS: ServerOffer[] = [
+      { model: 'a', maxLength: 80, maxContentLength: 1024 },
+      { model: 'b', maxLength: 40, maxContentLength: 2048 },
+      { model: 'a', maxLength: 120, maxContentLength: 512 },
+      { model: 'c', maxLength: 120, maxContentLength: 2048 },
+    ];
+    const command = fc.oneof(
+      fc.record({
+        kind: fc.constant('enqueue' as const),
+        models: fc.subarray(['a', 'b', 'c']),
+        maxLength: fc.constantFrom(40, 80, 120),
+        maxContentLength: fc.constantFrom(512, 1024, 2048),
+        n: fc.integer({ min: 1, max: 3 }),
+        user: fc.integer({ min: 0, max: 3 }),
+        priority: fc.constantFrom(0, 1.5, -2),
+      }),
+      fc.record({ kind: fc.constant('pop' as const), offer: fc.integer({ min: 0, max: 3 }), priority: fc.subarray([0, 1, 2, 3]) }),
+      fc.record({ kind: fc.constant('cancel' as const), index: fc.nat() }),
+      fc.record({ kind: fc.constant('restart' as const) }),
+      fc.record({ kind: fc.constant('standing' as const), index: fc.nat(), offers: fc.subarray([0, 1, 2, 3]) }),
+    );
+
+    it('pops the same requests, skips the same counts and answers the same standings', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(command, { minLength: 30, maxLength: 80, size: 'max' }), async (commands) => {
+          await connection.run((client) => client.flushdb());
+          const queue = new PromptQueue();
+          const prompts: WaitingPrompt[] = [];
+          const processing: { prompt: WaitingPrompt; generation: ProcessingGeneration }[] = [];
+          let step = 0;
+          for (const c of commands) {
+            step += 1;
+            if (c.kind === 'enqueue') {
+              const request = newRequest(
+                { n: c.n, username: `u${c.user}`, requesterKey: `u${c.user}`, priority: c.priority, now: step },
+                { models: c.models, maxLength: c.maxLength, maxContentLength: c.maxContentLength },
+              );
+              const prompt = new WaitingPrompt({ ...request });
+              prompts.push(prompt);
+              queue.enqueue(prompt);
+              await store.enqueue(request, 1_000);
+            } else if (c.kind === 'pop') {
+              const offer = OFFERS[c.offer];
+              const usernames = c.priority.map((u) => `u${u}`);
+              const match = queue.take(offer, step, new Set(usernames));
+              const taken = await store.takeNextSlot({
+                offer, priorityUsernames: new Set(usernames), serverId: 's', generationId: `g${nextGeneration++}`, deadline: DEADLINE, now: step,
+              });
+              if (match.prompt) {
+                expect('requestId' in taken && taken.requestId).toBe(match.prompt.id);
+                const generation: ProcessingGeneration = { id: `m${step}`, promptId: match.prompt.id, serverId: 's', slot: match.slot, startedAt: step, deadline: step + 1_000, state: 'processing' };
+                match.prompt.assign(generation);
+                processing.push({ prompt: match.prompt, generation });
+              } else {
+                expect(taken).toEqual({ skipped: match.skipped });
+              }
+            } else if (c.kind === 'cancel') {
+              if (prompts.length === 0) continue;
+              const prompt = prompts[c.index % prompts.length];
+              prompt.cancel();
+              queue.enqueue(prompt);
+              await store.cancel(prompt.id, step);
+            } else if (c.kind === 'restart') {
+              let put = 0;
+              for (const { prompt, generation } of processing.splice(0)) {
+                if (prompt.putBackOverdue(generation)) put += 1;
+                queue.enqueue(prompt);
+              }
+              await expect(store.restartOverdue(1e12)).resolves.toBe(put);
+            } else {
+              if (prompts.length === 0) continue;
+              const prompt = prompts[c.index % prompts.length];
+              const offers = c.offers.map((i) => OFFERS[i]);
+              const standing = await store.findStanding(prompt.id, offers);
+              const expected = queue.standingOf(prompt, offers);
+              expect({ ahead: standing?.ahead, position: standing?.position, waiting: standing?.request.waiting }).toEqual({ ...expected, waiting: prompt.waiting });
+            }
+          }
+        }),
+        { numRuns: 40 },
+      );
+    }, 60_000);
+  });
+});
+
+describe('RedisGenerationStore during an outage', () => {
+  const outage = useTestRedis();
+
+  it('answers 503 (SharedStoreUnavailableException) within the command timeout instead of hanging', async () => {
+    const store = new RedisGenerationStore(outage.connection);
+    await store.enqueue(newRequest(), 10);
+    outage.server.pause();
+    try {
+      await expect(pop(store)).rejects.toBeInstanceOf(SharedStoreUnavailableException);
+      await expect(store.findRequest('x')).rejects.toBeInstanceOf(SharedStoreUnavailableException);
+    } finally {
+      outage.server.resume();
+    }
+  });
+});

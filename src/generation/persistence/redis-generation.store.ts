@@ -1,0 +1,366 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
+import { PERFORMANCE_WINDOW } from '../../servers/domain/kobold-server';
+import { SERVER_JOBS_SUFFIX, serverKeyPrefix, unusedServersKey } from '../../servers/persistence/redis-server.repository';
+import { userTallyKeys } from '../../users/persistence/redis-user.repository';
+import { DEFAULT_QUEUE_LIMITS, offerKey, ServerOffer, SkippedCounts } from '../domain/prompt-queue';
+import {
+  ExpiredRequest,
+  GenerationRecord,
+  GenerationStore,
+  NewRequest,
+  QueueSummary,
+  RequestRecord,
+  RequestStandingRecord,
+  SlotTake,
+  StartedGeneration,
+  Submission,
+  SubmitOutcome,
+  WaitingCount,
+} from './generation.store';
+import {
+  CANCEL,
+  ENQUEUE,
+  EXPIRE_IDLE,
+  FIND_GENERATION,
+  FIND_REQUEST,
+  FIND_STANDING,
+  GENERATION_KEYS,
+  RESTART_OVERDUE,
+  RETAIN_OFFERS,
+  SUBMIT,
+  TAKE_NEXT_SLOT,
+} from './redis/generation-scripts';
+
+/** Limits of the Redis matching state (see RedisGenerationStore). */
+export interface RedisGenerationStoreLimits {
+  /** Offer lines kept at most; past it, the least recently popped line is dropped. */
+  maxOfferLines: number;
+  /** A pop looks at most this many of each priority username's waiting requests (in serving order). */
+  priorityScan: number;
+  /** Overdue generations put back, and idle requests expired, per script (the callers loop). */
+  batch: number;
+}
+
+export const DEFAULT_REDIS_GENERATION_LIMITS: RedisGenerationStoreLimits = {
+  maxOfferLines: DEFAULT_QUEUE_LIMITS.maxOfferLines,
+  priorityScan: DEFAULT_QUEUE_LIMITS.heavyRequester,
+  batch: 500,
+};
+
+/** A request as the scripts answer it (see `record` in the scripts' prelude). */
+type StoredRequest = [string, string, string, string, string, string, string, string, string, number, number, number, number, string[]];
+type StoredGeneration = [string, string, string, string, string, string];
+
+/**
+ * The requests in flight in Redis, shared by every instance. All keys are under the `{kc}` hash tag (one
+ * Redis Cluster slot), below `{kc}:gen:`:
+ *
+ * - `req:<id>` (hash): the request — username `u`, requester key `rk`, wished `models` (JSON) and `mset`
+ *   (the same names "\n"-joined, for matching), `ml`/`mcl` (max_length, max_content_length), `n`, `sc`
+ *   (its score: −priority), `a` (its arrival, 16 zero-padded digits of the `seq` counter), `ca`/`la`
+ *   (created, last activity), `am` (its member in `activity`), `un` (untouched slots), `pr` (processing),
+ *   `rs` (restarted), `cx` (cancelled), `cnt` (counted as unfinished), `prompt`, `params` (JSON).
+ *   Beside it `req:<id>:texts` (list: the generations in order of arrival), `req:<id>:putback` (list: the
+ *   indexes of slots put back after a missed deadline, served first), `req:<id>:slots` (hash: slot index →
+ *   `p<generation id>` processing, `w` waiting again, `f` finished, `d` dropped; only slots once started)
+ *   and `req:<id>:gens` (set: its generations' ids). All are deleted when the request expires: its prompt
+ *   and texts live in Redis only while the request does.
+ * - `g:<generation id>` (hash): request `rid`, server `sid`, `slot`, started `st`, deadline `dl`, state `s`.
+ * - `seq` (counter): arrivals (the global arrival order, the tie-breaker) and activity order.
+ * - `ids` (hash): arrival → request id.
+ * - `whole` (sorted set): the whole queue in serving order, one member per waiting slot,
+ *   `<arrival>:<k>` for k = 0 .. waiting − 1, score −priority. Scores are doubles and priorities are
+ *   doubles: −priority is stored exactly (sent as JavaScript's round-trip decimal), so the score gives
+ *   "higher priority first" exactly, and between equal scores Redis orders members lexicographically,
+ *   which for the fixed-width arrival is "older first"; a request's slot members share the arrival
+ *   prefix, so they stand side by side. A ZRANK therefore counts the waiting slots ahead.
+ * - `offers` (sorted set): the offers that have a line (`model|max_length|max_content_length`, as
+ *   offerKey), scored by the time of their last pop; at most `maxOfferLines` (64).
+ * - `line:<offer>` (sorted set): the members of `whole` that this offer can serve, same scores; and
+ *   `skip:<offer>` (hash): the waiting requests it cannot serve, by first reason (model,
+ *   max_content_length, max_length). Kept in step by every change of a request's waiting slots.
+ * - `user:<username>` (sorted set): the username's waiting requests (member `<arrival>`, same score):
+ *   where a pop finds its priority usernames' best requests.
+ * - `deadlines` (sorted set): generations in progress by deadline; `activity` (sorted set): requests by
+ *   last activity (member `<seq><id>`, so equal times keep the order of activity).
+ * - `unfinished:requester`, `unfinished:username` (hashes): unfinished requests per requester key and
+ *   per username (fields deleted at 0).
+ *
+ * Costs, for N waiting slots, L offer lines (≤ 64), n a request's slots: enqueue O(L × (n + log N)); pop
+ * O(P × S + L × log N) for P priority usernames scanned up to S (`priorityScan`, 64) requests each,
+ * whatever the requests want (plus, once per new offer, O(N) to build its line from `whole`); submit and
+ * cancel O(L × log N); status read O(K × log N) for K offers asked. A priority username's requests past
+ * the first `priorityScan` in serving order are not looked at by a pop (the in-memory queue gives a heavy
+ * requester lines of its own instead): only a username with more waiting requests than that, the first
+ * 64 of which the server cannot serve, is served in the ordinary order. Memory per waiting slot: one
+ * member in `whole` and in each line of an offer that can serve it.
+ *
+ * onSettled: the scripts PUBLISH `<instance> <request id>` on `{kc}:gen:settled` when a request becomes
+ * done (or is expired); this instance calls its listeners from the script's answer at once, the others
+ * from their subscription (own messages are skipped).
+ */
+export class RedisGenerationStore extends GenerationStore {
+  private readonly logger = new Logger(RedisGenerationStore.name);
+  private readonly prefix: string;
+  private readonly channel: string;
+  private readonly instance = randomUUID();
+  private readonly keys: string[];
+  private readonly serverPrefix: string;
+  private readonly listeners: ((requestId: string) => void)[] = [];
+  private subscription: Promise<void> | undefined;
+  private readonly limits: RedisGenerationStoreLimits;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    limits: Partial<RedisGenerationStoreLimits> = {},
+  ) {
+    super();
+    this.limits = { ...DEFAULT_REDIS_GENERATION_LIMITS, ...limits };
+    this.prefix = redis.key('gen', '');
+    this.channel = redis.key('gen', 'settled');
+    const tallies = userTallyKeys(redis);
+    this.keys = [...GENERATION_KEYS.map((name) => this.prefix + name), tallies.usage, tallies.contributions, unusedServersKey(redis)];
+    this.serverPrefix = serverKeyPrefix(redis);
+  }
+
+  async enqueue(request: NewRequest, maxUnfinishedPerRequester: number): Promise<'queued' | 'over-limit'> {
+    if (!Number.isFinite(request.priority)) throw new RangeError(`Priority must be a finite number, got ${request.priority}`);
+    const { models, maxLength, maxContentLength } = request.wishes;
+    const answer = await this.run(ENQUEUE, [
+      request.id,
+      request.username,
+      request.requesterKey,
+      JSON.stringify(models),
+      models.length > 0 ? `\n${models.join('\n')}\n` : '',
+      maxLength,
+      maxContentLength,
+      request.n,
+      String(-request.priority),
+      request.now,
+      request.prompt,
+      JSON.stringify(request.params),
+      maxUnfinishedPerRequester,
+    ]);
+    return answer as 'queued' | 'over-limit';
+  }
+
+  async findRequest(id: string): Promise<RequestRecord | undefined> {
+    const stored = (await this.run(FIND_REQUEST, [id])) as StoredRequest | null;
+    return stored ? toRequest(stored) : undefined;
+  }
+
+  async findStanding(id: string, offers: readonly ServerOffer[]): Promise<RequestStandingRecord | undefined> {
+    const args: (string | number)[] = [id];
+    for (const offer of offers) args.push(offerKey(offer), offer.model, offer.maxLength, offer.maxContentLength);
+    const stored = (await this.run(FIND_STANDING, args)) as [StoredRequest, number[], number] | null;
+    if (!stored) return undefined;
+    const [request, ahead, position] = stored;
+    return { request: toRequest(request), ahead: ahead.map((slots) => (slots < 0 ? undefined : slots)), position };
+  }
+
+  async takeNextSlot(take: SlotTake): Promise<StartedGeneration | { skipped: SkippedCounts }> {
+    const { offer, deadline } = take;
+    const answer = (await this.run(TAKE_NEXT_SLOT, [
+      offerKey(offer),
+      offer.model,
+      offer.maxLength,
+      offer.maxContentLength,
+      take.serverId,
+      take.generationId,
+      take.now,
+      deadline.minMs,
+      deadline.msPerToken,
+      deadline.maxMs,
+      this.limits.maxOfferLines,
+      this.limits.priorityScan,
+      ...take.priorityUsernames,
+    ])) as [string, ...unknown[]];
+    if (answer[0] === 'skipped') {
+      const [, model, maxContentLength, maxLength] = answer as [string, number, number, number];
+      return { skipped: { model, max_content_length: maxContentLength, max_length: maxLength } };
+    }
+    const [, generationId, requestId, deadlineAt, prompt, params, models, maxLength, maxContentLength] = answer as string[];
+    return {
+      generationId,
+      requestId,
+      payload: { ...(JSON.parse(params) as Record<string, unknown>), prompt, n: 1 },
+      wishes: { models: JSON.parse(models) as string[], maxLength: Number(maxLength), maxContentLength: Number(maxContentLength) },
+      deadline: Number(deadlineAt),
+    };
+  }
+
+  async findGeneration(id: string): Promise<GenerationRecord | undefined> {
+    const stored = (await this.run(FIND_GENERATION, [id])) as StoredGeneration | null;
+    return stored ? toGeneration(stored) : undefined;
+  }
+
+  async submit(submission: Submission): Promise<SubmitOutcome> {
+    const { tokens, serverOwner } = submission.credit;
+    if (!Number.isSafeInteger(tokens)) throw new RangeError(`Tokens must be a whole number, got ${tokens}`);
+    const answer = (await this.run(SUBMIT, [
+      submission.generationId,
+      submission.text,
+      submission.now,
+      tokens,
+      serverOwner,
+      this.serverPrefix,
+      SERVER_JOBS_SUFFIX,
+      PERFORMANCE_WINDOW,
+    ])) as [string, StoredRequest, StoredGeneration, number, number];
+    const outcome = answer[0];
+    if (outcome !== 'accepted') return { outcome: outcome as 'unknown' | 'already-submitted' | 'slot-complete' };
+    const [, request, generation, settled] = answer;
+    const record = toRequest(request);
+    if (settled === 1) this.settled([record.id]);
+    return { outcome: 'accepted', request: record, generation: toGeneration(generation), completedRequest: settled === 1 };
+  }
+
+  async cancel(id: string, now: number): Promise<RequestRecord | undefined> {
+    const answer = (await this.run(CANCEL, [id, now])) as [StoredRequest, number] | null;
+    if (!answer) return undefined;
+    const request = toRequest(answer[0]);
+    if (answer[1] === 1) this.settled([request.id]);
+    return request;
+  }
+
+  async restartOverdue(now: number): Promise<number> {
+    let restarted = 0;
+    for (;;) {
+      const [count, read, settled] = (await this.run(RESTART_OVERDUE, [now, this.limits.batch])) as [number, number, string[]];
+      restarted += count;
+      this.settled(settled);
+      if (read < this.limits.batch) return restarted;
+    }
+  }
+
+  async expireIdle(cutoff: number, limit: number): Promise<ExpiredRequest[]> {
+    const expired: ExpiredRequest[] = [];
+    while (expired.length < limit) {
+      const batch = Math.min(this.limits.batch, limit - expired.length);
+      const flat = (await this.run(EXPIRE_IDLE, [cutoff, batch])) as (string | number)[];
+      const ids: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        ids.push(flat[i] as string);
+        expired.push({ id: flat[i] as string, done: flat[i + 1] === 1 });
+      }
+      this.settled(ids);
+      if (flat.length / 2 < batch) break;
+    }
+    return expired;
+  }
+
+  async countUnfinishedByRequester(requesterKey: string): Promise<number> {
+    return Number((await this.redis.run((client) => client.hget(this.prefix + 'unfinished:requester', requesterKey))) ?? 0);
+  }
+
+  async countUnfinishedByUsername(username: string): Promise<number> {
+    return Number((await this.redis.run((client) => client.hget(this.prefix + 'unfinished:username', username))) ?? 0);
+  }
+
+  async retainOffers(active: readonly ServerOffer[]): Promise<void> {
+    await this.run(RETAIN_OFFERS, [...new Set(active.map(offerKey))]);
+  }
+
+  /** Reads every request held (in pipelined batches): O(requests held); callers cache it. */
+  async summarize(): Promise<QueueSummary> {
+    const summary: QueueSummary = {
+      waiting: { requests: 0, slots: 0 },
+      processingGenerations: 0,
+      oldestWaitingSince: null,
+      waitingByModel: new Map(),
+      waitingForAnyModel: { requests: 0, slots: 0 },
+      held: 0,
+    };
+    const members = await this.redis.run((client) => client.zrange(this.prefix + 'activity', '0', '-1'));
+    summary.held = members.length;
+    for (let start = 0; start < members.length; start += 1_000) {
+      const ids = members.slice(start, start + 1_000).map((member) => member.slice(16));
+      const replies = await this.redis.transaction((multi) => {
+        for (const id of ids) multi.hmget(this.prefix + 'req:' + id, 'models', 'ca', 'un', 'pr').llen(this.prefix + 'req:' + id + ':putback');
+        return multi;
+      });
+      for (let i = 0; i < replies.length; i += 2) {
+        const [models, createdAt, untouched, processing] = replies[i] as (string | null)[];
+        if (models === null) continue;
+        summary.processingGenerations += Number(processing);
+        const slots = Number(untouched) + (replies[i + 1] as number);
+        if (slots === 0) continue;
+        addWaiting(summary.waiting, slots);
+        const created = Number(createdAt);
+        if (summary.oldestWaitingSince === null || created < summary.oldestWaitingSince) summary.oldestWaitingSince = created;
+        const names = JSON.parse(models) as string[];
+        if (names.length === 0) addWaiting(summary.waitingForAnyModel, slots);
+        for (const model of new Set(names)) {
+          let count = summary.waitingByModel.get(model);
+          if (!count) summary.waitingByModel.set(model, (count = { requests: 0, slots: 0 }));
+          addWaiting(count, slots);
+        }
+      }
+    }
+    return summary;
+  }
+
+  onSettled(listener: (requestId: string) => void): void {
+    this.listeners.push(listener);
+    this.listening().catch((error: unknown) => this.logger.error(`Could not subscribe to ${this.channel}: ${(error as Error).message}`));
+  }
+
+  /**
+   * Resolves once this instance receives the other instances' settled requests (subscribed on its own
+   * connection; made on the first onSettled).
+   */
+  listening(): Promise<void> {
+    this.subscription ??= this.redis.subscribe(this.channel, (message) => {
+      const space = message.indexOf(' ');
+      if (message.slice(0, space) === this.instance) return;
+      this.settled([message.slice(space + 1)]);
+    });
+    return this.subscription;
+  }
+
+  private settled(ids: readonly string[]): void {
+    for (const id of ids) {
+      for (const listener of this.listeners) {
+        try {
+          listener(id);
+        } catch (error) {
+          this.logger.error(`A settled-request listener failed: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+
+  private run(script: LuaScript, args: (string | number)[]): Promise<unknown> {
+    return this.redis.runScript(script, this.keys, [this.prefix, this.channel, this.instance, ...args]);
+  }
+}
+
+function toRequest(stored: StoredRequest): RequestRecord {
+  const [id, username, requesterKey, models, maxLength, maxContentLength, n, createdAt, lastActivityAt, waiting, processing, restarted, cancelled, texts] = stored;
+  return {
+    id,
+    username,
+    requesterKey,
+    wishes: { models: JSON.parse(models) as string[], maxLength: Number(maxLength), maxContentLength: Number(maxContentLength) },
+    n: Number(n),
+    createdAt: Number(createdAt),
+    lastActivityAt: Number(lastActivityAt),
+    waiting,
+    processing,
+    restarted,
+    cancelled: cancelled === 1,
+    generations: texts,
+    done: waiting === 0 && processing === 0,
+  };
+}
+
+function toGeneration([id, requestId, serverId, startedAt, deadline, state]: StoredGeneration): GenerationRecord {
+  return { id, requestId, serverId, startedAt: Number(startedAt), deadline: Number(deadline), state: state as GenerationRecord['state'] };
+}
+
+function addWaiting(count: WaitingCount, slots: number): void {
+  count.requests += 1;
+  count.slots += slots;
+}
