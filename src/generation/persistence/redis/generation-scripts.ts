@@ -99,6 +99,12 @@ local function flush(r)
   r.w = {}
 end
 
+-- An entry of 'ids' (arrival -> id, then the wishes a line is made from): its wishes.
+local function wishesOfEntry(entry)
+  local ml, mcl, mset = string.match(entry, '^[^\\n]*\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  return { mset = mset, ml = tonumber(ml), mcl = tonumber(mcl) }
+end
+
 local function isDone(r) return r.waiting == 0 and r.pr == 0 end
 
 -- Its member in its username's set: the arrival first (the order), then what a pop checks without reading the request.
@@ -208,7 +214,7 @@ local r = { id = id, key = key, u = ARGV[5], rk = rk, models = ARGV[7], mset = A
   n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, waiting = 0, w = {} }
 r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[9], 'mcl', ARGV[10], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
   'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[14], 'params', ARGV[15] }
-redis.call('HSET', IDS, a, id)
+redis.call('HSET', IDS, a, id .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset)
 setWaiting(r, n)
 touch(r, now)
 settle(r, true)
@@ -238,31 +244,39 @@ if redis.call('ZADD', OFFERS, now, o.key) == 1 then
     redis.call('DEL', lineKey(oldest), skipKey(oldest))
     redis.call('ZREM', OFFERS, oldest)
   end
-  -- Read once from the whole queue (already in serving order; a request's slots side by side).
+  -- Read once from the whole queue (already in serving order; a request's slots side by side), a chunk
+  -- at a time, the wishes of a chunk's requests in one HMGET of 'ids'.
   redis.call('DEL', line, skip)
   local counts = { model = 0, max_content_length = 0, max_length = 0 }
-  local all = redis.call('ZRANGE', WHOLE, 0, -1, 'WITHSCORES')
-  local batch, lastA, servable = {}, nil, false
-  for i = 1, #all, 2 do
-    local m = all[i]
-    local a = string.sub(m, 1, 16)
-    if a ~= lastA then
-      lastA = a
-      local v = redis.call('HMGET', reqKey(redis.call('HGET', IDS, a)), 'mset', 'ml', 'mcl')
-      local reason = skipReason({ mset = v[1], ml = tonumber(v[2]), mcl = tonumber(v[3]) }, o)
-      servable = reason == nil
-      if not servable then counts[reason] = counts[reason] + 1 end
-    end
-    if servable then
-      batch[#batch + 1] = all[i + 1]
-      batch[#batch + 1] = m
-      if #batch >= 2000 then
-        redis.call('ZADD', line, unpack(batch))
-        batch = {}
+  local total, previousLast = redis.call('ZCARD', WHOLE), nil
+  for start = 0, total - 1, 2000 do
+    local chunk = redis.call('ZRANGE', WHOLE, start, start + 1999, 'WITHSCORES')
+    local arrivals, index = {}, {}
+    for i = 1, #chunk, 2 do
+      local a = string.sub(chunk[i], 1, 16)
+      if not index[a] then
+        arrivals[#arrivals + 1] = a
+        index[a] = #arrivals
       end
     end
+    local entries = redis.call('HMGET', IDS, unpack(arrivals))
+    local servable = {}
+    for k, entry in ipairs(entries) do
+      local reason = skipReason(wishesOfEntry(entry), o)
+      if reason == nil then servable[k] = true
+      -- (a request whose slots straddle two chunks is counted in the first)
+      elseif k > 1 or arrivals[1] ~= previousLast then counts[reason] = counts[reason] + 1 end
+    end
+    local batch = {}
+    for i = 1, #chunk, 2 do
+      if servable[index[string.sub(chunk[i], 1, 16)]] then
+        batch[#batch + 1] = chunk[i + 1]
+        batch[#batch + 1] = chunk[i]
+      end
+    end
+    if #batch > 0 then redis.call('ZADD', line, unpack(batch)) end
+    previousLast = arrivals[#arrivals]
   end
-  if #batch > 0 then redis.call('ZADD', line, unpack(batch)) end
   redis.call('HSET', skip, 'model', counts.model, 'max_content_length', counts.max_content_length, 'max_length', counts.max_length)
   offerCache = nil
 end
@@ -289,7 +303,7 @@ if not bestId then
     local c = redis.call('HMGET', skip, 'model', 'max_content_length', 'max_length')
     return { 'skipped', tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0') }
   end
-  bestId = redis.call('HGET', IDS, string.sub(first, 1, 16))
+  bestId = string.match(redis.call('HGET', IDS, string.sub(first, 1, 16)), '^[^\\n]*')
 end
 
 local r, x = load(bestId, { 'prompt', 'params', 'g' })
