@@ -116,6 +116,16 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(store.findRequest('nope')).resolves.toBeUndefined();
       });
 
+      it('answers copies: changing an answered record changes nothing held', async () => {
+        const made = await enqueue({ n: 2 });
+        const generation = await started();
+        await submit(generation.generationId);
+        const record = await store.findRequest(made.id);
+        record?.generations.push('forged');
+        if (record) record.waiting = 99;
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, generations: [`text of ${generation.generationId}`] });
+      });
+
       it('caps the unfinished requests per requester, not per username', async () => {
         await enqueue({ username: 'Anonymous', requesterKey: 'Anonymous@a' }, 2);
         await enqueue({ username: 'Anonymous', requesterKey: 'Anonymous@a' }, 2);
