@@ -205,8 +205,6 @@ async function runShape(lines: number, rows: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // The test redis-server child is unref'd: awaiting its exit between two shapes must not let Node quit.
-  const keepAlive = setInterval(() => undefined, 60_000);
   const rows: string[] = [];
   for (const lines of [1, 40]) await runShape(lines, rows);
   const version = /redis_version:(\S+)/.exec(await (async () => {
@@ -221,10 +219,13 @@ async function main(): Promise<void> {
   console.log('| queue | operation | operations | Redis script time per call (commandstats, EVALSHA) | Redis main-thread CPU per operation (INFO cpu, I/O included) | operations/s (one client) |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const row of rows) console.log(row);
-  clearInterval(keepAlive);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// The test redis-server child is unref'd: awaiting its exit between two shapes must not let Node quit.
+const keepAlive = setInterval(() => undefined, 60_000);
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(() => clearInterval(keepAlive));
