@@ -70,7 +70,7 @@ type StoredGeneration = [string, string, string, string, string, string];
  *   `dl`. Its state is read from its slot's field (`p<id>` processing, `f<id>` submitted, `f<other>`
  *   superseded, otherwise overdue), so no later script has to find and update it.
  * - `seq` (counter): the global arrival order, the tie-breaker.
- * - `ids` (hash): arrival → `<id>\n<max_length>\n<max_content_length>\n<mset>`: a pop finds the request of
+ * - `ids` (hash): arrival → `<id>\n<score>\n<max_length>\n<max_content_length>\n<mset>`: a pop finds the request of
  *   a line's first member, and a new line is made from the whole queue with the wishes of 2,000 members
  *   read by one HMGET.
  * - `whole` (sorted set): the whole queue in serving order, one member per waiting slot,
