@@ -163,6 +163,19 @@ describe('RedisGenerationStore', () => {
       await expect(store.findStanding(last, [servable])).resolves.toMatchObject({ ahead: [3 * 467 - 1 - 3] });
     });
 
+    it('queues, serves and cancels a request of 9,000 generations (more members than one Lua unpack takes)', async () => {
+      await pop(store);
+      const big = newRequest({ n: 9_000 });
+      const after = newRequest();
+      await store.enqueue(big, 10);
+      await store.enqueue(after, 10);
+      expect(redis.server.cli('ZCARD', '{kc}:gen:line:nerys|80|1024')).toBe('9001');
+      expect(await popId(store)).toBe(big.id);
+      await expect(store.findStanding(after.id, [OFFER])).resolves.toMatchObject({ ahead: [8_999] });
+      await expect(store.cancel(big.id, 3_000)).resolves.toMatchObject({ waiting: 0, processing: 1 });
+      await expect(store.findStanding(after.id, [OFFER])).resolves.toMatchObject({ ahead: [0] });
+    });
+
     it('answers the slots ahead in each offer\'s line, and the fewest', async () => {
       const small = { model: 'nerys', maxLength: 40, maxContentLength: 1024 };
       await store.enqueue(newRequest({ n: 3 }), 10);

@@ -114,6 +114,11 @@ local function userMember(r) return r.a .. '\\n' .. r.id .. '\\n' .. r.ml .. '\\
 -- member per waiting slot, arrival .. ':' .. k for k = 0 .. waiting - 1, in the whole queue and in the
 -- line of every known offer that can serve it; the skip counters of the others count it while it waits;
 -- its username's set holds it while it waits. O(L x (d + log n)) for L offer lines and d slots changed.
+-- redis.call(command, key, ...items) in calls of at most 4,000 items (Lua's unpack limit is about 8,000).
+local function each(command, key, items)
+  for i = 1, #items, 4000 do redis.call(command, key, unpack(items, i, math.min(i + 3999, #items))) end
+end
+
 local function setWaiting(r, new)
   local old = r.waiting
   if new == old then return end
@@ -123,20 +128,20 @@ local function setWaiting(r, new)
       args[#args + 1] = r.sc
       args[#args + 1] = r.a .. ':' .. k
     end
-    redis.call('ZADD', WHOLE, unpack(args))
+    each('ZADD', WHOLE, args)
     for _, o in ipairs(offers()) do
       local reason = skipReason(r, o)
-      if reason == nil then redis.call('ZADD', lineKey(o.key), unpack(args))
+      if reason == nil then each('ZADD', lineKey(o.key), args)
       elseif old == 0 then redis.call('HINCRBY', skipKey(o.key), reason, 1) end
     end
     if old == 0 then redis.call('ZADD', userKey(r.u), r.sc, userMember(r)) end
   else
     local members = {}
     for k = new, old - 1 do members[#members + 1] = r.a .. ':' .. k end
-    redis.call('ZREM', WHOLE, unpack(members))
+    each('ZREM', WHOLE, members)
     for _, o in ipairs(offers()) do
       local reason = skipReason(r, o)
-      if reason == nil then redis.call('ZREM', lineKey(o.key), unpack(members))
+      if reason == nil then each('ZREM', lineKey(o.key), members)
       elseif new == 0 then redis.call('HINCRBY', skipKey(o.key), reason, -1) end
     end
     if new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
@@ -278,7 +283,7 @@ if redis.call('ZADD', OFFERS, now, o.key) == 1 then
         counts[reason] = counts[reason] + 1
       end
     end
-    if #batch > 0 then redis.call('ZADD', line, unpack(batch)) end
+    if #batch > 0 then each('ZADD', line, batch) end
     previousLast = last
   end
   redis.call('HSET', skip, 'model', counts.model, 'max_content_length', counts.max_content_length, 'max_length', counts.max_length)
