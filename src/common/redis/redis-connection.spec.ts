@@ -75,6 +75,33 @@ describe('RedisConnection (against a real redis-server)', () => {
     await expect(connection.readinessProblem()).resolves.toBeNull();
   });
 
+  it('delivers messages published on a channel through a dedicated connection, also after Redis restarted', async () => {
+    const channel = connection.key('test-channel');
+    const received: string[] = [];
+    let heard: () => void = () => undefined;
+    const subscribed = connection.subscribe(channel, (message) => {
+      received.push(message);
+      heard();
+    });
+    await subscribed;
+    const next = (): Promise<void> => new Promise((resolve) => (heard = resolve));
+    // The main connection still runs commands while the other one is subscribed.
+    let message = next();
+    await connection.run((client) => client.publish(channel, 'one'));
+    await message;
+    await redis.kill();
+    await redis.restart();
+    await waitFor('the subscription to be made again', async () => {
+      if (connection.client.status !== 'ready') return false;
+      const [, count] = (await connection.run((client) => client.pubsub('NUMSUB', channel))) as [string, number];
+      return count === 1;
+    }, 5_000);
+    message = next();
+    await connection.run((client) => client.publish(channel, 'two'));
+    await message;
+    expect(received).toEqual(['one', 'two']);
+  });
+
   it('never hangs on a hung Redis (connection open, no answer): commands fail after the command timeout, readiness after its own', async () => {
     redis.pause();
     try {

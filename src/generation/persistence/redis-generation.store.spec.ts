@@ -152,6 +152,30 @@ describe('RedisGenerationStore', () => {
       await expect(pop(store)).resolves.toEqual({ skipped: { model: 0, max_content_length: 1, max_length: 2 } });
     });
 
+    it('makes a new offer\'s line from a whole queue read in several chunks, counting each request once', async () => {
+      // 1,401 requests of 3 slots: 4,203 members, read 2,000 at a time; requests straddle the chunk boundaries.
+      for (let i = 0; i < 1_401; i++) await store.enqueue(newRequest({ n: 3 }, { maxLength: i % 3 === 0 ? 20 : 200, maxContentLength: i % 3 === 1 ? 9999 : 100 }), 10_000);
+      await expect(pop(store, { model: 'nerys', maxLength: 10, maxContentLength: 1024 })).resolves.toEqual({ skipped: { model: 0, max_content_length: 467, max_length: 934 } });
+      const servable = { model: 'nerys', maxLength: 20, maxContentLength: 1024 };
+      const first = started(await pop(store, servable));
+      await expect(store.findStanding(first.requestId, [servable])).resolves.toMatchObject({ ahead: [0], position: 0 });
+      const last = `r${nextId - 3}`;
+      await expect(store.findStanding(last, [servable])).resolves.toMatchObject({ ahead: [3 * 467 - 1 - 3] });
+    });
+
+    it('queues, serves and cancels a request of 9,000 generations (more members than one Lua unpack takes)', async () => {
+      await pop(store);
+      const big = newRequest({ n: 9_000 });
+      const after = newRequest();
+      await store.enqueue(big, 10);
+      await store.enqueue(after, 10);
+      expect(redis.server.cli('ZCARD', '{kc}:gen:line:nerys|80|1024')).toBe('9001');
+      expect(await popId(store)).toBe(big.id);
+      await expect(store.findStanding(after.id, [OFFER])).resolves.toMatchObject({ ahead: [8_999] });
+      await expect(store.cancel(big.id, 3_000)).resolves.toMatchObject({ waiting: 0, processing: 1 });
+      await expect(store.findStanding(after.id, [OFFER])).resolves.toMatchObject({ ahead: [0] });
+    });
+
     it('answers the slots ahead in each offer\'s line, and the fewest', async () => {
       const small = { model: 'nerys', maxLength: 40, maxContentLength: 1024 };
       await store.enqueue(newRequest({ n: 3 }), 10);
@@ -371,6 +395,69 @@ describe('RedisGenerationStore', () => {
       await received;
       expect(heard.sort()).toEqual([done.id, idle.id].sort());
       expect(mine.sort()).toEqual([done.id, idle.id].sort());
+    });
+  });
+
+  describe('the matching bound of issue 12', () => {
+    /**
+     * The Redis commands the pops of `run` made, as MONITOR shows them (the ones inside scripts too): each
+     * as its name and the kind of key it touched, request ids and arrivals left out.
+     */
+    async function commandsOf(run: () => Promise<void>): Promise<string[][]> {
+      const watcher = await redis.connect();
+      const monitor = await watcher.client.monitor();
+      const seen: string[][] = [];
+      let markerSeen: () => void = () => undefined;
+      const marker = new Promise<void>((resolve) => (markerSeen = resolve));
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (args[0] === 'ping' && args[1] === 'end-of-pops') markerSeen();
+        else if (source.startsWith('lua')) seen.push(args);
+      });
+      try {
+        await run();
+        await connection.run((client) => client.ping('end-of-pops'));
+        await marker;
+      } finally {
+        monitor.disconnect();
+      }
+      return seen;
+    }
+
+    /** A command in a comparable form: its name, its key with ids and arrivals replaced, and whether it reads a whole key. */
+    function shape(args: string[]): string {
+      const [name, key = ''] = args;
+      const kind = key.replace(/req:r\d+/, 'req:ID').replace(/g:g\d+/, 'g:ID').replace(/user:user-\d+/, 'user:NAME');
+      const unbounded = /^(zrange|lrange)$/i.test(name) && args[3] === '-1';
+      return `${name.toLowerCase()} ${kind}${unbounded ? ' (whole key)' : ''}`;
+    }
+
+    it('reads no queue-sized key whole, and runs the same commands with 40 or 6,000 waiting requests of distinct wishes', async () => {
+      const other = { model: 'other', maxLength: 512, maxContentLength: 4096 };
+      const fill = async (count: number): Promise<void> => {
+        // The lines exist first (made once per offer: O(N), not part of the bound).
+        await pop(store, OFFER);
+        await pop(store, other);
+        for (let i = 0; i < count; i++) {
+          // Every request its own models list and lengths; half of them OFFER can serve, all of them `other` can.
+          const servable = i % 2 === 0;
+          await store.enqueue(
+            newRequest({ username: `user-${i}`, requesterKey: `user-${i}`, priority: -i }, { models: [servable ? 'nerys' : `own-${i}`, 'other', `own-${i}-b`], maxLength: 1 + (i % 80), maxContentLength: 1 + (i % 1024) }),
+            10,
+          );
+        }
+      };
+      const pops = async (): Promise<void> => {
+        for (let i = 0; i < 5; i++) started(await pop(store, OFFER, ['owner', 'user-4']));
+      };
+      await fill(40);
+      const few = (await commandsOf(pops)).map(shape);
+      await connection.run((client) => client.flushdb());
+      await fill(6_000);
+      const many = (await commandsOf(pops)).map(shape);
+      expect(many).toEqual(few);
+      // Only the offers set (at most 64 lines) is read whole; every queue-sized set by rank or member.
+      expect(many.filter((command) => command.endsWith('(whole key)'))).toEqual(Array(5).fill('zrange {kc}:gen:offers (whole key)'));
+      expect(many.length / 5).toBeLessThanOrEqual(15);
     });
   });
 

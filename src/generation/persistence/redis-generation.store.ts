@@ -60,16 +60,19 @@ type StoredGeneration = [string, string, string, string, string, string];
  * - `req:<id>` (hash): the request — username `u`, requester key `rk`, wished `models` (JSON) and `mset`
  *   (the same names "\n"-joined, for matching), `ml`/`mcl` (max_length, max_content_length), `n`, `sc`
  *   (its score: −priority), `a` (its arrival, 16 zero-padded digits of the `seq` counter), `ca`/`la`
- *   (created, last activity), `am` (its member in `activity`), `un` (untouched slots), `pr` (processing),
- *   `rs` (restarted), `cx` (cancelled), `cnt` (counted as unfinished), `prompt`, `params` (JSON).
- *   Beside it `req:<id>:texts` (list: the generations in order of arrival), `req:<id>:putback` (list: the
- *   indexes of slots put back after a missed deadline, served first), `req:<id>:slots` (hash: slot index →
- *   `p<generation id>` processing, `w` waiting again, `f` finished, `d` dropped; only slots once started)
- *   and `req:<id>:gens` (set: its generations' ids). All are deleted when the request expires: its prompt
- *   and texts live in Redis only while the request does.
- * - `g:<generation id>` (hash): request `rid`, server `sid`, `slot`, started `st`, deadline `dl`, state `s`.
- * - `seq` (counter): arrivals (the global arrival order, the tie-breaker) and activity order.
- * - `ids` (hash): arrival → request id.
+ *   (created, last activity), `un` (untouched slots), `pb` (slots put back), `pr` (processing), `rs`
+ *   (restarted), `cx` (cancelled), `cnt` (counted as unfinished), `nt` and `t1`..`t<nt>` (the texts, in
+ *   order of arrival), `s<slot>` (each started slot: `p<generation>` in progress, `w` waiting again,
+ *   `f<generation>` finished by that attempt, `d` dropped), `g` (its generations' ids), `prompt`,
+ *   `params` (JSON). Beside it `req:<id>:putback` (list: the put-back slots, served first). Both are
+ *   deleted when the request expires: its prompt and texts live in Redis only while the request does.
+ * - `g:<generation id>` (hash, written once): request `rid`, server `sid`, `slot`, started `st`, deadline
+ *   `dl`. Its state is read from its slot's field (`p<id>` processing, `f<id>` submitted, `f<other>`
+ *   superseded, otherwise overdue), so no later script has to find and update it.
+ * - `seq` (counter): the global arrival order, the tie-breaker.
+ * - `ids` (hash): arrival → `<id>\n<score>\n<max_length>\n<max_content_length>\n<mset>`: a pop finds the request of
+ *   a line's first member, and a new line is made from the whole queue with the wishes of 2,000 members
+ *   read by one HMGET.
  * - `whole` (sorted set): the whole queue in serving order, one member per waiting slot,
  *   `<arrival>:<k>` for k = 0 .. waiting − 1, score −priority. Scores are doubles and priorities are
  *   doubles: −priority is stored exactly (sent as JavaScript's round-trip decimal), so the score gives
@@ -81,10 +84,11 @@ type StoredGeneration = [string, string, string, string, string, string];
  * - `line:<offer>` (sorted set): the members of `whole` that this offer can serve, same scores; and
  *   `skip:<offer>` (hash): the waiting requests it cannot serve, by first reason (model,
  *   max_content_length, max_length). Kept in step by every change of a request's waiting slots.
- * - `user:<username>` (sorted set): the username's waiting requests (member `<arrival>`, same score):
- *   where a pop finds its priority usernames' best requests.
- * - `deadlines` (sorted set): generations in progress by deadline; `activity` (sorted set): requests by
- *   last activity (member `<seq><id>`, so equal times keep the order of activity).
+ * - `user:<username>` (sorted set): the username's waiting requests, same score, member
+ *   `<arrival>\n<id>\n<max_length>\n<max_content_length>\n<mset>`: a pop checks its priority
+ *   usernames' requests without reading them.
+ * - `deadlines` (sorted set): generations in progress by deadline; `activity` (sorted set): request ids
+ *   by last activity (equal times in the order of the ids).
  * - `unfinished:requester`, `unfinished:username` (hashes): unfinished requests per requester key and
  *   per username (fields deleted at 0).
  *
@@ -276,16 +280,16 @@ export class RedisGenerationStore extends GenerationStore {
     const members = await this.redis.run((client) => client.zrange(this.prefix + 'activity', '0', '-1'));
     summary.held = members.length;
     for (let start = 0; start < members.length; start += 1_000) {
-      const ids = members.slice(start, start + 1_000).map((member) => member.slice(16));
+      const ids = members.slice(start, start + 1_000);
       const replies = await this.redis.transaction((multi) => {
-        for (const id of ids) multi.hmget(this.prefix + 'req:' + id, 'models', 'ca', 'un', 'pr').llen(this.prefix + 'req:' + id + ':putback');
+        for (const id of ids) multi.hmget(this.prefix + 'req:' + id, 'models', 'ca', 'un', 'pb', 'pr');
         return multi;
       });
-      for (let i = 0; i < replies.length; i += 2) {
-        const [models, createdAt, untouched, processing] = replies[i] as (string | null)[];
+      for (const reply of replies) {
+        const [models, createdAt, untouched, putBack, processing] = reply as (string | null)[];
         if (models === null) continue;
         summary.processingGenerations += Number(processing);
-        const slots = Number(untouched) + (replies[i + 1] as number);
+        const slots = Number(untouched) + Number(putBack);
         if (slots === 0) continue;
         addWaiting(summary.waiting, slots);
         const created = Number(createdAt);

@@ -49,11 +49,10 @@ return ${READ_SERVER}`,
  */
 export const RECORD_JOB_LUA = `local function recordJob(server, jobs, unused, id, tokens, entry, window)
   if redis.call('EXISTS', server) == 0 then return false end
-  redis.call('ZREM', unused, id)
   redis.call('HINCRBY', server, 'tokensGenerated', tokens)
-  redis.call('HINCRBY', server, 'requestsFulfilled', 1)
-  redis.call('RPUSH', jobs, entry)
-  redis.call('LTRIM', jobs, -tonumber(window), -1)
+  -- A server is in the unused set exactly while it has fulfilled no request.
+  if redis.call('HINCRBY', server, 'requestsFulfilled', 1) == 1 then redis.call('ZREM', unused, id) end
+  if redis.call('RPUSH', jobs, entry) > tonumber(window) then redis.call('LTRIM', jobs, -tonumber(window), -1) end
   return true
 end
 `;

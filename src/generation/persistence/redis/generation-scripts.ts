@@ -24,7 +24,12 @@ export const GENERATION_KEYS = [
 /** After GENERATION_KEYS, three keys of the other stores: the users' usage and contributions hashes, the unused servers. */
 export const SCRIPT_KEY_COUNT = GENERATION_KEYS.length + 3;
 
-/** Shared Lua: names, the request as a table, the lines kept in step with its waiting slots, activity, counts, settling. */
+/**
+ * Shared Lua. Each redis.call costs about a microsecond and a half of Redis time beyond the command
+ * itself (arguments and reply converted both ways), so the scripts keep calls few: a request's changes
+ * are gathered (`set`) and written by one HSET (`flush`); its slots' states, texts and counters are
+ * fields of its one hash; a generation's state is read from its slot's field.
+ */
 const PRELUDE = `
 local P, CHANNEL, INSTANCE = ARGV[1], ARGV[2], ARGV[3]
 local SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -35,7 +40,6 @@ local function lineKey(okey) return P .. 'line:' .. okey end
 local function skipKey(okey) return P .. 'skip:' .. okey end
 local function userKey(username) return P .. 'user:' .. username end
 local function genKey(id) return P .. 'g:' .. id end
-local function seq() return string.format('%016d', redis.call('INCR', SEQ)) end
 
 -- The shortest decimal that reads back as x (JavaScript's String(x) for the numbers stored here).
 local function num(x)
@@ -56,11 +60,6 @@ local function skipReason(w, o)
   return nil
 end
 
-local function wishesOf(id)
-  local v = redis.call('HMGET', reqKey(id), 'mset', 'ml', 'mcl')
-  return { mset = v[1], ml = tonumber(v[2]), mcl = tonumber(v[3]) }
-end
-
 -- The known offers (at most the line limit), parsed from their keys model|maxLength|maxContentLength.
 local offerCache
 local function offers()
@@ -73,25 +72,53 @@ local function offers()
   return offerCache
 end
 
-local FIELDS = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'am', 'un', 'pr', 'rs', 'cx', 'cnt' }
-local function load(id)
+-- A request as a table (nil when unknown), and the values of the extra fields asked for.
+local function load(id, extra)
   local key = reqKey(id)
-  local v = redis.call('HMGET', key, unpack(FIELDS))
+  local names = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt' }
+  local base = #names
+  if extra then for _, name in ipairs(extra) do names[#names + 1] = name end end
+  local v = redis.call('HMGET', key, unpack(names))
   if not v[1] then return nil end
   local r = { id = id, key = key, u = v[1], rk = v[2], models = v[3], mset = v[4], ml = tonumber(v[5]), mcl = tonumber(v[6]),
-    n = tonumber(v[7]), sc = v[8], a = v[9], ca = v[10], la = v[11], am = v[12], un = tonumber(v[13]), pr = tonumber(v[14]),
-    rs = tonumber(v[15]), cx = v[16] == '1', cnt = v[17] == '1' }
-  r.pb = redis.call('LLEN', key .. ':putback')
+    n = tonumber(v[7]), sc = v[8], a = v[9], ca = v[10], la = v[11], un = tonumber(v[12]), pb = tonumber(v[13]), pr = tonumber(v[14]),
+    rs = tonumber(v[15]), cx = v[16] == '1', cnt = v[17] == '1', nt = tonumber(v[18]), w = {} }
   r.waiting = r.un + r.pb
-  return r
+  local x = {}
+  for i = base + 1, #names do x[#x + 1] = v[i] end
+  return r, x
+end
+
+-- Changes of the request's hash, written together by flush.
+local function set(r, field, value)
+  r.w[#r.w + 1] = field
+  r.w[#r.w + 1] = value
+end
+local function flush(r)
+  if #r.w > 0 then redis.call('HSET', r.key, unpack(r.w)) end
+  r.w = {}
+end
+
+-- An entry of 'ids' (arrival -> id, then the score and the wishes a line is made from): its score and wishes.
+local function wishesOfEntry(entry)
+  local sc, ml, mcl, mset = string.match(entry, '^[^\\n]*\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  return { sc = sc, mset = mset, ml = tonumber(ml), mcl = tonumber(mcl) }
 end
 
 local function isDone(r) return r.waiting == 0 and r.pr == 0 end
+
+-- Its member in its username's set: the arrival first (the order), then what a pop checks without reading the request.
+local function userMember(r) return r.a .. '\\n' .. r.id .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset end
 
 -- Brings the request's place in line in step with its waiting slots (PromptQueue.enqueue/drop): one
 -- member per waiting slot, arrival .. ':' .. k for k = 0 .. waiting - 1, in the whole queue and in the
 -- line of every known offer that can serve it; the skip counters of the others count it while it waits;
 -- its username's set holds it while it waits. O(L x (d + log n)) for L offer lines and d slots changed.
+-- redis.call(command, key, ...items) in calls of at most 4,000 items (Lua's unpack limit is about 8,000).
+local function each(command, key, items)
+  for i = 1, #items, 4000 do redis.call(command, key, unpack(items, i, math.min(i + 3999, #items))) end
+end
+
 local function setWaiting(r, new)
   local old = r.waiting
   if new == old then return end
@@ -101,45 +128,39 @@ local function setWaiting(r, new)
       args[#args + 1] = r.sc
       args[#args + 1] = r.a .. ':' .. k
     end
-    redis.call('ZADD', WHOLE, unpack(args))
+    each('ZADD', WHOLE, args)
     for _, o in ipairs(offers()) do
       local reason = skipReason(r, o)
-      if reason == nil then redis.call('ZADD', lineKey(o.key), unpack(args))
+      if reason == nil then each('ZADD', lineKey(o.key), args)
       elseif old == 0 then redis.call('HINCRBY', skipKey(o.key), reason, 1) end
     end
-    if old == 0 then redis.call('ZADD', userKey(r.u), r.sc, r.a) end
+    if old == 0 then redis.call('ZADD', userKey(r.u), r.sc, userMember(r)) end
   else
     local members = {}
     for k = new, old - 1 do members[#members + 1] = r.a .. ':' .. k end
-    redis.call('ZREM', WHOLE, unpack(members))
+    each('ZREM', WHOLE, members)
     for _, o in ipairs(offers()) do
       local reason = skipReason(r, o)
-      if reason == nil then redis.call('ZREM', lineKey(o.key), unpack(members))
+      if reason == nil then each('ZREM', lineKey(o.key), members)
       elseif new == 0 then redis.call('HINCRBY', skipKey(o.key), reason, -1) end
     end
-    if new == 0 then redis.call('ZREM', userKey(r.u), r.a) end
+    if new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
   end
   r.waiting = new
 end
 
--- Activity: score the time, member a fresh sequence number and the id (ties go in order of activity).
+-- Activity: the request by its last activity (equal times in the order of the ids).
 local function touch(r, now)
-  if r.am ~= '' then redis.call('ZREM', ACTIVITY, r.am) end
-  r.am = seq() .. r.id
   r.la = now
-  redis.call('ZADD', ACTIVITY, now, r.am)
-  redis.call('HSET', r.key, 'la', now, 'am', r.am)
+  redis.call('ZADD', ACTIVITY, now, r.id)
+  set(r, 'la', now)
 end
 
 local function addCount(hash, field, change)
   if redis.call('HINCRBY', hash, field, change) <= 0 then redis.call('HDEL', hash, field) end
 end
 
-local function save(r)
-  redis.call('HSET', r.key, 'un', r.un, 'pr', r.pr, 'rs', r.rs, 'cx', r.cx and '1' or '0')
-end
-
--- After a change: the unfinished counts, and a PUBLISH when the request just became done. True then.
+-- After a change (before flush): the unfinished counts, and a PUBLISH when the request just became done. True then.
 local function settle(r, wasDone)
   local unfinished = not isDone(r)
   if unfinished ~= r.cnt then
@@ -147,26 +168,32 @@ local function settle(r, wasDone)
     addCount(UNF_REQ, r.rk, change)
     addCount(UNF_USER, r.u, change)
     r.cnt = unfinished
-    redis.call('HSET', r.key, 'cnt', unfinished and '1' or '0')
+    set(r, 'cnt', unfinished and '1' or '0')
   end
   if wasDone or unfinished then return false end
   redis.call('PUBLISH', CHANNEL, INSTANCE .. ' ' .. r.id)
   return true
 end
 
-local function record(r)
-  return { r.id, r.u, r.rk, r.models, tostring(r.ml), tostring(r.mcl), tostring(r.n), r.ca, r.la,
-    r.waiting, r.pr, r.rs, r.cx and 1 or 0, redis.call('LRANGE', r.key .. ':texts', 0, -1) }
+local function texts(r)
+  if r.nt == 0 then return {} end
+  local names = {}
+  for k = 1, r.nt do names[k] = 't' .. k end
+  return redis.call('HMGET', r.key, unpack(names))
 end
 
--- A generation as stored; an attempt in progress or overdue whose slot another attempt completed reads
--- 'superseded' (as in memory: decided when read, so completing a slot need not find its other attempts).
-local function generation(id)
-  local v = redis.call('HMGET', genKey(id), 'rid', 'sid', 'st', 'dl', 's', 'slot')
-  if not v[1] then return nil end
-  local state = v[5]
-  if (state == 'processing' or state == 'overdue') and redis.call('HGET', reqKey(v[1]) .. ':slots', v[6]) == 'f' then state = 'superseded' end
-  return { id, v[1], v[2], v[3], v[4], state }
+local function record(r)
+  return { r.id, r.u, r.rk, r.models, tostring(r.ml), tostring(r.mcl), tostring(r.n), r.ca, r.la,
+    r.waiting, r.pr, r.rs, r.cx and 1 or 0, texts(r) }
+end
+
+-- A generation's state from its slot's field: 'p<id>' in progress, 'f<id>' finished by it, finished by
+-- another attempt: superseded (as in memory), anything else (waiting again, dropped, a redo): overdue.
+local function genState(slotValue, genId)
+  if slotValue == 'p' .. genId then return 'processing' end
+  if slotValue == 'f' .. genId then return 'submitted' end
+  if slotValue and string.sub(slotValue, 1, 1) == 'f' then return 'superseded' end
+  return 'overdue'
 end
 `;
 
@@ -182,20 +209,21 @@ function script(name: string, lua: string): LuaScript {
 export const ENQUEUE = script(
   'kcGenEnqueue',
   `
-local id, rk = ARGV[4], ARGV[6]
+local id, rk, now = ARGV[4], ARGV[6], ARGV[13]
 if tonumber(redis.call('HGET', UNF_REQ, rk) or '0') >= tonumber(ARGV[16]) then return 'over-limit' end
 local key = reqKey(id)
 if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR request ' .. id .. ' exists already') end
-local a = seq()
-redis.call('HSET', key, 'u', ARGV[5], 'rk', rk, 'models', ARGV[7], 'mset', ARGV[8], 'ml', ARGV[9], 'mcl', ARGV[10], 'n', ARGV[11],
-  'sc', ARGV[12], 'a', a, 'ca', ARGV[13], 'la', ARGV[13], 'am', '', 'un', ARGV[11], 'pr', 0, 'rs', 0, 'cx', '0', 'cnt', '0',
-  'prompt', ARGV[14], 'params', ARGV[15])
-redis.call('HSET', IDS, a, id)
-local r = load(id)
-r.waiting = 0
-setWaiting(r, r.n)
-touch(r, ARGV[13])
+local a = string.format('%016d', redis.call('INCR', SEQ))
+local n = tonumber(ARGV[11])
+local r = { id = id, key = key, u = ARGV[5], rk = rk, models = ARGV[7], mset = ARGV[8], ml = tonumber(ARGV[9]), mcl = tonumber(ARGV[10]),
+  n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, waiting = 0, w = {} }
+r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[9], 'mcl', ARGV[10], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
+  'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[14], 'params', ARGV[15] }
+redis.call('HSET', IDS, a, id .. '\\n' .. r.sc .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset)
+setWaiting(r, n)
+touch(r, now)
 settle(r, true)
+flush(r)
 return 'queued'`,
 );
 
@@ -213,126 +241,143 @@ export const TAKE_NEXT_SLOT = script(
 local o = { key = ARGV[4], model = ARGV[5], ml = tonumber(ARGV[6]), mcl = tonumber(ARGV[7]) }
 local serverId, genId, now = ARGV[8], ARGV[9], ARGV[10]
 local line, skip = lineKey(o.key), skipKey(o.key)
-if not redis.call('ZSCORE', OFFERS, o.key) then
-  if redis.call('ZCARD', OFFERS) >= tonumber(ARGV[14]) then
-    local oldest = redis.call('ZRANGE', OFFERS, 0, 0)[1]
+if redis.call('ZADD', OFFERS, now, o.key) == 1 then
+  -- A new line. Past the limit, the least recently popped other line goes.
+  if redis.call('ZCARD', OFFERS) > tonumber(ARGV[14]) then
+    local two = redis.call('ZRANGE', OFFERS, 0, 1)
+    local oldest = two[1] ~= o.key and two[1] or two[2]
     redis.call('DEL', lineKey(oldest), skipKey(oldest))
     redis.call('ZREM', OFFERS, oldest)
   end
-  -- The new line, read once from the whole queue (already in serving order; a request's slots side by side).
+  -- Read once from the whole queue (already in serving order; a request's slots side by side), a chunk
+  -- at a time, the wishes of a chunk's requests in one HMGET of 'ids'.
   redis.call('DEL', line, skip)
   local counts = { model = 0, max_content_length = 0, max_length = 0 }
-  local all = redis.call('ZRANGE', WHOLE, 0, -1, 'WITHSCORES')
-  local batch, lastA, servable = {}, nil, false
-  for i = 1, #all, 2 do
-    local m = all[i]
-    local a = string.sub(m, 1, 16)
-    if a ~= lastA then
-      lastA = a
-      local reason = skipReason(wishesOf(redis.call('HGET', IDS, a)), o)
-      servable = reason == nil
-      if not servable then counts[reason] = counts[reason] + 1 end
-    end
-    if servable then
-      batch[#batch + 1] = all[i + 1]
-      batch[#batch + 1] = m
-      if #batch >= 2000 then
-        redis.call('ZADD', line, unpack(batch))
-        batch = {}
+  local total, previousLast = redis.call('ZCARD', WHOLE), nil
+  for start = 0, total - 1, 2000 do
+    -- Members only (no WITHSCORES: formatting 2,000 doubles costs more than the rest); a request's score is in its entry.
+    local chunk = redis.call('ZRANGE', WHOLE, start, start + 1999)
+    local arrivals, firstOf = {}, {}
+    local last
+    for i = 1, #chunk do
+      local a = string.sub(chunk[i], 1, 16)
+      if a ~= last then
+        last = a
+        arrivals[#arrivals + 1] = a
+        firstOf[#arrivals] = i
       end
     end
+    firstOf[#arrivals + 1] = #chunk + 1
+    local entries = redis.call('HMGET', IDS, unpack(arrivals))
+    local batch = {}
+    for k, entry in ipairs(entries) do
+      local w = wishesOfEntry(entry)
+      local reason = skipReason(w, o)
+      if reason == nil then
+        for i = firstOf[k], firstOf[k + 1] - 1 do
+          batch[#batch + 1] = w.sc
+          batch[#batch + 1] = chunk[i]
+        end
+      -- (a request whose slots straddle two chunks is counted in the first)
+      elseif k > 1 or arrivals[1] ~= previousLast then
+        counts[reason] = counts[reason] + 1
+      end
+    end
+    if #batch > 0 then each('ZADD', line, batch) end
+    previousLast = last
   end
-  if #batch > 0 then redis.call('ZADD', line, unpack(batch)) end
   redis.call('HSET', skip, 'model', counts.model, 'max_content_length', counts.max_content_length, 'max_length', counts.max_length)
+  offerCache = nil
 end
-redis.call('ZADD', OFFERS, now, o.key)
 
--- The priority usernames' best servable requests (each username's set is in serving order; at most the
--- scan bound of its first requests are looked at), before the offer's line.
-local bestScore, bestA
+-- The priority usernames' best servable requests (each username's set is in serving order, its members
+-- carry the wishes; at most the scan bound of its first requests are looked at), before the offer's line.
+local bestScore, bestA, bestId
 local bound = tonumber(ARGV[15])
 for i = 16, #ARGV do
   local candidates = redis.call('ZRANGE', userKey(ARGV[i]), 0, bound - 1, 'WITHSCORES')
   for j = 1, #candidates, 2 do
-    local a, score = candidates[j], tonumber(candidates[j + 1])
+    local a, id, ml, mcl, mset = string.match(candidates[j], '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+    local score = tonumber(candidates[j + 1])
     if bestA and (score > bestScore or (score == bestScore and a > bestA)) then break end
-    if skipReason(wishesOf(redis.call('HGET', IDS, a)), o) == nil then
-      bestScore, bestA = score, a
+    if skipReason({ mset = mset, ml = tonumber(ml), mcl = tonumber(mcl) }, o) == nil then
+      bestScore, bestA, bestId = score, a, id
       break
     end
   end
 end
-if not bestA then
+if not bestId then
   local first = redis.call('ZRANGE', line, 0, 0)[1]
   if not first then
     local c = redis.call('HMGET', skip, 'model', 'max_content_length', 'max_length')
     return { 'skipped', tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0') }
   end
-  bestA = string.sub(first, 1, 16)
+  bestId = string.match(redis.call('HGET', IDS, string.sub(first, 1, 16)), '^[^\\n]*')
 end
 
-local r = load(redis.call('HGET', IDS, bestA))
+local r, x = load(bestId, { 'prompt', 'params', 'g' })
 local slot
 if r.pb > 0 then
   slot = tonumber(redis.call('LPOP', r.key .. ':putback'))
   r.pb = r.pb - 1
+  set(r, 'pb', r.pb)
 else
   slot = r.n - r.un
   r.un = r.un - 1
+  set(r, 'un', r.un)
 end
-redis.call('HSET', r.key .. ':slots', slot, 'p' .. genId)
 r.pr = r.pr + 1
+set(r, 'pr', r.pr)
+set(r, 's' .. slot, 'p' .. genId)
+set(r, 'g', (x[3] or '') == '' and genId or (x[3] .. ' ' .. genId))
 setWaiting(r, r.waiting - 1)
-save(r)
 touch(r, now)
+flush(r)
 local wait = r.ml * tonumber(ARGV[12])
 if wait < tonumber(ARGV[11]) then wait = tonumber(ARGV[11]) end
 if wait > tonumber(ARGV[13]) then wait = tonumber(ARGV[13]) end
 local deadline = num(tonumber(now) + wait)
-redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'slot', slot, 'st', now, 'dl', deadline, 's', 'processing')
+redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'slot', slot, 'st', now, 'dl', deadline)
 redis.call('ZADD', DEADLINES, deadline, genId)
-redis.call('SADD', r.key .. ':gens', genId)
-local text = redis.call('HMGET', r.key, 'prompt', 'params')
-return { 'started', genId, r.id, deadline, text[1], text[2], r.models, tostring(r.ml), tostring(r.mcl) }`,
+return { 'started', genId, r.id, deadline, x[1], x[2], r.models, tostring(r.ml), tostring(r.mcl) }`,
 );
 
 /**
  * A submit. ARGV: generationId, text, now, tokens, server owner, server key prefix, server jobs suffix,
  * performance window. Takes the text and credits the requester's usage, the owner's contribution and the
- * server's job (RECORD_JOB_LUA) in the same step. O(L × log N) (a late text may take a put-back slot out of
- * line). Answers {'accepted', request, generation, became done (1/0), cancelled (1/0)} or {refusal}.
+ * server's job (RECORD_JOB_LUA) in the same step. O(1), or O(L × log N) when a late text takes a put-back
+ * slot out of line. Answers {'accepted', request, generation, became done (1/0), cancelled (1/0)} or {refusal}.
  */
 export const SUBMIT = script(
   'kcGenSubmit',
   `${RECORD_JOB_LUA}
 local genId, now, tokens = ARGV[4], ARGV[6], ARGV[7]
-local gkey = genKey(genId)
-local g = redis.call('HMGET', gkey, 'rid', 'sid', 'slot', 'st', 's')
+local g = redis.call('HMGET', genKey(genId), 'rid', 'sid', 'slot', 'st', 'dl')
 if not g[1] then return { 'unknown' } end
-if g[5] == 'submitted' then return { 'already-submitted' } end
-local r = load(g[1])
+local slotField = 's' .. g[3]
+local r, x = load(g[1], { slotField })
 if not r then return { 'unknown' } end
-local slotsKey = r.key .. ':slots'
-local slotState = redis.call('HGET', slotsKey, g[3])
-if slotState == 'f' then return { 'slot-complete' } end
+local slotValue = x[1] or ''
+local state = genState(slotValue, genId)
+if state == 'submitted' then return { 'already-submitted' } end
+if state == 'superseded' then return { 'slot-complete' } end
 local wasDone = isDone(r)
-if slotState and string.sub(slotState, 1, 1) == 'p' then
+if string.sub(slotValue, 1, 1) == 'p' then
+  -- In progress: this attempt, or the redo of a slot whose late text this is (the redo is then superseded).
   r.pr = r.pr - 1
-  local redo = string.sub(slotState, 2)
-  -- A late text of an overdue attempt completes the slot: the redo in progress reads 'superseded' from
-  -- now on (see generation()) and has no deadline any more.
-  if redo ~= genId then redis.call('ZREM', DEADLINES, redo) end
-elseif slotState == 'w' then
+  set(r, 'pr', r.pr)
+  redis.call('ZREM', DEADLINES, string.sub(slotValue, 2))
+elseif slotValue == 'w' then
   redis.call('LREM', r.key .. ':putback', 1, g[3])
   r.pb = r.pb - 1
+  set(r, 'pb', r.pb)
   setWaiting(r, r.waiting - 1)
 end
 -- A dropped slot (request cancelled after a missed deadline) still takes the text: the work was done.
-redis.call('HSET', slotsKey, g[3], 'f')
-redis.call('HSET', gkey, 's', 'submitted')
-redis.call('ZREM', DEADLINES, genId)
-redis.call('RPUSH', r.key .. ':texts', ARGV[5])
-save(r)
+set(r, slotField, 'f' .. genId)
+r.nt = r.nt + 1
+set(r, 'nt', r.nt)
+set(r, 't' .. r.nt, ARGV[5])
 touch(r, now)
 redis.call('HINCRBY', USAGE, r.u, tokens)
 redis.call('HINCRBY', CONTRIBUTIONS, ARGV[8], tokens)
@@ -341,7 +386,8 @@ if seconds < 0.001 then seconds = 0.001 end
 local server = ARGV[9] .. g[2]
 recordJob(server, server .. ARGV[10], UNUSED, g[2], tokens, tokens .. ' ' .. num(seconds), ARGV[11])
 local settled = settle(r, wasDone)
-return { 'accepted', record(r), generation(genId), settled and 1 or 0, r.cx and 1 or 0 }`,
+flush(r)
+return { 'accepted', record(r), { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0, r.cx and 1 or 0 }`,
 );
 
 /** A cancel. ARGV: id, now. Drops the waiting slots (put-back ones too). O(L × log N). Answers {request, settled} or false. */
@@ -352,15 +398,19 @@ local r = load(ARGV[4])
 if not r then return false end
 local wasDone = isDone(r)
 r.cx = true
-local pbKey = r.key .. ':putback'
-for _, slot in ipairs(redis.call('LRANGE', pbKey, 0, -1)) do redis.call('HSET', r.key .. ':slots', slot, 'd') end
-redis.call('DEL', pbKey)
+set(r, 'cx', '1')
+if r.pb > 0 then
+  for _, slot in ipairs(redis.call('LRANGE', r.key .. ':putback', 0, -1)) do set(r, 's' .. slot, 'd') end
+  redis.call('DEL', r.key .. ':putback')
+  r.pb = 0
+  set(r, 'pb', 0)
+end
 r.un = 0
-r.pb = 0
+set(r, 'un', 0)
 setWaiting(r, 0)
-save(r)
 touch(r, ARGV[5])
 local settled = settle(r, wasDone)
+flush(r)
 return { record(r), settled and 1 or 0 }`,
 );
 
@@ -373,29 +423,32 @@ export const RESTART_OVERDUE = script(
   'kcGenRestartOverdue',
   `
 local due = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
+if #due == 0 then return { 0, 0, {} } end
+redis.call('ZREM', DEADLINES, unpack(due))
 local restarted, settled = 0, {}
 for _, genId in ipairs(due) do
-  redis.call('ZREM', DEADLINES, genId)
-  local gkey = genKey(genId)
-  local g = redis.call('HMGET', gkey, 'rid', 'slot', 's')
-  if g[1] and g[3] == 'processing' then
-    redis.call('HSET', gkey, 's', 'overdue')
-    local r = load(g[1])
-    if r and redis.call('HGET', r.key .. ':slots', g[2]) == 'p' .. genId then
+  local g = redis.call('HMGET', genKey(genId), 'rid', 'slot')
+  if g[1] then
+    local slotField = 's' .. g[2]
+    local r, x = load(g[1], { slotField })
+    if r and x[1] == 'p' .. genId then
       local wasDone = isDone(r)
       r.pr = r.pr - 1
       r.rs = r.rs + 1
+      set(r, 'pr', r.pr)
+      set(r, 'rs', r.rs)
       if r.cx then
-        redis.call('HSET', r.key .. ':slots', g[2], 'd')
+        set(r, slotField, 'd')
       else
-        redis.call('HSET', r.key .. ':slots', g[2], 'w')
+        set(r, slotField, 'w')
         redis.call('RPUSH', r.key .. ':putback', g[2])
         r.pb = r.pb + 1
+        set(r, 'pb', r.pb)
         setWaiting(r, r.waiting + 1)
         restarted = restarted + 1
       end
-      save(r)
       if settle(r, wasDone) then settled[#settled + 1] = r.id end
+      flush(r)
     end
   end
 end
@@ -412,10 +465,11 @@ export const EXPIRE_IDLE = script(
   'kcGenExpireIdle',
   `
 local idle = redis.call('ZRANGEBYSCORE', ACTIVITY, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
+if #idle == 0 then return {} end
+redis.call('ZREM', ACTIVITY, unpack(idle))
 local out = {}
-for _, am in ipairs(idle) do
-  redis.call('ZREM', ACTIVITY, am)
-  local r = load(string.sub(am, 17))
+for _, id in ipairs(idle) do
+  local r, x = load(id, { 'g' })
   if r then
     local done = isDone(r)
     setWaiting(r, 0)
@@ -423,11 +477,14 @@ for _, am in ipairs(idle) do
       addCount(UNF_REQ, r.rk, -1)
       addCount(UNF_USER, r.u, -1)
     end
-    for _, genId in ipairs(redis.call('SMEMBERS', r.key .. ':gens')) do
-      redis.call('DEL', genKey(genId))
-      redis.call('ZREM', DEADLINES, genId)
+    local gens = {}
+    for genId in string.gmatch(x[1] or '', '%S+') do gens[#gens + 1] = genId end
+    if #gens > 0 then
+      redis.call('ZREM', DEADLINES, unpack(gens))
+      for k = 1, #gens do gens[k] = genKey(gens[k]) end
+      redis.call('DEL', unpack(gens))
     end
-    redis.call('DEL', r.key, r.key .. ':texts', r.key .. ':putback', r.key .. ':slots', r.key .. ':gens')
+    redis.call('DEL', r.key, r.key .. ':putback')
     redis.call('HDEL', IDS, r.a)
     redis.call('PUBLISH', CHANNEL, INSTANCE .. ' ' .. r.id)
     out[#out + 1] = r.id
@@ -441,7 +498,9 @@ return out`,
 export const FIND_GENERATION = script(
   'kcGenFindGeneration',
   `
-return generation(ARGV[4]) or false`,
+local g = redis.call('HMGET', genKey(ARGV[4]), 'rid', 'sid', 'slot', 'st', 'dl')
+if not g[1] then return false end
+return { ARGV[4], g[1], g[2], g[4], g[5], genState(redis.call('HGET', reqKey(g[1]), 's' .. g[3]), ARGV[4]) }`,
 );
 
 /** ARGV: id. The request (without prompt and params) and its texts, or false. O(1) + its texts. */
@@ -456,8 +515,9 @@ return record(r)`,
 /**
  * ARGV: id, then per offer its key, model, maxLength, maxContentLength. The request and, per offer, the
  * waiting slots ahead of its next slot in that offer's line (ZRANK of its first member: one member per
- * waiting slot), −1 where the offer cannot serve it or has no line; and the fewest (the whole queue's
- * figure when none). O(K × log N) for K offers. Answers {request, ahead, position} or false.
+ * waiting slot), −1 where the offer cannot serve it or has no line (a servable waiting request is in every
+ * line there is for it, so no rank means no line); and the fewest (the whole queue's figure when none).
+ * O(K × log N) for K offers. Answers {request, ahead, position} or false.
  */
 export const FIND_STANDING = script(
   'kcGenFindStanding',
@@ -470,9 +530,7 @@ for i = 5, #ARGV, 4 do
   local v = -1
   if r.waiting > 0 then
     local o = { key = ARGV[i], model = ARGV[i + 1], ml = tonumber(ARGV[i + 2]), mcl = tonumber(ARGV[i + 3]) }
-    if skipReason(r, o) == nil and redis.call('ZSCORE', OFFERS, o.key) then
-      v = redis.call('ZRANK', lineKey(o.key), first) or -1
-    end
+    if skipReason(r, o) == nil then v = redis.call('ZRANK', lineKey(o.key), first) or -1 end
   end
   ahead[#ahead + 1] = v
   if v >= 0 and (position < 0 or v < position) then position = v end
