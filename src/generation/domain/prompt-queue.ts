@@ -1,5 +1,5 @@
 import { GenerationSlot } from './processing-generation';
-import { QueueItem, servedFirst, ServingLine, treePriorityOf } from './serving-line';
+import { QueueItem, servedFirst, ServingLine } from './serving-line';
 import { PromptWishes, WaitingPrompt } from './waiting-prompt';
 
 /** What a polling server offers. */
@@ -410,7 +410,7 @@ export class PromptQueue {
   }
 
   private add(prompt: WaitingPrompt, waiting: number): void {
-    const item: QueueItem = { prompt, weight: waiting, treePriority: treePriorityOf(prompt.arrival), priority: prompt.priority, arrival: prompt.arrival, userIndex: 0, deferredIndex: -1 };
+    const item: QueueItem = { prompt, weight: waiting, priority: prompt.priority, arrival: prompt.arrival, userIndex: 0, deferredIndex: -1 };
     this.items.set(prompt, item);
     this.whole.insert(item);
     let requester = this.requesters.get(prompt.username);
