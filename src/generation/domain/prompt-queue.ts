@@ -108,8 +108,19 @@ interface RequesterItems {
  * skip reason. Every waiting request is also in one line of the whole queue. A request joining or leaving
  * is checked against each offer once and inserted into or removed from the lines of the offers that can
  * serve it: O(L × (m + log n)) for L offer lines, m models it names, n requests waiting. A pop reads
- * one line: its first request, or its three counters when it is empty; then it updates the request it
- * started in the lines it is in: O(L × log n) in all, whatever the requests want and however varied.
+ * one line: its first request (each line remembers it), or its three counters when it is empty; then it
+ * records the started request's new slot count: O(L × (m + log n)) at worst, whatever the requests want
+ * and however varied, and usually O(1) (below).
+ *
+ * Deferred slot counts. The lines count waiting slots (for queue positions), so a started slot changes
+ * the count of its request in every line that holds it. Pops come over HTTP, with the lines out of the
+ * CPU cache, and the slots of a request are started one after the other (its `n`, by one server or
+ * many): so a change is not told to the lines at once. Up to `deferredCounts` (64) requests keep theirs
+ * aside, with the lines that hold them; a further change of the same request only adds to it; past the
+ * limit the least recently changed is told (O(L × log n), one request). A request that runs out of
+ * waiting slots leaves the lines with the count they knew, so its deferred change never needs telling.
+ * A status read adds, exactly, the deferred changes of the requests ahead of it in each line it asks
+ * about: O(deferredCounts × L) more, no request read. Order and `first` do not depend on counts.
  * A server's priority usernames (its owner always included) cost one lookup each: a requester with at
  * most `heavyRequester` waiting requests is scanned (a bounded list), a heavier one (only anonymous
  * requests or a raised MAX_WAITING_REQUESTS_PER_USER get there) has its own line per offer, made on the
@@ -145,14 +156,16 @@ interface RequesterItems {
  * whose line was dropped; requesters cannot cause it (offers come only from servers). Per-requester
  * lines exist only for requesters above `heavyRequester` that a server puts first, and go when the
  * requester falls below half that or the offer line goes. Memory: per waiting request one item, one
- * map entry, one node in the whole-queue line, one in each line of an offer that can serve it, one slot
- * in its requester's list; per offer line three counters.
+ * map entry, one entry in the whole-queue line, one in each line of an offer that can serve it (a slot
+ * in a B+ tree leaf: no object per request), one slot in its requester's list; per offer line three
+ * counters; at most `deferredCounts` deferred changes.
  *
  * In Redis terms: one sorted set per offer line and one for the whole queue (score: the serving order),
  * a hash of three skip counters per offer line, a set of the known offers; a pop is ZRANGE 0 0 on its
  * offer's set (ZCARD 0: read the counters), then ZREM/ZADD of the started request in the sets of the
  * offers that can serve it; a position is ZRANK per capable offer (one member per waiting slot, so that
- * the rank counts slots: this class counts them in its tree nodes instead).
+ * the rank counts slots: this class counts them in its tree nodes instead). Deferring counts is for
+ * this in-memory class (cache misses); a Redis adapter would keep its sets exact at every pop.
  */
 export class PromptQueue {
   private readonly items = new Map<WaitingPrompt, QueueItem>();

@@ -71,7 +71,7 @@ describe('ServingLine against a sorted list', () => {
         for (const i of [...model]) expect(line.remove(i)).toBe(true);
         model.length = 0;
         check(line, model, 1);
-        const again = item(0, arrival++, 2);
+        const again = item(0, arrival, 2);
         line.insert(again);
         check(line, [again], 1);
       }),

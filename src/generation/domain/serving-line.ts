@@ -313,7 +313,7 @@ function mergeSmall(parent: LineNode, at: number): void {
   const a = children[left];
   const b = children[left + 1];
   if (entries(a) + entries(b) > MAX_ENTRIES) return;
-  if (a.items) (a.items as QueueItem[]).push(...(b.items as QueueItem[]));
+  if (a.items) a.items.push(...(b.items as QueueItem[]));
   else {
     (a.children as LineNode[]).push(...(b.children as LineNode[]));
     (a.lasts as QueueItem[]).push(...(b.lasts as QueueItem[]));
