@@ -129,6 +129,27 @@ describe('PromptQueue cost of a pop and a status read with 100,000 distinct wish
     }
   });
 
+  it('tells the lines of a request with many slots its new count once, not at each pop of one of its slots', () => {
+    const queue = new PromptQueue();
+    for (const offer of OFFERS) queue.take(offer, 0);
+    const many = new WaitingPrompt({ id: 'many', prompt: 'p', params: {}, username: 'u', wishes: ownWishes(0), n: 100, now: 0 });
+    const behind = new WaitingPrompt({ id: 'behind', prompt: 'p', params: {}, username: 'u', wishes: ownWishes(3), n: 1, now: 0 });
+    queue.enqueue(many);
+    queue.enqueue(behind);
+    for (let pop = 1; pop < 100; pop++) {
+      const spent = cost(() => expect(queue.take(OFFERS[0], 1).prompt).toBe(many));
+      // The first request of the line, remembered; the slot count is told later (deferred), so the
+      // started request is checked against the offers once, at its first pop, and then not at all.
+      expect(spent.lineCalls).toBe(1);
+      expect(spent.wishReads).toBeLessThanOrEqual(pop === 1 ? 3 * LINES : 0);
+      // The position behind it is exact all the same: its slots not yet started.
+      expect(queue.standingOf(behind, [OFFERS[0]]).position).toBe(100 - pop);
+    }
+    expect(queue.take(OFFERS[0], 1).prompt).toBe(many);
+    expect(queue.has(many)).toBe(false);
+    expect(queue.standingOf(behind, [OFFERS[0]]).position).toBe(0);
+  });
+
   it('reads a queue position from the line of each offer able to serve the request: O(offers × log n)', () => {
     for (const prompt of prompts.slice(60_000, 60_100)) {
       if (!queue.has(prompt)) continue;

@@ -326,7 +326,7 @@ describe('PromptQueue against a plain-list model', () => {
   );
   const scenario = fc.record({
     offers: fc.array(offerArb, { minLength: 1, maxLength: 6 }),
-    limits: fc.record({ maxOfferLines: fc.integer({ min: 1, max: 6 }), heavyRequester: fc.integer({ min: 1, max: 4 }) }),
+    limits: fc.record({ maxOfferLines: fc.integer({ min: 1, max: 6 }), heavyRequester: fc.integer({ min: 1, max: 4 }), deferredCounts: fc.integer({ min: 0, max: 4 }) }),
     ops: fc.array(op, { maxLength: 80, size: 'max' }),
   });
 

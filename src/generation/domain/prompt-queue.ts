@@ -1,5 +1,5 @@
 import { GenerationSlot } from './processing-generation';
-import { QueueItem, servedFirst, ServingLine, treePriorityOf } from './serving-line';
+import { QueueItem, servedFirst, ServingLine } from './serving-line';
 import { PromptWishes, WaitingPrompt } from './waiting-prompt';
 
 /** What a polling server offers. */
@@ -43,9 +43,14 @@ export interface PromptQueueLimits {
   maxOfferLines: number;
   /** A requester with more waiting requests than this gets, per offer line, a line of their own (for priority usernames). */
   heavyRequester: number;
+  /**
+   * Requests whose change of slot count the lines may not have been told yet; past it, the least recently
+   * changed is told. 0 tells every change at once.
+   */
+  deferredCounts: number;
 }
 
-export const DEFAULT_QUEUE_LIMITS: PromptQueueLimits = { maxOfferLines: 64, heavyRequester: 64 };
+export const DEFAULT_QUEUE_LIMITS: PromptQueueLimits = { maxOfferLines: 64, heavyRequester: 64, deferredCounts: 64 };
 
 const NO_USERNAMES: ReadonlySet<string> = new Set();
 
@@ -59,6 +64,9 @@ class OfferLine {
   lastPop = 0;
   /** Lines of heavy requesters' requests this offer can serve, made on the first pop that puts them first. */
   readonly heavyRequesters = new Map<string, ServingLine>();
+  /** Scratch of {@link PromptQueue.standingOf}: the status read that last asked for this line, and its deferred slots ahead. */
+  askedBy = 0;
+  deferredAhead = 0;
 
   constructor(
     readonly key: string,
@@ -67,6 +75,20 @@ class OfferLine {
     /** Waiting requests this offer cannot serve, by the first reason (model, then context, then length). */
     readonly skipped: SkippedCounts,
   ) {}
+}
+
+/**
+ * A change of a request's slot count that the lines have not been told yet (see {@link PromptQueue}):
+ * one of at most `deferredCounts` records, reused.
+ */
+interface DeferredCount {
+  item: QueueItem | null;
+  /** Slots gained (+) or lost (−) since the lines last counted the request. */
+  delta: number;
+  /** When it last changed (the queue's change clock): the least recently changed is told first. */
+  changedAt: number;
+  /** The offer lines that hold the request: kept up to date as lines are made and dropped. */
+  readonly lines: OfferLine[];
 }
 
 /** One requester's (username's) waiting requests, in no order. */
@@ -86,8 +108,19 @@ interface RequesterItems {
  * skip reason. Every waiting request is also in one line of the whole queue. A request joining or leaving
  * is checked against each offer once and inserted into or removed from the lines of the offers that can
  * serve it: O(L × (m + log n)) for L offer lines, m models it names, n requests waiting. A pop reads
- * one line: its first request, or its three counters when it is empty; then it updates the request it
- * started in the lines it is in: O(L × log n) in all, whatever the requests want and however varied.
+ * one line: its first request (each line remembers it), or its three counters when it is empty; then it
+ * records the started request's new slot count: O(L × (m + log n)) at worst, whatever the requests want
+ * and however varied, and usually O(1) (below).
+ *
+ * Deferred slot counts. The lines count waiting slots (for queue positions), so a started slot changes
+ * the count of its request in every line that holds it. Pops come over HTTP, with the lines out of the
+ * CPU cache, and the slots of a request are started one after the other (its `n`, by one server or
+ * many): so a change is not told to the lines at once. Up to `deferredCounts` (64) requests keep theirs
+ * aside, with the lines that hold them; a further change of the same request only adds to it; past the
+ * limit the least recently changed is told (O(L × log n), one request). A request that runs out of
+ * waiting slots leaves the lines with the count they knew, so its deferred change never needs telling.
+ * A status read adds, exactly, the deferred changes of the requests ahead of it in each line it asks
+ * about: O(deferredCounts × L) more, no request read. Order and `first` do not depend on counts.
  * A server's priority usernames (its owner always included) cost one lookup each: a requester with at
  * most `heavyRequester` waiting requests is scanned (a bounded list), a heavier one (only anonymous
  * requests or a raised MAX_WAITING_REQUESTS_PER_USER get there) has its own line per offer, made on the
@@ -123,14 +156,16 @@ interface RequesterItems {
  * whose line was dropped; requesters cannot cause it (offers come only from servers). Per-requester
  * lines exist only for requesters above `heavyRequester` that a server puts first, and go when the
  * requester falls below half that or the offer line goes. Memory: per waiting request one item, one
- * map entry, one node in the whole-queue line, one in each line of an offer that can serve it, one slot
- * in its requester's list; per offer line three counters.
+ * map entry, one entry in the whole-queue line, one in each line of an offer that can serve it (a slot
+ * in a B+ tree leaf: no object per request), one slot in its requester's list; per offer line three
+ * counters; at most `deferredCounts` deferred changes.
  *
  * In Redis terms: one sorted set per offer line and one for the whole queue (score: the serving order),
  * a hash of three skip counters per offer line, a set of the known offers; a pop is ZRANGE 0 0 on its
  * offer's set (ZCARD 0: read the counters), then ZREM/ZADD of the started request in the sets of the
  * offers that can serve it; a position is ZRANK per capable offer (one member per waiting slot, so that
- * the rank counts slots: this class counts them in its tree nodes instead).
+ * the rank counts slots: this class counts them in its tree nodes instead). Deferring counts is for
+ * this in-memory class (cache misses); a Redis adapter would keep its sets exact at every pop.
  */
 export class PromptQueue {
   private readonly items = new Map<WaitingPrompt, QueueItem>();
@@ -139,6 +174,11 @@ export class PromptQueue {
   private readonly requesters = new Map<string, RequesterItems>();
   private pops = 0;
   private readonly limits: PromptQueueLimits;
+  /** Changes of slot counts the lines have not been told: entries 0..deferredCount-1 are in use. */
+  private readonly deferred: DeferredCount[] = [];
+  private deferredCount = 0;
+  private changes = 0;
+  private statusReads = 0;
 
   constructor(limits: Partial<PromptQueueLimits> = {}) {
     this.limits = { ...DEFAULT_QUEUE_LIMITS, ...limits };
@@ -175,14 +215,18 @@ export class PromptQueue {
       return;
     }
     const delta = waiting - item.weight;
-    if (delta === 0) return;
-    this.whole.addWeight(item, delta);
-    for (const offerLine of this.offerLines.values()) {
-      if (skipReason(prompt.wishes, offerLine.offer) !== null) continue;
-      offerLine.line.addWeight(item, delta);
-      offerLine.heavyRequesters.get(prompt.username)?.addWeight(item, delta);
+    if (item.deferredIndex >= 0) {
+      const deferred = this.deferred[item.deferredIndex];
+      if (delta === 0) this.forget(item);
+      else {
+        deferred.delta = delta;
+        deferred.changedAt = ++this.changes;
+      }
+      return;
     }
-    item.weight = waiting;
+    if (delta === 0) return;
+    if (this.limits.deferredCounts <= 0) this.tellNow(item, delta, this.linesHolding(item, []));
+    else this.defer(item, delta);
   }
 
   /** Takes a request out of line (cancelled, expired, or no waiting slot left). */
@@ -218,14 +262,32 @@ export class PromptQueue {
   standingOf(prompt: WaitingPrompt, offers: readonly ServerOffer[]): QueueStanding {
     const item = this.items.get(prompt);
     if (!item) return { position: 0, ahead: offers.map(() => undefined) };
-    let position: number | undefined;
-    const ahead = offers.map((offer) => {
+    const read = ++this.statusReads;
+    const lines = offers.map((offer) => {
       if (skipReason(prompt.wishes, offer) !== null) return undefined;
-      const slots = this.offerLines.get(offerKey(offer))?.line.slotsAhead(item);
-      if (slots !== undefined && (position === undefined || slots < position)) position = slots;
+      const offerLine = this.offerLines.get(offerKey(offer));
+      if (offerLine && offerLine.askedBy !== read) {
+        offerLine.askedBy = read;
+        offerLine.deferredAhead = 0;
+      }
+      return offerLine;
+    });
+    // Deferred changes of the requests ahead, in the lines asked for: at most `deferredCounts` of them.
+    let wholeDeferredAhead = 0;
+    for (let i = 0; i < this.deferredCount; i++) {
+      const deferred = this.deferred[i];
+      if (servedFirst(deferred.item as QueueItem, item) >= 0) continue;
+      wholeDeferredAhead += deferred.delta;
+      for (const offerLine of deferred.lines) if (offerLine.askedBy === read) offerLine.deferredAhead += deferred.delta;
+    }
+    let position: number | undefined;
+    const ahead = lines.map((offerLine) => {
+      if (!offerLine) return undefined;
+      const slots = (offerLine.line.slotsAhead(item) as number) + offerLine.deferredAhead;
+      if (position === undefined || slots < position) position = slots;
       return slots;
     });
-    return { position: position ?? (this.whole.slotsAhead(item) as number), ahead };
+    return { position: position ?? (this.whole.slotsAhead(item) as number) + wholeDeferredAhead, ahead };
   }
 
   /** {@link standingOf}'s position. */
@@ -236,7 +298,7 @@ export class PromptQueue {
   /** Drops the lines of offers not among `active` (the offers of the servers still active). */
   retainOffers(active: readonly ServerOffer[]): void {
     const keep = new Set(active.map(offerKey));
-    for (const key of [...this.offerLines.keys()]) if (!keep.has(key)) this.offerLines.delete(key);
+    for (const offerLine of [...this.offerLines.values()]) if (!keep.has(offerLine.key)) this.dropLine(offerLine);
   }
 
   /** The offer's line, made (and the least recently popped one dropped past the limit) when it has none. */
@@ -247,6 +309,10 @@ export class PromptQueue {
       if (this.offerLines.size >= this.limits.maxOfferLines) this.dropLeastRecentlyPopped();
       offerLine = this.makeLine(key, { model: offer.model, maxLength: offer.maxLength, maxContentLength: offer.maxContentLength });
       this.offerLines.set(key, offerLine);
+      for (let i = 0; i < this.deferredCount; i++) {
+        const deferred = this.deferred[i];
+        if (skipReason((deferred.item as QueueItem).prompt.wishes, offerLine.offer) === null) deferred.lines.push(offerLine);
+      }
     }
     offerLine.lastPop = ++this.pops;
     return offerLine;
@@ -267,7 +333,73 @@ export class PromptQueue {
   private dropLeastRecentlyPopped(): void {
     let oldest: OfferLine | undefined;
     for (const offerLine of this.offerLines.values()) if (!oldest || offerLine.lastPop < oldest.lastPop) oldest = offerLine;
-    if (oldest) this.offerLines.delete(oldest.key);
+    if (oldest) this.dropLine(oldest);
+  }
+
+  private dropLine(offerLine: OfferLine): void {
+    this.offerLines.delete(offerLine.key);
+    for (let i = 0; i < this.deferredCount; i++) {
+      const lines = this.deferred[i].lines;
+      const at = lines.indexOf(offerLine);
+      if (at >= 0) {
+        lines[at] = lines[lines.length - 1];
+        lines.pop();
+      }
+    }
+  }
+
+  /** The offer lines that hold the item, into `into`. */
+  private linesHolding(item: QueueItem, into: OfferLine[]): OfferLine[] {
+    for (const offerLine of this.offerLines.values()) if (skipReason(item.prompt.wishes, offerLine.offer) === null) into.push(offerLine);
+    return into;
+  }
+
+  /** Tells the lines (the whole queue's and those in `lines`) that the item has `delta` more waiting slots. */
+  private tellNow(item: QueueItem, delta: number, lines: readonly OfferLine[]): void {
+    this.whole.addWeight(item, delta);
+    for (const offerLine of lines) {
+      offerLine.line.addWeight(item, delta);
+      offerLine.heavyRequesters.get(item.prompt.username)?.addWeight(item, delta);
+    }
+    item.weight += delta;
+  }
+
+  /** Defers telling the lines of a change of the item's slot count; past the limit, tells the least recently changed one. */
+  private defer(item: QueueItem, delta: number): void {
+    if (this.deferredCount >= this.limits.deferredCounts) {
+      let oldest = this.deferred[0];
+      for (let i = 1; i < this.deferredCount; i++) if (this.deferred[i].changedAt < oldest.changedAt) oldest = this.deferred[i];
+      const told = oldest.item as QueueItem;
+      this.tellNow(told, oldest.delta, oldest.lines);
+      this.forget(told);
+    }
+    const index = this.deferredCount++;
+    let deferred = this.deferred[index] as DeferredCount | undefined;
+    if (!deferred) {
+      deferred = { item: null, delta: 0, changedAt: 0, lines: [] };
+      this.deferred.push(deferred);
+    }
+    deferred.item = item;
+    deferred.delta = delta;
+    deferred.changedAt = ++this.changes;
+    this.linesHolding(item, deferred.lines);
+    item.deferredIndex = index;
+  }
+
+  /** Forgets the item's deferred change (told, cancelled out, or the item left every line). */
+  private forget(item: QueueItem): void {
+    const index = item.deferredIndex;
+    const last = --this.deferredCount;
+    const forgotten = this.deferred[index];
+    if (index !== last) {
+      const moved = this.deferred[last];
+      this.deferred[index] = moved;
+      this.deferred[last] = forgotten;
+      (moved.item as QueueItem).deferredIndex = index;
+    }
+    forgotten.item = null;
+    forgotten.lines.length = 0;
+    item.deferredIndex = -1;
   }
 
   /** The requester's best request the offer can serve. */
@@ -291,7 +423,7 @@ export class PromptQueue {
   }
 
   private add(prompt: WaitingPrompt, waiting: number): void {
-    const item: QueueItem = { prompt, weight: waiting, treePriority: treePriorityOf(prompt.arrival), priority: prompt.priority, arrival: prompt.arrival, userIndex: 0 };
+    const item: QueueItem = { prompt, weight: waiting, priority: prompt.priority, arrival: prompt.arrival, userIndex: 0, deferredIndex: -1 };
     this.items.set(prompt, item);
     this.whole.insert(item);
     let requester = this.requesters.get(prompt.username);
@@ -317,6 +449,8 @@ export class PromptQueue {
   private drop(item: QueueItem): void {
     const prompt = item.prompt;
     this.items.delete(prompt);
+    // The lines count item.weight, the slots they were told: removing it takes exactly that out.
+    if (item.deferredIndex >= 0) this.forget(item);
     this.whole.remove(item);
     for (const offerLine of this.offerLines.values()) {
       const reason = skipReason(prompt.wishes, offerLine.offer);
