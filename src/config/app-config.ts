@@ -214,6 +214,13 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE = 30;
 
+  /**
+   * `open`: anyone may register a username with `POST /users` and get an API key (AI Horde v2 API);
+   * `closed`: registration answers 403 (accounts registered before keep working).
+   */
+  @Transform(toLowerCase) @IsIn(['open', 'closed'])
+  ACCOUNT_REGISTRATION: 'open' | 'closed' = 'open';
+
   /** `*` for every origin, or a comma-separated list of origins. */
   @IsString() @MinLength(1)
   CORS_ORIGINS = '*';

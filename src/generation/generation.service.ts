@@ -47,6 +47,24 @@ export interface SubmitResult {
 
 export type PopResult = { id: string; payload: Record<string, unknown> } | { id: null; skipped: SkippedCounts };
 
+/** A worker asking for work, whichever API it speaks: the v1 pop body, or a v2 worker's (several models). */
+export interface PopJobRequest {
+  name: string;
+  username: string;
+  password: string;
+  /** The models offered, tried in this order; the first is the one the server is checked in (and listed) with. */
+  models: readonly [string, ...string[]];
+  maxLength?: number | null;
+  maxContentLength?: number | null;
+  priorityUsernames?: readonly string[] | null;
+}
+
+/** What a pop hands out: a slot to generate (with the model it was taken for and its deadline), or the skipped counts. */
+export type PopJob = { server: KoboldServer } & (
+  | { id: string; payload: Record<string, unknown>; model: string; deadline: number }
+  | { id: null; skipped: SkippedCounts }
+);
+
 interface SyncWaiter {
   resolve: (generations: string[]) => void;
   reject: (error: HttpException) => void;
@@ -189,29 +207,72 @@ export class GenerationService implements BeforeApplicationShutdown {
    * checks the server in, then hands it a slot of the oldest request it can serve.
    */
   async pop(dto: PopRequestDto, clientAddress: ClientAddress = () => 'unknown'): Promise<PopResult> {
-    const offer = {
-      model: dto.model,
-      maxLength: dto.max_length ?? DEFAULT_SERVER_MAX_LENGTH,
-      maxContentLength: dto.max_content_length ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH,
-    };
-    const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password, clientAddress });
+    const job = await this.popJob(
+      { name: dto.name, username: dto.username, password: dto.password, models: [dto.model], maxLength: dto.max_length, maxContentLength: dto.max_content_length, priorityUsernames: dto.priority_usernames },
+      clientAddress,
+    );
+    return job.id === null ? { id: null, skipped: job.skipped } : { id: job.id, payload: job.payload };
+  }
+
+  /**
+   * The pop of either API: checks the server in with its first model, then tries its models in order
+   * and hands out a slot of the first request one of them can serve. With nothing to do, the skipped
+   * counts are those of the first model's offer.
+   */
+  async popJob(request: PopJobRequest, clientAddress: ClientAddress = () => 'unknown'): Promise<PopJob> {
+    const maxLength = request.maxLength ?? DEFAULT_SERVER_MAX_LENGTH;
+    const maxContentLength = request.maxContentLength ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH;
+    const server = await this.servers.checkIn({
+      model: request.models[0],
+      maxLength,
+      maxContentLength,
+      name: request.name,
+      username: request.username,
+      password: request.password,
+      clientAddress,
+    });
     const now = Date.now();
-    const priorityUsernames = new Set([server.owner, ...(dto.priority_usernames ?? [])]);
-    const match = this.prompts.takeNextFor(offer, now, priorityUsernames);
-    this.metrics.popped(match.prompt !== undefined);
-    if (!match.prompt) return { id: null, skipped: match.skipped };
-    const generation: ProcessingGeneration = {
-      id: randomUUID(),
-      promptId: match.prompt.id,
-      serverId: server.id,
-      slot: match.slot,
-      startedAt: now,
-      deadline: this.deadlineFor(match.prompt, server, now),
-      state: 'processing',
-    };
-    match.prompt.assign(generation);
-    this.prompts.addProcessing(generation);
-    return { id: generation.id, payload: match.prompt.payload() };
+    const priorityUsernames = new Set([server.owner, ...(request.priorityUsernames ?? [])]);
+    let skipped: SkippedCounts | undefined;
+    for (const model of request.models) {
+      const match = this.prompts.takeNextFor({ model, maxLength, maxContentLength }, now, priorityUsernames);
+      if (!match.prompt) {
+        skipped ??= match.skipped;
+        continue;
+      }
+      this.metrics.popped(true);
+      const generation: ProcessingGeneration = {
+        id: randomUUID(),
+        promptId: match.prompt.id,
+        serverId: server.id,
+        model,
+        slot: match.slot,
+        startedAt: now,
+        deadline: this.deadlineFor(match.prompt, server, now),
+        state: 'processing',
+      };
+      match.prompt.assign(generation);
+      this.prompts.addProcessing(generation);
+      return { server, id: generation.id, payload: match.prompt.payload(), model, deadline: generation.deadline };
+    }
+    this.metrics.popped(false);
+    return { server, id: null, skipped: skipped as SkippedCounts };
+  }
+
+  /**
+   * A worker gives a popped generation up (the v2 API's `state: "faulted"`): its slot goes back to
+   * waiting at once, as after a missed deadline, and nothing is credited. 401 when `password` is not
+   * the password of the server that took it; 400 once it was submitted.
+   */
+  async giveUp(id: string, password: string, clientAddress: ClientAddress = () => 'unknown'): Promise<void> {
+    const generation = this.prompts.findProcessingById(id);
+    if (!generation) throw this.unknownGeneration(id);
+    await this.servers.authenticate(generation.serverId, password, clientAddress);
+    if (generation.state === 'submitted') throw new BadRequestException(`Generation "${id}" was already submitted`);
+    const prompt = this.prompts.findById(generation.promptId);
+    if (!prompt) throw this.unknownGeneration(id);
+    if (prompt.putBackOverdue(generation)) this.metrics.restarted(1);
+    this.afterChange(prompt);
   }
 
   /**

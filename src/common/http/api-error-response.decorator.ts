@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { ErrorResponseDto } from './error-response.dto';
 
 /** The error statuses the cluster's routes answer on purpose; 500 is a bug and not documented. */
-export type DocumentedErrorStatus = 400 | 401 | 404 | 413 | 429 | 503 | 504;
+export type DocumentedErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503 | 504;
 
 const DEFAULTS: Record<DocumentedErrorStatus, { description: string; message: string }> = {
   400: {
@@ -12,7 +12,9 @@ const DEFAULTS: Record<DocumentedErrorStatus, { description: string; message: st
     message: 'params.n must be an integer number',
   },
   401: { description: 'Wrong password', message: 'Wrong password for server name "Db0\'s Awesome Instance": that name is already taken' },
+  403: { description: 'Forbidden', message: 'Registration is closed on this cluster (ACCOUNT_REGISTRATION=closed)' },
   404: { description: 'Unknown id', message: 'No request with id "34a9f91a-6db5-4d4c-962f-c4d795739610": it never existed or expired after 600s without activity' },
+  409: { description: 'Already registered', message: 'The username "db0" is already registered' },
   413: {
     description: 'The body is larger than BODY_LIMIT_BYTES (681,920 bytes by default: room for the longest prompt and the largest params)',
     message: 'The request body (1048576 bytes) is larger than BODY_LIMIT_BYTES (681920 bytes) allows',
