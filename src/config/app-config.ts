@@ -206,6 +206,10 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_POP_PER_SECOND = 2;
 
+  /** Status reads of the v2 API (`GET /api/v2/generate/text/status/{id}`) per second from one IP: its clients poll every 0.5–1 s. */
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_POLL_PER_SECOND = 4;
+
   /** Wrong server passwords (pop, submit) per minute from one client IP before it gets 429 for the rest of the minute. */
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_AUTH_FAILURES_PER_MINUTE = 10;

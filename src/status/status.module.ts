@@ -10,5 +10,6 @@ import { StatusService } from './status.service';
   imports: [ServersModule, UsersModule],
   controllers: [StatusController, StatusPageController],
   providers: [StatusService],
+  exports: [StatusService],
 })
 export class StatusModule {}

@@ -45,7 +45,8 @@ export function ApiBodyErrorResponses(description400?: string, message400?: stri
   return applyDecorators(ApiErrorResponse(400, description400, message400), ApiErrorResponse(413, description413, message413));
 }
 
-const RATE_LIMIT_DESCRIPTIONS: Record<'overall' | 'create' | 'status' | 'pop', string> = {
+const RATE_LIMIT_DESCRIPTIONS: Record<'overall' | 'create' | 'status' | 'pop' | 'poll', string> = {
+  poll: 'more than RATE_LIMIT_POLL_PER_SECOND (4) status reads a second from this IP',
   overall: 'more than RATE_LIMIT_PER_MINUTE (90) requests a minute from this IP',
   create: 'more than RATE_LIMIT_CREATE_PER_MINUTE (10) new requests a minute from this IP, or RATE_LIMIT_PER_MINUTE (90) requests overall',
   status: 'more than RATE_LIMIT_STATUS_PER_MINUTE (30) status reads a minute from this IP, or RATE_LIMIT_PER_MINUTE (90) requests overall',
