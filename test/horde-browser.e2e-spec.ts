@@ -106,7 +106,7 @@ describe('A browser page on another origin calls the v2 API (CORS preflight incl
     expect(job.payload).toMatchObject({ prompt: 'The browser asked', max_length: 16 });
     await cluster.http.post('/api/v2/generate/text/submit').set('apikey', key).send({ id: job.id, generation: ' and the cluster answered.', seed: 0 }).expect(200);
 
-    await page.waitForFunction(() => document.getElementById('state')?.textContent !== null && !document.getElementById('state')!.textContent!.startsWith('waiting'), undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => /^(done|error)/.test(document.getElementById('state')?.textContent ?? ''), undefined, { timeout: 10_000 });
     expect(await page.textContent('#state')).toBe('done');
     expect(await page.textContent('#output')).toBe(' and the cluster answered. — Browser-side worker');
     expect(await page.textContent('#user')).toBe('browser-user (0 kudos)');
