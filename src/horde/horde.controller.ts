@@ -6,6 +6,7 @@ import { RateLimitBucket } from '../common/rate-limit/rate-limit-bucket.decorato
 import { HordeModifyWorkerDto, HordeTextPopDto, HordeTextRequestDto, HordeTextSubmitDto } from './dto/horde-requests.dto';
 import {
   HordeAsyncResponseDto,
+  HordeHeartbeatDto,
   HordeModelDto,
   HordePerformanceDto,
   HordePopResponseDto,
@@ -57,8 +58,8 @@ export class HordeController {
   @RateLimitBucket('poll')
   @CLIENT_AGENT_HEADER
   @ApiOperation({ summary: 'Status and generations of a request', description: 'Reading the status does not keep the request from expiring.' })
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: HordeRequestStatusDto })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The id `POST /api/v2/generate/text/async` answered', example: '34a9f91a-6db5-4d4c-962f-c4d795739610' })
+  @ApiOkResponse({ type: HordeRequestStatusDto, description: 'Where the request stands, and its generations so far' })
   @ApiErrorResponse(404, 'Unknown id, or the request expired', UNKNOWN_REQUEST)
   @ApiRateLimitResponse('poll')
   status(@Param('id') id: string): Promise<HordeRequestStatusDto> {
@@ -69,8 +70,8 @@ export class HordeController {
   @API_KEY_HEADER
   @CLIENT_AGENT_HEADER
   @ApiOperation({ summary: 'Cancel a request', description: 'Drops the waiting generations and answers the status; generations in progress still arrive.' })
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: HordeRequestStatusDto })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The id `POST /api/v2/generate/text/async` answered', example: '34a9f91a-6db5-4d4c-962f-c4d795739610' })
+  @ApiOkResponse({ type: HordeRequestStatusDto, description: 'Cancelled: the status at that moment' })
   @ApiErrorResponse(404, 'Unknown id, or the request expired', UNKNOWN_REQUEST)
   @ApiRateLimitResponse()
   cancel(@Param('id') id: string): Promise<HordeRequestStatusDto> {
@@ -87,7 +88,7 @@ export class HordeController {
       'Checks the worker in (the first pop with a name creates it, owned by the user of the API key) and hands it one generation. ' +
       'Its models are tried in order. With nothing to do, `id` is null and `skipped` counts the waiting requests it could not take, by reason.',
   })
-  @ApiOkResponse({ type: HordePopResponseDto })
+  @ApiOkResponse({ type: HordePopResponseDto, description: 'A job, or `id: null` and the skipped counts' })
   @ApiBodyErrorResponses('Malformed body; the message names the field', 'models should not be empty')
   @ApiErrorResponse(401, 'Unknown API key', BAD_KEY)
   @ApiErrorResponse(403, 'The anonymous key, or the worker name is taken by another worker', ANONYMOUS_WORKER)
@@ -101,7 +102,7 @@ export class HordeController {
   @RateLimitBucket('worker')
   @API_KEY_HEADER
   @ApiOperation({ summary: 'Hand in a generation (v2 worker)', description: '`state: "faulted"` gives the job up: it goes back to waiting, and nothing is credited.' })
-  @ApiOkResponse({ type: HordeSubmitResponseDto })
+  @ApiOkResponse({ type: HordeSubmitResponseDto, description: 'Stored and credited (or given up)' })
   @ApiBodyErrorResponses('Malformed body, or the generation was already submitted', 'Generation "b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11" was already submitted')
   @ApiErrorResponse(401, 'Unknown API key', BAD_KEY)
   @ApiErrorResponse(403, 'The anonymous key, or the job was popped by a worker of another key')
@@ -113,7 +114,7 @@ export class HordeController {
   @Get('find_user')
   @API_KEY_HEADER
   @ApiOperation({ summary: 'The user of an API key', description: 'kudos = contributions − usage, in tokens.' })
-  @ApiOkResponse({ type: HordeUserDto })
+  @ApiOkResponse({ type: HordeUserDto, description: "The key's user" })
   @ApiErrorResponse(401, 'Unknown API key', BAD_KEY)
   @ApiRateLimitResponse()
   findUser(@Headers('apikey') apiKey: string | undefined): Promise<HordeUserDto> {
@@ -121,18 +122,18 @@ export class HordeController {
   }
 
   @Get('workers')
-  @ApiOperation({ summary: 'Active workers (v1 bridges and v2 workers alike)' })
+  @ApiOperation({ summary: 'Active workers (v1 bridges and v2 workers alike)', description: 'Every server that popped within STALE_SERVER_SECONDS, whichever API it speaks, in the AI Horde\'s worker shape.' })
   @ApiQuery({ name: 'type', required: false, description: '`text` (any other type answers an empty list)', example: 'text' })
-  @ApiOkResponse({ type: [HordeWorkerDto] })
+  @ApiOkResponse({ type: [HordeWorkerDto], description: 'The active workers' })
   @ApiRateLimitResponse()
   workers(@Query('type') type?: string): Promise<HordeWorkerDto[]> {
     return this.horde.workers(type);
   }
 
   @Get('workers/:id')
-  @ApiOperation({ summary: 'One worker, stale ones too (`online: false`)' })
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: HordeWorkerDto })
+  @ApiOperation({ summary: 'One worker', description: 'Stale ones too, with `online: false`.' })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The worker id `GET /api/v2/workers` lists', example: '019e34e3-3109-4ea9-820a-b0c4f6a53c07' })
+  @ApiOkResponse({ type: HordeWorkerDto, description: 'The worker' })
   @ApiErrorResponse(404, 'Unknown worker', 'No server with id "019e34e3-3109-4ea9-820a-b0c4f6a53c07"')
   @ApiRateLimitResponse()
   worker(@Param('id') id: string): Promise<HordeWorkerDto> {
@@ -145,7 +146,7 @@ export class HordeController {
     summary: "Change one's worker (KoboldAI Lite's form)",
     description: 'Maintenance mode and descriptions are not supported yet: `{"maintenance": false}` and an empty `info` are accepted (they change nothing), anything else is a 400.',
   })
-  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The worker id `GET /api/v2/workers` lists', example: '019e34e3-3109-4ea9-820a-b0c4f6a53c07' })
   @ApiOkResponse({ description: 'Nothing to change', schema: { type: 'object', example: {} } })
   @ApiBodyErrorResponses('maintenance: true or a non-empty info (not supported yet)', 'maintenance: maintenance mode is not supported by this cluster yet; stop the worker instead')
   @ApiErrorResponse(401, 'Unknown API key', BAD_KEY)
@@ -157,26 +158,27 @@ export class HordeController {
   }
 
   @Get('status/models')
-  @ApiOperation({ summary: 'Models of the active workers' })
-  @ApiQuery({ name: 'type', required: false, example: 'text' })
-  @ApiOkResponse({ type: [HordeModelDto] })
+  @ApiOperation({ summary: 'Models of the active workers', description: 'With how many active workers run each, their summed speed and the waiting requests that want it.' })
+  @ApiQuery({ name: 'type', required: false, description: '`text` (any other type answers an empty list)', example: 'text' })
+  @ApiOkResponse({ type: [HordeModelDto], description: 'The models of active workers' })
   @ApiRateLimitResponse()
   models(@Query('type') type?: string): Promise<HordeModelDto[]> {
     return this.horde.models(type);
   }
 
   @Get('status/performance')
-  @ApiOperation({ summary: 'The cluster at a glance' })
-  @ApiOkResponse({ type: HordePerformanceDto })
+  @ApiOperation({ summary: 'The cluster at a glance', description: 'Waiting requests, active workers and the tokens of the last minute (KoboldAI Lite reads it at start).' })
+  @ApiOkResponse({ type: HordePerformanceDto, description: 'The figures' })
   @ApiRateLimitResponse()
   performance(): Promise<HordePerformanceDto> {
     return this.horde.performance();
   }
 
   @Get('status/heartbeat')
-  @ApiOperation({ summary: 'Is the cluster up?' })
-  @ApiOkResponse({ schema: { type: 'object', example: { message: 'OK', version: '0.1.0' } } })
-  heartbeat(): { message: string; version: string } {
+  @ApiOperation({ summary: 'Is the cluster up?', description: 'SillyTavern reads only whether it answers 200.' })
+  @ApiOkResponse({ type: HordeHeartbeatDto, description: 'Up' })
+  @ApiRateLimitResponse()
+  heartbeat(): HordeHeartbeatDto {
     return this.horde.heartbeat();
   }
 }

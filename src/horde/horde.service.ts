@@ -13,6 +13,7 @@ import { ApiKeyHolder, UsersService } from '../users/users.service';
 import {
   HordeAsyncResponseDto,
   HordeGenerationDto,
+  HordeHeartbeatDto,
   HordeModelDto,
   HordePerformanceDto,
   HordePopResponseDto,
@@ -252,7 +253,7 @@ export class HordeService {
     };
   }
 
-  heartbeat(): { message: string; version: string } {
+  heartbeat(): HordeHeartbeatDto {
     return { message: 'OK', version: APP_VERSION };
   }
 }

@@ -25,6 +25,7 @@ import { MAX_PRIORITY_USERNAMES, MAX_SERVER_NAME_CHARS } from '../../generation/
  * use (trusted_workers, slow_workers, softprompt, validated_backends, ...) are accepted and ignored.
  */
 export class HordeTextRequestDto {
+  /** The text to continue. */
   @ApiProperty({ example: 'I entered into an argument with a clown' })
   @IsString()
   @IsNotEmpty()
@@ -82,6 +83,7 @@ export class HordeTextPopDto {
   @IsName({ each: true })
   models!: string[];
 
+  /** Most tokens the worker generates for one request. */
   @ApiPropertyOptional({ minimum: 1, default: 512, example: 80 })
   @IsOptional()
   @IsInt()
@@ -89,6 +91,7 @@ export class HordeTextPopDto {
   @Max(MAX_TOKENS)
   max_length?: number;
 
+  /** Largest context, in tokens, the worker accepts. */
   @ApiPropertyOptional({ minimum: 1, default: 2048, example: 1024 })
   @IsOptional()
   @IsInt()
@@ -111,6 +114,7 @@ export const SUBMIT_STATES = ['ok', 'censored', 'faulted', 'csam'] as const;
 
 /** `POST /api/v2/generate/text/submit` (the AI Horde's SubmitInput). */
 export class HordeTextSubmitDto {
+  /** The job id the pop answered. */
   @ApiProperty({ example: 'b4f7c2de-5a7e-4c55-9a2b-1c9a3b0d8e11' })
   @IsString()
   @IsNotEmpty()
@@ -124,7 +128,7 @@ export class HordeTextSubmitDto {
   generation?: string;
 
   /** `faulted`: the worker gives the job up, the slot goes back to waiting and nothing is credited. */
-  @ApiPropertyOptional({ enum: SUBMIT_STATES, default: 'ok' })
+  @ApiPropertyOptional({ enum: SUBMIT_STATES, default: 'ok', example: 'ok' })
   @IsOptional()
   @IsIn(SUBMIT_STATES)
   state?: (typeof SUBMIT_STATES)[number];

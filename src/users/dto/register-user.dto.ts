@@ -14,6 +14,7 @@ export class RegisterUserDto {
 }
 
 export class RegisteredUserDto {
+  /** The username, registered. */
   @ApiProperty({ example: 'db0' })
   username!: string;
 
