@@ -5,7 +5,9 @@ import { PERFORMANCE_WINDOW } from '../../servers/domain/kobold-server';
 import { SERVER_JOBS_SUFFIX, serverKeyPrefix, unusedServersKey } from '../../servers/persistence/redis-server.repository';
 import { userTallyKeys } from '../../users/persistence/redis-user.repository';
 import { DEFAULT_QUEUE_LIMITS, offerKey, ServerOffer, SkippedCounts } from '../domain/prompt-queue';
+import { GenerationAuthor } from '../domain/waiting-prompt';
 import {
+  AbandonOutcome,
   ExpiredRequest,
   GenerationRecord,
   GenerationStore,
@@ -20,6 +22,7 @@ import {
   WaitingCount,
 } from './generation.store';
 import {
+  ABANDON,
   CANCEL,
   ENQUEUE,
   EXPIRE_IDLE,
@@ -50,7 +53,7 @@ export const DEFAULT_REDIS_GENERATION_LIMITS: RedisGenerationStoreLimits = {
 };
 
 /** A request as the scripts answer it (see `record` in the scripts' prelude). */
-type StoredRequest = [string, string, string, string, string, string, string, string, string, number, number, number, number, string[]];
+type StoredRequest = [string, string, string, string, string, string, string, string, string, number, number, number, number, string[], string[]];
 type StoredGeneration = [string, string, string, string, string, string];
 
 /**
@@ -62,12 +65,14 @@ type StoredGeneration = [string, string, string, string, string, string];
  *   (its score: −priority), `a` (its arrival, 16 zero-padded digits of the `seq` counter), `ca`/`la`
  *   (created, last activity), `am` (its member in `activity`), `un` (untouched slots), `pr` (processing),
  *   `rs` (restarted), `cx` (cancelled), `cnt` (counted as unfinished), `prompt`, `params` (JSON).
- *   Beside it `req:<id>:texts` (list: the generations in order of arrival), `req:<id>:putback` (list: the
+ *   Beside it `req:<id>:texts` (list: the generations in order of arrival), `req:<id>:authors` (list: who made
+ *   each text, in the same order: `<server id>\n<model>`), `req:<id>:putback` (list: the
  *   indexes of slots put back after a missed deadline, served first), `req:<id>:slots` (hash: slot index →
  *   `p<generation id>` processing, `w` waiting again, `f` finished, `d` dropped; only slots once started)
  *   and `req:<id>:gens` (set: its generations' ids). All are deleted when the request expires: its prompt
  *   and texts live in Redis only while the request does.
- * - `g:<generation id>` (hash): request `rid`, server `sid`, `slot`, started `st`, deadline `dl`, state `s`.
+ * - `g:<generation id>` (hash): request `rid`, server `sid`, the model `m` of the offer it was popped with,
+ *   `slot`, started `st`, deadline `dl`, state `s`.
  * - `seq` (counter): arrivals (the global arrival order, the tie-breaker) and activity order.
  * - `ids` (hash): arrival → request id.
  * - `whole` (sorted set): the whole queue in serving order, one member per waiting slot,
@@ -217,6 +222,15 @@ export class RedisGenerationStore extends GenerationStore {
     return { outcome: 'accepted', request: record, generation: toGeneration(generation), completedRequest: settled === 1 };
   }
 
+  async abandon(generationId: string, now: number): Promise<AbandonOutcome> {
+    const answer = (await this.run(ABANDON, [generationId, now])) as [string, StoredRequest, number];
+    const outcome = answer[0];
+    if (outcome !== 'put-back' && outcome !== 'dropped') return { outcome: outcome as 'unknown' | 'already-submitted' | 'not-in-progress' };
+    const request = toRequest(answer[1]);
+    if (answer[2] === 1) this.settled([request.id]);
+    return { outcome, request };
+  }
+
   async cancel(id: string, now: number): Promise<RequestRecord | undefined> {
     const answer = (await this.run(CANCEL, [id, now])) as [StoredRequest, number] | null;
     if (!answer) return undefined;
@@ -338,7 +352,7 @@ export class RedisGenerationStore extends GenerationStore {
 }
 
 function toRequest(stored: StoredRequest): RequestRecord {
-  const [id, username, requesterKey, models, maxLength, maxContentLength, n, createdAt, lastActivityAt, waiting, processing, restarted, cancelled, texts] = stored;
+  const [id, username, requesterKey, models, maxLength, maxContentLength, n, createdAt, lastActivityAt, waiting, processing, restarted, cancelled, texts, authors] = stored;
   return {
     id,
     username,
@@ -352,8 +366,15 @@ function toRequest(stored: StoredRequest): RequestRecord {
     restarted,
     cancelled: cancelled === 1,
     generations: texts,
+    generationAuthors: authors.map(toAuthor),
     done: waiting === 0 && processing === 0,
   };
+}
+
+/** `<server id>\n<model>` (a server id never holds a newline). */
+function toAuthor(stored: string): GenerationAuthor {
+  const newline = stored.indexOf('\n');
+  return { serverId: stored.slice(0, newline), model: stored.slice(newline + 1) };
 }
 
 function toGeneration([id, requestId, serverId, startedAt, deadline, state]: StoredGeneration): GenerationRecord {

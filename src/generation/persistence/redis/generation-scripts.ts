@@ -139,6 +139,25 @@ local function save(r)
   redis.call('HSET', r.key, 'un', r.un, 'pr', r.pr, 'rs', r.rs, 'cx', r.cx and '1' or '0')
 end
 
+-- An attempt in progress on the slot stops (it missed its deadline, or its server gave it up): the slot
+-- goes back to waiting, served first, or is dropped when the request was cancelled; counted in
+-- restarted either way. The caller has checked that the slot is this attempt's. Saves r. True when put back.
+local function putBack(r, slot)
+  r.pr = r.pr - 1
+  r.rs = r.rs + 1
+  if r.cx then
+    redis.call('HSET', r.key .. ':slots', slot, 'd')
+    save(r)
+    return false
+  end
+  redis.call('HSET', r.key .. ':slots', slot, 'w')
+  redis.call('RPUSH', r.key .. ':putback', slot)
+  r.pb = r.pb + 1
+  setWaiting(r, r.waiting + 1)
+  save(r)
+  return true
+end
+
 -- After a change: the unfinished counts, and a PUBLISH when the request just became done. True then.
 local function settle(r, wasDone)
   local unfinished = not isDone(r)
@@ -156,7 +175,7 @@ end
 
 local function record(r)
   return { r.id, r.u, r.rk, r.models, tostring(r.ml), tostring(r.mcl), tostring(r.n), r.ca, r.la,
-    r.waiting, r.pr, r.rs, r.cx and 1 or 0, redis.call('LRANGE', r.key .. ':texts', 0, -1) }
+    r.waiting, r.pr, r.rs, r.cx and 1 or 0, redis.call('LRANGE', r.key .. ':texts', 0, -1), redis.call('LRANGE', r.key .. ':authors', 0, -1) }
 end
 
 -- A generation as stored; an attempt in progress or overdue whose slot another attempt completed reads
@@ -289,7 +308,7 @@ local wait = r.ml * tonumber(ARGV[12])
 if wait < tonumber(ARGV[11]) then wait = tonumber(ARGV[11]) end
 if wait > tonumber(ARGV[13]) then wait = tonumber(ARGV[13]) end
 local deadline = num(tonumber(now) + wait)
-redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'slot', slot, 'st', now, 'dl', deadline, 's', 'processing')
+redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'm', o.model, 'slot', slot, 'st', now, 'dl', deadline, 's', 'processing')
 redis.call('ZADD', DEADLINES, deadline, genId)
 redis.call('SADD', r.key .. ':gens', genId)
 local text = redis.call('HMGET', r.key, 'prompt', 'params')
@@ -307,7 +326,7 @@ export const SUBMIT = script(
   `${RECORD_JOB_LUA}
 local genId, now, tokens = ARGV[4], ARGV[6], ARGV[7]
 local gkey = genKey(genId)
-local g = redis.call('HMGET', gkey, 'rid', 'sid', 'slot', 'st', 's')
+local g = redis.call('HMGET', gkey, 'rid', 'sid', 'slot', 'st', 's', 'm')
 if not g[1] then return { 'unknown' } end
 if g[5] == 'submitted' then return { 'already-submitted' } end
 local r = load(g[1])
@@ -332,6 +351,9 @@ redis.call('HSET', slotsKey, g[3], 'f')
 redis.call('HSET', gkey, 's', 'submitted')
 redis.call('ZREM', DEADLINES, genId)
 redis.call('RPUSH', r.key .. ':texts', ARGV[5])
+-- Its author beside it: the server id (a UUID), a newline, the model (a generation started before models
+-- were recorded has none).
+redis.call('RPUSH', r.key .. ':authors', g[2] .. '\\n' .. (g[6] or ''))
 save(r)
 touch(r, now)
 redis.call('HINCRBY', USAGE, r.u, tokens)
@@ -342,6 +364,31 @@ local server = ARGV[9] .. g[2]
 recordJob(server, server .. ARGV[10], UNUSED, g[2], tokens, tokens .. ' ' .. num(seconds), ARGV[11])
 local settled = settle(r, wasDone)
 return { 'accepted', record(r), generation(genId), settled and 1 or 0, r.cx and 1 or 0 }`,
+);
+
+/**
+ * A give-up (the v2 API's faulted submit). ARGV: generationId, now. When the attempt is still the one in
+ * progress on its slot, the slot goes back to waiting (or is dropped, the request cancelled) as after a
+ * missed deadline, the attempt reads 'overdue' and leaves the deadlines; nothing is credited. O(L × log N).
+ * Answers {'put-back' or 'dropped', request, settled (1/0)} or {'unknown' | 'already-submitted' | 'not-in-progress'}.
+ */
+export const ABANDON = script(
+  'kcGenAbandon',
+  `
+local genId, now = ARGV[4], ARGV[5]
+local gkey = genKey(genId)
+local g = redis.call('HMGET', gkey, 'rid', 'slot', 's')
+if not g[1] then return { 'unknown' } end
+if g[3] == 'submitted' then return { 'already-submitted' } end
+local r = load(g[1])
+if not r then return { 'unknown' } end
+if g[3] ~= 'processing' or redis.call('HGET', r.key .. ':slots', g[2]) ~= 'p' .. genId then return { 'not-in-progress' } end
+redis.call('ZREM', DEADLINES, genId)
+redis.call('HSET', gkey, 's', 'overdue')
+local outcome = putBack(r, g[2]) and 'put-back' or 'dropped'
+touch(r, now)
+local settled = settle(r, false)
+return { outcome, record(r), settled and 1 or 0 }`,
 );
 
 /** A cancel. ARGV: id, now. Drops the waiting slots (put-back ones too). O(L × log N). Answers {request, settled} or false. */
@@ -383,18 +430,7 @@ for _, genId in ipairs(due) do
     local r = load(g[1])
     if r and redis.call('HGET', r.key .. ':slots', g[2]) == 'p' .. genId then
       local wasDone = isDone(r)
-      r.pr = r.pr - 1
-      r.rs = r.rs + 1
-      if r.cx then
-        redis.call('HSET', r.key .. ':slots', g[2], 'd')
-      else
-        redis.call('HSET', r.key .. ':slots', g[2], 'w')
-        redis.call('RPUSH', r.key .. ':putback', g[2])
-        r.pb = r.pb + 1
-        setWaiting(r, r.waiting + 1)
-        restarted = restarted + 1
-      end
-      save(r)
+      if putBack(r, g[2]) then restarted = restarted + 1 end
       if settle(r, wasDone) then settled[#settled + 1] = r.id end
     end
   end
@@ -427,7 +463,7 @@ for _, am in ipairs(idle) do
       redis.call('DEL', genKey(genId))
       redis.call('ZREM', DEADLINES, genId)
     end
-    redis.call('DEL', r.key, r.key .. ':texts', r.key .. ':putback', r.key .. ':slots', r.key .. ':gens')
+    redis.call('DEL', r.key, r.key .. ':texts', r.key .. ':authors', r.key .. ':putback', r.key .. ':slots', r.key .. ':gens')
     redis.call('HDEL', IDS, r.a)
     redis.call('PUBLISH', CHANNEL, INSTANCE .. ' ' .. r.id)
     out[#out + 1] = r.id
