@@ -79,6 +79,7 @@ describe('RedisGenerationStore', () => {
         restarted: 0,
         cancelled: false,
         generations: [],
+        generationAuthors: [],
         done: false,
       });
       await expect(store.findRequest('nope')).resolves.toBeUndefined();
@@ -512,7 +513,7 @@ describe('RedisGenerationStore', () => {
               });
               if (match.prompt) {
                 expect('requestId' in taken && taken.requestId).toBe(match.prompt.id);
-                const generation: ProcessingGeneration = { id: `m${step}`, promptId: match.prompt.id, serverId: 's', slot: match.slot, startedAt: step, deadline: step + 1_000, state: 'processing' };
+                const generation: ProcessingGeneration = { id: `m${step}`, promptId: match.prompt.id, serverId: 's', model: offer.model, slot: match.slot, startedAt: step, deadline: step + 1_000, state: 'processing' };
                 match.prompt.assign(generation);
                 processing.push({ prompt: match.prompt, generation });
               } else {
