@@ -294,6 +294,43 @@ describe('RedisGenerationStore', () => {
     });
   });
 
+  describe('authors and give-ups', () => {
+    it('keeps each text\'s author in the request hash beside the text, the model in the generation\'s hash', async () => {
+      const request = newRequest({ n: 2 });
+      await store.enqueue(request, 10);
+      const a = started(await pop(store, OFFER, [], 2_000, 'server-a'));
+      const b = started(await pop(store, { ...OFFER, model: 'other' }, [], 2_000, 'server-b'));
+      await store.submit({ generationId: b.generationId, text: 'B', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await store.submit({ generationId: a.generationId, text: 'A', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      const key = `{kc}:gen:req:${request.id}`;
+      await expect(connection.run((client) => client.hmget(key, 'nt', 't1', 'w1', 't2', 'w2'))).resolves.toEqual(['2', 'B', 'server-b\nother', 'A', 'server-a\nnerys']);
+      await expect(connection.run((client) => client.hget(`{kc}:gen:g:${a.generationId}`, 'm'))).resolves.toBe('nerys');
+      await expect(store.findRequest(request.id)).resolves.toMatchObject({
+        generations: ['B', 'A'],
+        generationAuthors: [
+          { serverId: 'server-b', model: 'other' },
+          { serverId: 'server-a', model: 'nerys' },
+        ],
+      });
+    });
+
+    it('a give-up turns the slot\'s field back to waiting, puts the slot back in every line and takes the attempt out of the deadlines', async () => {
+      const request = newRequest({ n: 2 });
+      await store.enqueue(request, 10);
+      await pop(store, { ...OFFER, model: 'other' });
+      const given = started(await pop(store));
+      const key = `{kc}:gen:req:${request.id}`;
+      const slot = await connection.run((client) => client.hget(`{kc}:gen:g:${given.generationId}`, 'slot'));
+      await expect(store.abandon(given.generationId, 2_500)).resolves.toMatchObject({ outcome: 'put-back' });
+      await expect(connection.run((client) => client.hget(key, `s${slot}`))).resolves.toBe('w');
+      await expect(connection.run((client) => client.lrange(`${key}:putback`, 0, -1))).resolves.toEqual([slot]);
+      await expect(connection.run((client) => client.zscore('{kc}:gen:deadlines', given.generationId))).resolves.toBeNull();
+      for (const set of ['whole', 'line:nerys|80|1024', 'line:other|80|1024']) expect(redis.server.cli('ZCARD', `{kc}:gen:${set}`)).toBe('1');
+      await expect(store.findGeneration(given.generationId)).resolves.toMatchObject({ state: 'overdue' });
+      await expect(store.abandon(given.generationId, 2_600)).resolves.toEqual({ outcome: 'not-in-progress' });
+    });
+  });
+
   describe('cancel', () => {
     it('drops the waiting slots, credits the one in progress, and settles once nothing is in progress', async () => {
       const settled: string[] = [];
