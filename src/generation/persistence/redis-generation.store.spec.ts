@@ -314,6 +314,20 @@ describe('RedisGenerationStore', () => {
       });
     });
 
+    it('reads back 10,000 texts (MAX_N at most) with their authors: more fields than one Lua unpack takes', async () => {
+      const request = newRequest({ n: 10_000 });
+      await store.enqueue(request, 10);
+      // Written straight into the layout: 10,000 submits, each answering every text so far, would take minutes.
+      const fields: string[] = ['nt', '10000'];
+      for (let k = 1; k <= 10_000; k++) fields.push(`t${k}`, `text ${k}`, `w${k}`, `server-${k}\nm`);
+      await connection.run((client) => client.hset(`{kc}:gen:req:${request.id}`, ...fields));
+      const record = await store.findRequest(request.id);
+      expect(record?.generations).toHaveLength(10_000);
+      expect(record?.generationAuthors).toHaveLength(10_000);
+      expect([record?.generations[0], record?.generations[4_321], record?.generations[9_999]]).toEqual(['text 1', 'text 4322', 'text 10000']);
+      expect(record?.generationAuthors[4_321]).toEqual({ serverId: 'server-4322', model: 'm' });
+    });
+
     it('a give-up turns the slot\'s field back to waiting, puts the slot back in every line and takes the attempt out of the deadlines', async () => {
       const request = newRequest({ n: 2 });
       await store.enqueue(request, 10);
