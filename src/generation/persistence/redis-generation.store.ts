@@ -100,8 +100,8 @@ type StoredGeneration = [string, string, string, string, string, string];
  *
  * Costs, for N waiting slots, L offer lines (≤ 64), n a request's slots: enqueue O(L × (n + log N)); pop
  * O(P × S + L × log N) for P priority usernames scanned up to S (`priorityScan`, 64) requests each,
- * whatever the requests want (plus, once per new offer, O(N) to build its line from `whole`); submit and
- * cancel O(L × log N); status read O(K × log N) for K offers asked. A priority username's requests past
+ * whatever the requests want (plus, once per new offer, O(N) to build its line from `whole`); submit,
+ * cancel and abandon O(L × log N); status read O(K × log N) for K offers asked. A priority username's requests past
  * the first `priorityScan` in serving order are not looked at by a pop (the in-memory queue gives a heavy
  * requester lines of its own instead): only a username with more waiting requests than that, the first
  * 64 of which the server cannot serve, is served in the ordinary order. Memory per waiting slot: one
