@@ -11,6 +11,7 @@ import { AppConfigOverrides, loadAppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { GenerationModule } from './generation/generation.module';
 import { HealthModule } from './health/health.module';
+import { HordeModule } from './horde/horde.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { ServersModule } from './servers/servers.module';
@@ -39,6 +40,7 @@ export class AppModule {
         MetricsModule,
         HealthModule,
         StatusModule,
+        HordeModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: BodyValidationPipe },

@@ -76,6 +76,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
       .addTag('Users', 'What each username used and contributed, in tokens')
       .addTag('Models', 'Which models active servers run right now')
       .addTag('Status', 'The cluster at a glance: what the status page at / shows')
+      .addTag('AI Horde v2 (text)', "The AI Horde's v2 text API, for KoboldAI United, KoboldAI Lite, SillyTavern, the AI-Horde-Worker and KoboldCpp: same queue, same servers, same ledger")
       .addTag('Operations', 'Health checks for orchestrators and metrics for Prometheus; never rate limited')
       .build(),
   );

@@ -225,6 +225,65 @@ const submitBody = (): fc.Arbitrary<Record<string, unknown>> =>
     ),
   );
 
+/** Filled in the v2 test: a registered API key, and jobs a v2 worker popped with it. */
+const v2 = { apiKey: '', jobIds: [] as string[] };
+const V2_WORKER = 'fz-v2';
+
+/** An `apikey` header: the registered key mostly, the anonymous one, none, or printable junk (Node refuses other header bytes). */
+const apiKeyHeader = (): fc.Arbitrary<Record<string, string>> =>
+  fc.oneof(
+    { weight: 5, arbitrary: fc.constant({ apikey: v2.apiKey }) },
+    { weight: 2, arbitrary: fc.constant({ apikey: '0000000000' }) },
+    { weight: 1, arbitrary: fc.constant({}) },
+    { weight: 2, arbitrary: fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 }).map((apikey) => ({ apikey })) },
+  );
+
+const v2RequestBody = (): fc.Arbitrary<Record<string, unknown>> =>
+  withExtras(
+  fc.record(
+    {
+      prompt: field(fc.oneof(fc.string({ minLength: 1, maxLength: 60 }), oddString)),
+      params: field(generationParams),
+      models: field(fc.array(fc.oneof(fc.constantFrom(...MODELS), oddString), { maxLength: 4 })),
+      workers: field(fc.array(fc.oneof(fc.constantFrom(...(real.serverIds.length ? real.serverIds : ['x'])), fc.uuid(), oddString), { maxLength: 3 })),
+      trusted_workers: field(fc.boolean()),
+    },
+    { requiredKeys: [] },
+  ),
+  );
+
+const v2PopBody = withExtras(
+  fc.record(
+    {
+      name: field(fc.oneof(fc.constantFrom(V2_WORKER, 'fz-a'), oddString)),
+      models: field(fc.array(fc.oneof(fc.constantFrom(...MODELS), oddString), { maxLength: 3 })),
+      max_length: field(tokens),
+      max_context_length: field(tokens),
+      priority_usernames: field(fc.array(usernames, { maxLength: 3 })),
+      softprompts: field(fc.array(oddString, { maxLength: 2 })),
+      bridge_agent: field(oddString),
+    },
+    { requiredKeys: [] },
+  ),
+);
+
+const v2SubmitBody = (): fc.Arbitrary<Record<string, unknown>> =>
+  withExtras(
+    fc.record(
+      {
+        id: field(fc.oneof(fc.constantFrom(...(v2.jobIds.length ? v2.jobIds : ['x'])), fc.constantFrom(...real.generationIds), fc.uuid())),
+        generation: field(oddString),
+        state: field(fc.constantFrom('ok', 'faulted', 'censored', 'csam', 'nope')),
+        seed: field(fc.oneof(fc.integer(), fc.constant(-1))),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+
+/** A case with an `apikey` header besides the body's own headers. */
+const withApiKey = (arbitrary: fc.Arbitrary<FuzzCase>): fc.Arbitrary<FuzzCase> =>
+  fc.tuple(arbitrary, apiKeyHeader()).map(([c, key]) => ({ ...c, headers: { ...c.headers, ...key } }));
+
 /** Nesting 1 to 5000 levels deep, written as text (building it as an object would be the test's problem). */
 const deepText: fc.Arbitrary<string> = fc
   .record({ depth: fc.integer({ min: 1, max: 5000 }), kind: fc.constantFrom('[]', '{}', 'mixed'), where: fc.constantFrom('top', 'params', 'prompt', 'extra') })
@@ -585,6 +644,45 @@ describe(`Fuzzing every endpoint (e2e, seed ${SEED})`, () => {
     expect(tally.sent).toBeGreaterThanOrEqual(10_000);
     expect(tally.fiveHundreds).toBe(0);
     expect(tally.failures.slice(0, 10)).toEqual([]);
+  });
+
+  it('answers every endpoint of the v2 API (and POST /users) without a 5xx, with {statusCode, error, message} on every 4xx', async () => {
+    v2.apiKey = (await sendJson('POST', '/users', { username: 'fz-v2-owner' })).json.api_key;
+    const headers = { 'content-type': 'application/json', apikey: v2.apiKey };
+    const popV2 = async (): Promise<{ id: string | null }> =>
+      JSON.parse((await send('POST', '/api/v2/generate/text/pop', headers, Buffer.from(JSON.stringify({ name: V2_WORKER, models: [BRIDGE_MODEL] })))).text);
+    await popV2();
+    for (let i = 0; i < 10; i++) {
+      await sendJson('POST', '/generate/prompt', { prompt: `v2 setup ${i}`, username: 'fz-setup', params: { n: 1 } });
+      const job = await popV2();
+      if (job.id) v2.jobIds.push(job.id);
+    }
+    expect(v2.jobIds.length).toBeGreaterThan(0);
+    const sent = tally.sent;
+    const fiveHundreds = tally.fiveHundreds;
+    const failures = tally.failures.length;
+    const statusPath = pathParam(() => real.promptIds).map((id) => `/api/v2/generate/text/status/${id}`);
+    const workerPath = pathParam(() => real.serverIds).map((id) => `/api/v2/workers/${id}`);
+    const cases = interleave([
+      draw(withApiKey(postCase('/api/v2/generate/text/async', v2RequestBody())), 400, 21),
+      draw(withApiKey(postCase('/api/v2/generate/text/pop', v2PopBody)), 400, 22),
+      draw(withApiKey(postCase('/api/v2/generate/text/submit', v2SubmitBody())), 400, 23),
+      draw(withApiKey(getCase('GET /api/v2/generate/text/status/:id', statusPath)), 300, 24),
+      draw(withApiKey(getCase('DELETE /api/v2/generate/text/status/:id', statusPath, 'DELETE')), 150, 25),
+      draw(withApiKey(getCase('GET /api/v2/workers/:id', workerPath)), 200, 26),
+      draw(withApiKey(getCase('PUT /api/v2/workers/:id', workerPath, 'PUT')), 200, 27),
+      draw(withApiKey(getCase('GET /api/v2/find_user', fc.constant('/api/v2/find_user'))), 150, 28),
+      draw(withApiKey(getCase('GET /api/v2/workers', fc.constant('/api/v2/workers'))), 100, 29),
+      draw(getCase('GET /api/v2/status/models', fc.constant('/api/v2/status/models')), 100, 30),
+      draw(getCase('GET /api/v2/status/performance', fc.constant('/api/v2/status/performance')), 50, 31),
+      draw(postCase('/users', withExtras(fc.record({ username: field(usernames) }, { requiredKeys: [] }))), 200, 32),
+    ]);
+    renewAgents();
+    await pool(cases, CONCURRENCY, check);
+    console.log(`v2 fuzz: ${tally.sent - sent} generated requests, ${tally.fiveHundreds - fiveHundreds} 5xx, ${tally.failures.length - failures} failures`);
+    expect(tally.sent - sent).toBeGreaterThanOrEqual(2_500);
+    expect(tally.fiveHundreds - fiveHundreds).toBe(0);
+    expect(tally.failures.slice(failures, failures + 10)).toEqual([]);
   });
 
   it('still serves a request afterwards: create → pop → submit → status, with odd names listed as they are', async () => {

@@ -206,6 +206,10 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_POP_PER_SECOND = 2;
 
+  /** Status reads of the v2 API (`GET /api/v2/generate/text/status/{id}`) per second from one IP: its clients poll every 0.5–1 s. */
+  @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_POLL_PER_SECOND = 4;
+
   /** Wrong server passwords (pop, submit) per minute from one client IP before it gets 429 for the rest of the minute. */
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_AUTH_FAILURES_PER_MINUTE = 10;
@@ -213,6 +217,13 @@ export class AppConfig {
   /** Wrong passwords per minute for one server name, from any address, before further guesses get 429. */
   @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_AUTH_FAILURES_PER_NAME_PER_MINUTE = 30;
+
+  /**
+   * `open`: anyone may register a username with `POST /users` and get an API key (AI Horde v2 API);
+   * `closed`: registration answers 403 (accounts registered before keep working).
+   */
+  @Transform(toLowerCase) @IsIn(['open', 'closed'])
+  ACCOUNT_REGISTRATION: 'open' | 'closed' = 'open';
 
   /** `*` for every origin, or a comma-separated list of origins. */
   @IsString() @MinLength(1)

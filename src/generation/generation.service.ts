@@ -46,6 +46,24 @@ export interface SubmitResult {
 
 export type PopResult = { id: string; payload: Record<string, unknown> } | { id: null; skipped: SkippedCounts };
 
+/** A worker asking for work, whichever API it speaks: the v1 pop body, or a v2 worker's (several models). */
+export interface PopJobRequest {
+  name: string;
+  username: string;
+  password: string;
+  /** The models offered, tried in this order; the first is the one the server is checked in (and listed) with. */
+  models: readonly [string, ...string[]];
+  maxLength?: number | null;
+  maxContentLength?: number | null;
+  priorityUsernames?: readonly string[] | null;
+}
+
+/** What a pop hands out: a slot to generate (with the model it was taken for and its deadline), or the skipped counts. */
+export type PopJob = { server: KoboldServer } & (
+  | { id: string; payload: Record<string, unknown>; model: string; deadline: number }
+  | { id: null; skipped: SkippedCounts }
+);
+
 const SKIP_EXPLANATIONS: Record<SkipReason, (wishes: PromptWishes) => string> = {
   model: (w) => `none runs any of the models ${JSON.stringify(w.models)}`,
   max_content_length: (w) => `none accepts a context of ${w.maxContentLength} tokens`,
@@ -96,6 +114,7 @@ export class GenerationService {
       restarted: 0,
       cancelled: false,
       generations: [],
+      generationAuthors: [],
       done: n === 0,
     };
   }
@@ -178,26 +197,72 @@ export class GenerationService {
    * checks the server in, then hands it a slot of the best request it can serve.
    */
   async pop(dto: PopRequestDto, clientAddress: ClientAddress = () => 'unknown'): Promise<PopResult> {
-    const offer = {
-      model: dto.model,
-      maxLength: dto.max_length ?? DEFAULT_SERVER_MAX_LENGTH,
-      maxContentLength: dto.max_content_length ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH,
-    };
-    const server = await this.servers.checkIn({ ...offer, name: dto.name, username: dto.username, password: dto.password, clientAddress });
-    const taken = await this.store.takeNextSlot({
-      offer,
-      priorityUsernames: new Set([server.owner, ...(dto.priority_usernames ?? [])]),
-      serverId: server.id,
-      generationId: randomUUID(),
-      deadline: deadlineRuleFor(tokensPerSecond(server), this.config),
-      now: Date.now(),
+    const job = await this.popJob(
+      { name: dto.name, username: dto.username, password: dto.password, models: [dto.model], maxLength: dto.max_length, maxContentLength: dto.max_content_length, priorityUsernames: dto.priority_usernames },
+      clientAddress,
+    );
+    return job.id === null ? { id: null, skipped: job.skipped } : { id: job.id, payload: job.payload };
+  }
+
+  /**
+   * The pop of either API: checks the server in with its first model, then tries its models in order (one
+   * atomic takeNextSlot each, so a v1 pop is one) and hands out a slot of the first request one of them
+   * can serve. With nothing to do, the skipped counts of all its models merged (see mergeSkipped).
+   */
+  async popJob(request: PopJobRequest, clientAddress: ClientAddress = () => 'unknown'): Promise<PopJob> {
+    const maxLength = request.maxLength ?? DEFAULT_SERVER_MAX_LENGTH;
+    const maxContentLength = request.maxContentLength ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH;
+    const server = await this.servers.checkIn({
+      model: request.models[0],
+      maxLength,
+      maxContentLength,
+      name: request.name,
+      username: request.username,
+      password: request.password,
+      clientAddress,
     });
-    if ('skipped' in taken) {
-      this.metrics.popped(false);
-      return { id: null, skipped: taken.skipped };
+    const priorityUsernames = new Set([server.owner, ...(request.priorityUsernames ?? [])]);
+    const deadline = deadlineRuleFor(tokensPerSecond(server), this.config);
+    let skipped: SkippedCounts | undefined;
+    for (const model of request.models) {
+      const taken = await this.store.takeNextSlot({
+        offer: { model, maxLength, maxContentLength },
+        priorityUsernames,
+        serverId: server.id,
+        generationId: randomUUID(),
+        deadline,
+        now: Date.now(),
+      });
+      if ('skipped' in taken) {
+        skipped = skipped ? mergeSkipped(skipped, taken.skipped) : taken.skipped;
+        continue;
+      }
+      this.metrics.popped(true);
+      return { server, id: taken.generationId, payload: taken.payload, model, deadline: taken.deadline };
     }
-    this.metrics.popped(true);
-    return { id: taken.generationId, payload: taken.payload };
+    this.metrics.popped(false);
+    return { server, id: null, skipped: skipped as SkippedCounts };
+  }
+
+  /**
+   * A worker gives a popped generation up (the v2 API's `state: "faulted"`): its slot goes back to
+   * waiting at once, as after a missed deadline, and nothing is credited (GenerationStore.abandon). 401
+   * when `password` is not the password of the server that took it; 400 once it was submitted; nothing
+   * changes when it had already missed its deadline or another attempt completed its slot.
+   */
+  async giveUp(id: string, password: string, clientAddress: ClientAddress = () => 'unknown'): Promise<void> {
+    const generation = await this.store.findGeneration(id);
+    if (!generation) throw this.unknownGeneration(id);
+    await this.servers.authenticate(generation.serverId, password, clientAddress);
+    const result = await this.store.abandon(id, Date.now());
+    switch (result.outcome) {
+      case 'unknown':
+        throw this.unknownGeneration(id);
+      case 'already-submitted':
+        throw new BadRequestException(`Generation "${id}" was already submitted`);
+      case 'put-back':
+        this.metrics.restarted(1);
+    }
   }
 
   /**
@@ -298,6 +363,22 @@ function serverKinds(servers: readonly KoboldServer[]): { offer: ServerOffer; sp
     kind.speed += tokensPerSecond(server) ?? 0;
   }
   return [...kinds.values()];
+}
+
+/**
+ * The skipped counts of one pop over several models (each model's counts are by first reason: model,
+ * then context, then length; the context and length reasons do not depend on the model). A request
+ * wanting none of the models is skipped for `model` by every one of them, so the fewest `model` skips
+ * bound those requests from above; a request some model may serve but that is too long for the
+ * server is counted under context or length by that model, so the most of those bound them from
+ * below. With one model: its counts.
+ */
+export function mergeSkipped(a: SkippedCounts, b: SkippedCounts): SkippedCounts {
+  return {
+    model: Math.min(a.model, b.model),
+    max_content_length: Math.max(a.max_content_length, b.max_content_length),
+    max_length: Math.max(a.max_length, b.max_length),
+  };
 }
 
 function wishesOf(dto: CreatePromptDto): PromptWishes {

@@ -11,5 +11,6 @@ import { StatusService } from './status.service';
   imports: [GenerationModule, ServersModule, UsersModule],
   controllers: [StatusController, StatusPageController],
   providers: [StatusService],
+  exports: [StatusService],
 })
 export class StatusModule {}

@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { ErrorResponseDto } from './error-response.dto';
 
 /** The error statuses the cluster's routes answer on purpose; 500 is a bug and not documented. */
-export type DocumentedErrorStatus = 400 | 401 | 404 | 413 | 429 | 503 | 504;
+export type DocumentedErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503 | 504;
 
 const DEFAULTS: Record<DocumentedErrorStatus, { description: string; message: string }> = {
   400: {
@@ -12,7 +12,9 @@ const DEFAULTS: Record<DocumentedErrorStatus, { description: string; message: st
     message: 'params.n must be an integer number',
   },
   401: { description: 'Wrong password', message: 'Wrong password for server name "Db0\'s Awesome Instance": that name is already taken' },
+  403: { description: 'Forbidden', message: 'Registration is closed on this cluster (ACCOUNT_REGISTRATION=closed)' },
   404: { description: 'Unknown id', message: 'No request with id "34a9f91a-6db5-4d4c-962f-c4d795739610": it never existed or expired after 600s without activity' },
+  409: { description: 'Already registered', message: 'The username "db0" is already registered' },
   413: {
     description: 'The body is larger than BODY_LIMIT_BYTES (681,920 bytes by default: room for the longest prompt and the largest params)',
     message: 'The request body (1048576 bytes) is larger than BODY_LIMIT_BYTES (681920 bytes) allows',
@@ -43,7 +45,8 @@ export function ApiBodyErrorResponses(description400?: string, message400?: stri
   return applyDecorators(ApiErrorResponse(400, description400, message400), ApiErrorResponse(413, description413, message413));
 }
 
-const RATE_LIMIT_DESCRIPTIONS: Record<'overall' | 'create' | 'status' | 'pop', string> = {
+const RATE_LIMIT_DESCRIPTIONS: Record<'overall' | 'create' | 'status' | 'pop' | 'poll', string> = {
+  poll: 'more than RATE_LIMIT_POLL_PER_SECOND (4) status reads a second from this IP',
   overall: 'more than RATE_LIMIT_PER_MINUTE (90) requests a minute from this IP',
   create: 'more than RATE_LIMIT_CREATE_PER_MINUTE (10) new requests a minute from this IP, or RATE_LIMIT_PER_MINUTE (90) requests overall',
   status: 'more than RATE_LIMIT_STATUS_PER_MINUTE (30) status reads a minute from this IP, or RATE_LIMIT_PER_MINUTE (90) requests overall',

@@ -20,12 +20,12 @@ describe('securityHeaders', () => {
     expect(headers.has('strict-transport-security')).toBe(false);
   });
 
-  it.each(['/generate/pop', '/generate/prompt/34a9f91a?x=1', '/servers', '/usage', '/contributions', '/users/db0', '/models'])(
+  it.each(['/generate/pop', '/generate/prompt/34a9f91a?x=1', '/servers', '/usage', '/contributions', '/users/db0', '/models', '/api/v2/generate/text/pop', '/api/v2/find_user', '/v2/generate/text/status/x'])(
     'sets the four API headers on the JSON API route %s',
     (url) => expect(headersFor(url)).toEqual(API_HEADERS),
   );
 
-  it.each(['/', '/index.html', '/status.js', '/api', '/api/swagger-ui-init.js', '/api-json', '/generated', '/nope'])(
+  it.each(['/', '/index.html', '/status.js', '/api', '/api/swagger-ui-init.js', '/api-json', '/api/v2', '/generated', '/nope'])(
     "sets helmet's headers on %s",
     (url) => expect(headersFor(url)).toEqual(helmetHeaders()),
   );

@@ -61,6 +61,11 @@ export const API_HEADERS: readonly [string, string][] = [
 /** The first segments of the JSON API's paths (the controllers' routes). */
 export const API_PATH_SEGMENTS: ReadonlySet<string> = new Set(['generate', 'servers', 'usage', 'contributions', 'users', 'models']);
 
+/** The AI Horde v2 API (`/api/v2/...`, and `/v2/...` for KoboldAI United's abort): JSON too, unlike `/api` (the Swagger UI). */
+function isHordeApi(url: string): boolean {
+  return url.startsWith('/api/v2/') || url.startsWith('/v2/');
+}
+
 /** `generate` for `/generate/pop?x`: the text between the first `/` and the next `/` or `?`. */
 function firstSegment(url: string): string {
   let end = 1;
@@ -78,7 +83,7 @@ function firstSegment(url: string): string {
 export function securityHeaders(options: Readonly<HelmetOptions> = HELMET_OPTIONS): (req: Request, res: Response, next: NextFunction) => void {
   const pageHeaders = helmetHeaders(options);
   return (req, res, next) => {
-    const headers = API_PATH_SEGMENTS.has(firstSegment(req.url)) ? API_HEADERS : pageHeaders;
+    const headers = API_PATH_SEGMENTS.has(firstSegment(req.url)) || isHordeApi(req.url) ? API_HEADERS : pageHeaders;
     for (let i = 0; i < headers.length; i++) res.setHeader(headers[i][0], headers[i][1]);
     next();
   };

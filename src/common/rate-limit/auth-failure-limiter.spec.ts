@@ -113,4 +113,12 @@ describe('popTracker', () => {
     expect(right).not.toContain('correct horse');
     expect(popTracker({ password: 'x' }, '10.0.0.1')).toBe('ip:10.0.0.1');
   });
+
+  it('keys a v2 worker\'s pops by name and API key header, so a wrong key spends none of the real worker\'s budget', () => {
+    const right = popTracker({ name: 'Db0' }, '10.0.0.1', 'the-api-key');
+    expect(popTracker({ name: 'Db0' }, '10.0.0.2', 'the-api-key')).toBe(right);
+    expect(popTracker({ name: 'Db0' }, '10.0.0.1', 'a-guess')).not.toBe(right);
+    expect(popTracker({ name: 'Db0' }, '10.0.0.1')).not.toBe(right);
+    expect(right).not.toContain('the-api-key');
+  });
 });

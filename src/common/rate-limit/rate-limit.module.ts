@@ -17,10 +17,12 @@ const KEY_SALT = randomBytes(16).toString('base64');
  * one (someone guessing) never spend the real server's budget. Guesses have their own limit
  * (AuthFailureLimiter), per address and per name.
  */
-export function popTracker(body: unknown, ip: string): string {
+export function popTracker(body: unknown, ip: string, apiKey?: unknown): string {
   const { name, password } = (body ?? {}) as { name?: unknown; password?: unknown };
   if (typeof name !== 'string') return `ip:${ip}`;
-  return `server:${name}:${hash('sha256', KEY_SALT + (typeof password === 'string' ? password : ''), 'base64url')}`;
+  // A v2 worker (AI Horde API) has no password in its body: its API key header is its credential.
+  const secret = typeof password === 'string' ? password : typeof apiKey === 'string' ? `apikey:${apiKey}` : '';
+  return `server:${name}:${hash('sha256', KEY_SALT + secret, 'base64url')}`;
 }
 
 function rateLimitOptions(config: AppConfig, redis?: RedisConnection): ThrottlerModuleOptions {
@@ -35,7 +37,7 @@ function rateLimitOptions(config: AppConfig, redis?: RedisConnection): Throttler
         name: 'overall',
         ttl: MINUTE,
         limit: config.RATE_LIMIT_PER_MINUTE,
-        skipIf: (context) => ['pop', 'worker', 'unlimited'].includes(bucketOf(context) ?? ''),
+        skipIf: (context) => ['pop', 'worker', 'poll', 'unlimited'].includes(bucketOf(context) ?? ''),
       },
       { name: 'create', ttl: MINUTE, limit: config.RATE_LIMIT_CREATE_PER_MINUTE, skipIf: (context) => bucketOf(context) !== 'create' },
       { name: 'status', ttl: MINUTE, limit: config.RATE_LIMIT_STATUS_PER_MINUTE, skipIf: (context) => bucketOf(context) !== 'status' },
@@ -44,8 +46,10 @@ function rateLimitOptions(config: AppConfig, redis?: RedisConnection): Throttler
         ttl: 1000,
         limit: config.RATE_LIMIT_POP_PER_SECOND,
         skipIf: (context) => bucketOf(context) !== 'pop',
-        getTracker: (req: Record<string, unknown>) => popTracker(req.body, String(req.ip)),
+        getTracker: (req: Record<string, unknown>) => popTracker(req.body, String(req.ip), (req.headers as Record<string, unknown> | undefined)?.apikey),
       },
+      // The AI Horde clients poll a request's status every 0.5 s (KoboldAI Lite) or 1 s (KoboldAI United).
+      { name: 'poll', ttl: 1000, limit: config.RATE_LIMIT_POLL_PER_SECOND, skipIf: (context) => bucketOf(context) !== 'poll' },
     ],
   };
 }

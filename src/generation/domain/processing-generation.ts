@@ -14,6 +14,8 @@ export interface ProcessingGeneration {
   id: string;
   promptId: string;
   serverId: string;
+  /** The model the server popped it for (a v2 worker may offer several). */
+  model: string;
   slot: GenerationSlot;
   startedAt: number;
   /** When the slot goes back to waiting if no text has arrived (ms since the epoch). */

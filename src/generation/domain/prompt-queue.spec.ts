@@ -107,7 +107,7 @@ describe('PromptQueue', () => {
     const taken = queue.take(offer, 1);
     expect(taken.prompt).toBe(a);
     // a's slot is put back (its server missed the deadline): a is older than b, so it goes first again.
-    const attempt = { id: 'g1', promptId: a.id, serverId: 's', slot: taken.slot!, startedAt: 1, deadline: 2, state: 'processing' as const };
+    const attempt = { id: 'g1', promptId: a.id, serverId: 's', model: 'm', slot: taken.slot!, startedAt: 1, deadline: 2, state: 'processing' as const };
     a.assign(attempt);
     expect(a.putBackOverdue(attempt)).toBe(true);
     queue.enqueue(a);
@@ -170,7 +170,7 @@ describe('PromptQueue', () => {
     const r = request({}, 1);
     queue.enqueue(r);
     const taken = queue.take(offer, 1);
-    const attempt = { id: 'g', promptId: r.id, serverId: 's', slot: taken.slot!, startedAt: 1, deadline: 2, state: 'processing' as const };
+    const attempt = { id: 'g', promptId: r.id, serverId: 's', model: 'm', slot: taken.slot!, startedAt: 1, deadline: 2, state: 'processing' as const };
     r.assign(attempt);
     r.putBackOverdue(attempt);
     queue.enqueue(r);
@@ -379,7 +379,7 @@ describe('PromptQueue against a plain-list model', () => {
               expect(match).toEqual({ skipped });
             } else {
               expect(match.prompt).toBe(expected);
-              const attempt: ProcessingGeneration = { id: `g${t}`, promptId: expected.id, serverId: 's', slot: match.slot!, startedAt: t, deadline: t, state: 'processing' };
+              const attempt: ProcessingGeneration = { id: `g${t}`, promptId: expected.id, serverId: 's', model: 'm', slot: match.slot!, startedAt: t, deadline: t, state: 'processing' };
               expected.assign(attempt);
               attempts.push({ prompt: expected, attempt });
             }

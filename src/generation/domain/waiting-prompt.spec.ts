@@ -8,7 +8,7 @@ function request(n: number): WaitingPrompt {
 let nextId = 0;
 function start(prompt: WaitingPrompt, now = 1): ProcessingGeneration {
   const slot = prompt.startSlot(now);
-  const generation: ProcessingGeneration = { id: `g${nextId++}`, promptId: prompt.id, serverId: 's', slot, startedAt: now, deadline: now + 10, state: 'processing' };
+  const generation: ProcessingGeneration = { id: `g${nextId++}`, promptId: prompt.id, serverId: 's', model: 'm', slot, startedAt: now, deadline: now + 10, state: 'processing' };
   prompt.assign(generation);
   return generation;
 }
@@ -22,6 +22,19 @@ describe('WaitingPrompt slots', () => {
     expect(r.finishSlot(a, 'A', 2)).toBeNull();
     expect(r.finishSlot(b, 'B', 3)).toBeNull();
     expect(r).toMatchObject({ waiting: 0, processing: 0, finished: 2, done: true, generations: ['A', 'B'] });
+  });
+
+  it('remembers who made each text, in the order of the texts, and not who was refused', () => {
+    const r = request(3);
+    const a = start(r);
+    const b = start(r);
+    b.serverId = 'v2-worker';
+    b.model = 'm2';
+    expect(r.finishSlot(b, 'B', 2)).toBeNull();
+    expect(r.finishSlot(b, 'B again', 3)).toBe('already-submitted');
+    expect(r.finishSlot(a, 'A', 4)).toBeNull();
+    expect(r.generations).toEqual(['B', 'A']);
+    expect(r.generationAuthors).toEqual([{ serverId: 'v2-worker', model: 'm2' }, { serverId: 's', model: 'm' }]);
   });
 
   it('refuses a second submit of the same generation', () => {

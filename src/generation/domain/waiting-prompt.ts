@@ -63,6 +63,12 @@ let nextArrival = 0;
 
 const NO_GENERATIONS: readonly string[] = Object.freeze([]);
 
+/** Who made one of a request's texts: the server, and the model it popped the slot for. */
+export interface GenerationAuthor {
+  serverId: string;
+  model: string;
+}
+
 /** Why a submitted text was not taken. */
 export type SubmitRefusal = 'already-submitted' | 'slot-complete';
 
@@ -97,6 +103,8 @@ export class WaitingPrompt {
    * first). Both are made on first use: most requests wait with neither, and there may be 100,000 of them.
    */
   private texts?: string[];
+  /** Who made each text, in the same order (the v2 API's worker_id, worker_name and model). */
+  private authors?: GenerationAuthor[];
   private putBack?: GenerationSlot[];
 
   constructor(init: NewWaitingPrompt) {
@@ -116,6 +124,11 @@ export class WaitingPrompt {
   /** The generated texts so far, in the order they arrived. */
   get generations(): readonly string[] {
     return this.texts ?? NO_GENERATIONS;
+  }
+
+  /** Who made each of the texts of `generations`, in the same order. */
+  get generationAuthors(): readonly GenerationAuthor[] {
+    return this.authors ?? [];
   }
 
   /** Slots waiting for a server. */
@@ -189,6 +202,7 @@ export class WaitingPrompt {
     slot.state = 'finished';
     generation.state = 'submitted';
     (this.texts ??= []).push(text);
+    (this.authors ??= []).push({ serverId: generation.serverId, model: generation.model });
     this.lastActivityAt = now;
     return null;
   }

@@ -126,6 +126,7 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
           restarted: 0,
           cancelled: false,
           generations: [],
+          generationAuthors: [],
           done: false,
         });
         await expect(store.findRequest('nope')).resolves.toBeUndefined();
@@ -137,8 +138,16 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await submit(generation.generationId);
         const record = await store.findRequest(made.id);
         record?.generations.push('forged');
-        if (record) record.waiting = 99;
-        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, generations: [`text of ${generation.generationId}`] });
+        record?.generationAuthors.push({ serverId: 'forged', model: 'forged' });
+        if (record) {
+          record.waiting = 99;
+          record.generationAuthors[0].serverId = 'forged';
+        }
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({
+          waiting: 1,
+          generations: [`text of ${generation.generationId}`],
+          generationAuthors: [{ serverId: 's1', model: 'm' }],
+        });
       });
 
       it('caps the unfinished requests per requester, not per username', async () => {
@@ -319,6 +328,26 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(0);
       });
 
+      it('records who made each text, in the order of the texts: the server and the model of the offer it popped with; not who was refused', async () => {
+        const made = await enqueue({ n: 3 });
+        const fromS1 = await started({ serverId: 's1' });
+        const fromS2 = await started({ serverId: 's2', offer: { model: 'other', maxLength: 80, maxContentLength: 1024 } });
+        const third = await started({ serverId: 's2' });
+        await submit(fromS2.generationId, 3000, 7, 'B');
+        await expect(submit(fromS2.generationId, 3100, 7, 'B again')).resolves.toEqual({ outcome: 'already-submitted' });
+        const accepted = await submit(fromS1.generationId, 3200, 7, 'A');
+        expect(accepted).toMatchObject({ outcome: 'accepted', request: { generations: ['B', 'A'], generationAuthors: [{ serverId: 's2', model: 'other' }, { serverId: 's1', model: 'm' }] } });
+        await submit(third.generationId, 3300, 7, 'C');
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({
+          generations: ['B', 'A', 'C'],
+          generationAuthors: [
+            { serverId: 's2', model: 'other' },
+            { serverId: 's1', model: 'm' },
+            { serverId: 's2', model: 'm' },
+          ],
+        });
+      });
+
       it('refuses an unknown or already submitted generation, without credit', async () => {
         await enqueue();
         const generation = await started();
@@ -397,6 +426,76 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(submit(late.generationId, late.deadline + 20)).resolves.toEqual({ outcome: 'slot-complete' });
         await expect(store.findGeneration(late.generationId)).resolves.toMatchObject({ state: 'superseded' });
         await expect(fixture.credited.usage('alice')).resolves.toBe(7);
+      });
+    });
+
+    describe('abandon', () => {
+      it('puts the slot back to waiting at once, counted in restarted, without credit; the next pop takes it first', async () => {
+        const made = await enqueue({ n: 2 });
+        const other = await enqueue();
+        const given = await started({ now: 2000 });
+        await expect(store.abandon(given.generationId, 2500)).resolves.toEqual({
+          outcome: 'put-back',
+          request: expect.objectContaining({ id: made.id, waiting: 2, processing: 0, restarted: 1, done: false, lastActivityAt: 2500, generations: [] }),
+        });
+        await expect(store.findGeneration(given.generationId)).resolves.toMatchObject({ state: 'overdue' });
+        // Its deadline no longer puts anything back.
+        await expect(store.restartOverdue(given.deadline)).resolves.toBe(0);
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 2, restarted: 1 });
+        expect((await started({ now: 3000, serverId: 's2' })).requestId).toBe(made.id);
+        expect((await started({ now: 3000, serverId: 's2' })).requestId).toBe(made.id);
+        expect((await started({ now: 3000, serverId: 's2' })).requestId).toBe(other.id);
+        await expect(fixture.credited.usage('alice')).resolves.toBe(0);
+        await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 0 });
+        await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(2);
+      });
+
+      it('still takes a late text of the given-up attempt, as of an overdue one', async () => {
+        const made = await enqueue({ n: 1 });
+        const given = await started({ now: 2000 });
+        await store.abandon(given.generationId, 2500);
+        await expect(submit(given.generationId, 2600)).resolves.toMatchObject({ outcome: 'accepted', completedRequest: true, request: { waiting: 0, done: true, restarted: 1 } });
+        await expect(take({ now: 2700 })).resolves.toEqual({ skipped: NONE_SKIPPED });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ generationAuthors: [{ serverId: 's1', model: 'm' }] });
+      });
+
+      it('drops the slot of a cancelled request instead, which then settles', async () => {
+        const made = await enqueue({ n: 2 });
+        const given = await started({ now: 2000 });
+        await store.cancel(made.id, 2100);
+        const settled = settledIds();
+        await expect(store.abandon(given.generationId, 2500)).resolves.toEqual({
+          outcome: 'dropped',
+          request: expect.objectContaining({ id: made.id, waiting: 0, processing: 0, restarted: 1, cancelled: true, done: true }),
+        });
+        await expect(settled.atLeast(1)).resolves.toEqual([made.id]);
+        await expect(store.countUnfinishedByRequester('alice')).resolves.toBe(0);
+        await expect(take({ now: 2600 })).resolves.toEqual({ skipped: NONE_SKIPPED });
+      });
+
+      it('changes nothing for an unknown, submitted, overdue or superseded attempt', async () => {
+        const made = await enqueue({ n: 2 });
+        const submitted = await started({ now: 0 });
+        await submit(submitted.generationId, 100);
+        const late = await started({ now: 0 });
+        await store.restartOverdue(late.deadline);
+        await expect(store.abandon('nope', 200)).resolves.toEqual({ outcome: 'unknown' });
+        await expect(store.abandon(submitted.generationId, 200)).resolves.toEqual({ outcome: 'already-submitted' });
+        await expect(store.abandon(late.generationId, 200)).resolves.toEqual({ outcome: 'not-in-progress' });
+        // The redo, superseded by the late text.
+        const redo = await started({ now: late.deadline, serverId: 's2' });
+        await submit(late.generationId, late.deadline + 10);
+        await expect(store.abandon(redo.generationId, late.deadline + 20)).resolves.toEqual({ outcome: 'not-in-progress' });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 0, processing: 0, restarted: 1, done: true, lastActivityAt: late.deadline + 10 });
+      });
+
+      it('puts the slot back once, whichever of concurrent give-ups and deadline sweeps comes first', async () => {
+        const made = await enqueue({ n: 1 });
+        const given = await started({ now: 0 });
+        const [first, second, swept] = await Promise.all([store.abandon(given.generationId, 100), store.abandon(given.generationId, 100), store.restartOverdue(given.deadline)]);
+        const putBack = [first, second].filter((o) => o.outcome === 'put-back').length + swept;
+        expect(putBack).toBe(1);
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, processing: 0, restarted: 1 });
       });
     });
 

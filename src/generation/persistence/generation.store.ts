@@ -1,6 +1,6 @@
 import { ServerOffer, SkippedCounts } from '../domain/prompt-queue';
 import type { DeadlineRule } from '../domain/deadline';
-import { PromptWishes } from '../domain/waiting-prompt';
+import { GenerationAuthor, PromptWishes } from '../domain/waiting-prompt';
 
 /**
  * The port of the requests in flight and their processing generations: what GenerationService asks of
@@ -59,6 +59,17 @@ export abstract class GenerationStore {
    * taken and credited. Counts as activity.
    */
   abstract submit(submission: Submission): Promise<SubmitOutcome>;
+
+  /**
+   * A server gives a generation up (the v2 API's `state: "faulted"`): in one atomic step its slot goes
+   * back to waiting at once, as after a missed deadline (counted in `restarted`; dropped instead when the
+   * request was cancelled, which may make it done: onSettled fires), and nothing is credited. The attempt
+   * reads `overdue` from then on (a late text of it is still taken, as of any overdue attempt).
+   * 'not-in-progress' without any change when the attempt had already missed its deadline or its slot
+   * was completed by another attempt; 'unknown' and 'already-submitted' as for submit. Counts as
+   * activity when it changed something.
+   */
+  abstract abandon(generationId: string, now: number): Promise<AbandonOutcome>;
 
   /**
    * Cancels a request: its waiting slots are dropped; slots in progress still finish and are credited.
@@ -134,6 +145,8 @@ export interface RequestRecord {
   cancelled: boolean;
   /** The texts so far, in the order they arrived. */
   generations: string[];
+  /** Who made each text of `generations`, in the same order: the server, and the model of the offer it popped with. */
+  generationAuthors: GenerationAuthor[];
   /** Nothing waiting or in progress. */
   done: boolean;
 }
@@ -150,6 +163,7 @@ export interface RequestStandingRecord {
 export type { DeadlineRule } from '../domain/deadline';
 
 export interface SlotTake {
+  /** What the server offers; its model is recorded as the model of the generation (see GenerationAuthor). */
   offer: ServerOffer;
   priorityUsernames: ReadonlySet<string>;
   serverId: string;
@@ -200,6 +214,15 @@ export type SubmitOutcome =
       completedRequest: boolean;
     }
   | { outcome: 'unknown' | 'already-submitted' | 'slot-complete' };
+
+export type AbandonOutcome =
+  | {
+      /** 'put-back': the slot waits again; 'dropped': the request was cancelled, so the slot is gone. */
+      outcome: 'put-back' | 'dropped';
+      /** The request after the change. */
+      request: RequestRecord;
+    }
+  | { outcome: 'unknown' | 'already-submitted' | 'not-in-progress' };
 
 export interface ExpiredRequest {
   id: string;

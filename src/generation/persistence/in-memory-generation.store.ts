@@ -6,6 +6,7 @@ import { PromptQueue, ServerOffer, SkippedCounts } from '../domain/prompt-queue'
 import { WaitingPrompt, WishesInterner } from '../domain/waiting-prompt';
 import { GenerationLedger } from './generation-ledger';
 import {
+  AbandonOutcome,
   ExpiredRequest,
   GenerationRecord,
   GenerationStore,
@@ -26,6 +27,9 @@ const UNKNOWN: Promise<SubmitOutcome> = Promise.resolve({ outcome: 'unknown' });
 const ALREADY_SUBMITTED: Promise<SubmitOutcome> = Promise.resolve({ outcome: 'already-submitted' });
 const SLOT_COMPLETE: Promise<SubmitOutcome> = Promise.resolve({ outcome: 'slot-complete' });
 const NOTHING = Promise.resolve(undefined);
+const UNKNOWN_ABANDON: Promise<AbandonOutcome> = Promise.resolve({ outcome: 'unknown' });
+const ALREADY_SUBMITTED_ABANDON: Promise<AbandonOutcome> = Promise.resolve({ outcome: 'already-submitted' });
+const NOT_IN_PROGRESS: Promise<AbandonOutcome> = Promise.resolve({ outcome: 'not-in-progress' });
 
 /**
  * The GenerationStore of one process: the pure PromptQueue engine and the WaitingPrompt slots, plus
@@ -102,6 +106,7 @@ export class InMemoryGenerationStore extends GenerationStore {
       id: take.generationId,
       promptId: prompt.id,
       serverId: take.serverId,
+      model: take.offer.model,
       slot: match.slot,
       startedAt: now,
       deadline: deadlineOf(take.deadline, prompt.wishes.maxLength, now),
@@ -144,6 +149,21 @@ export class InMemoryGenerationStore extends GenerationStore {
     if (completedRequest) this.settled(prompt.id);
     await credited;
     return outcome;
+  }
+
+  abandon(generationId: string, now: number): Promise<AbandonOutcome> {
+    const generation = this.generations.get(generationId);
+    const prompt = generation && this.prompts.get(generation.promptId);
+    if (!generation || !prompt) return UNKNOWN_ABANDON;
+    if (generation.state === 'submitted') return ALREADY_SUBMITTED_ABANDON;
+    const slot = generation.slot;
+    if (generation.state !== 'processing' || slot.state !== 'processing' || slot.attemptId !== generation.id) return NOT_IN_PROGRESS;
+    // Its deadline entry stays in the heap: restartOverdue skips what is no longer processing.
+    const putBack = prompt.putBackOverdue(generation);
+    this.touch(prompt, now);
+    this.refresh(prompt);
+    if (prompt.done) this.settled(prompt.id);
+    return Promise.resolve({ outcome: putBack ? 'put-back' : 'dropped', request: recordOf(prompt) });
   }
 
   cancel(id: string, now: number): Promise<RequestRecord | undefined> {
@@ -289,6 +309,7 @@ function recordOf(prompt: WaitingPrompt): RequestRecord {
     restarted: prompt.restarted,
     cancelled: prompt.cancelled,
     generations: [...prompt.generations],
+    generationAuthors: prompt.generationAuthors.map((author) => ({ serverId: author.serverId, model: author.model })),
     done: prompt.done,
   };
 }

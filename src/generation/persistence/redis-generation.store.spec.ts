@@ -79,6 +79,7 @@ describe('RedisGenerationStore', () => {
         restarted: 0,
         cancelled: false,
         generations: [],
+        generationAuthors: [],
         done: false,
       });
       await expect(store.findRequest('nope')).resolves.toBeUndefined();
@@ -290,6 +291,57 @@ describe('RedisGenerationStore', () => {
       await store.submit({ generationId: first.generationId, text: 'late', now: 9_000, credit: { tokens: 1, serverOwner: 'bob' } });
       await expect(store.findRequest(request.id)).resolves.toMatchObject({ waiting: 0, done: true, restarted: 1 });
       await expect(pop(store)).resolves.toEqual({ skipped: { model: 0, max_content_length: 0, max_length: 0 } });
+    });
+  });
+
+  describe('authors and give-ups', () => {
+    it('keeps each text\'s author in the request hash beside the text, the model in the generation\'s hash', async () => {
+      const request = newRequest({ n: 2 });
+      await store.enqueue(request, 10);
+      const a = started(await pop(store, OFFER, [], 2_000, 'server-a'));
+      const b = started(await pop(store, { ...OFFER, model: 'other' }, [], 2_000, 'server-b'));
+      await store.submit({ generationId: b.generationId, text: 'B', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await store.submit({ generationId: a.generationId, text: 'A', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      const key = `{kc}:gen:req:${request.id}`;
+      await expect(connection.run((client) => client.hmget(key, 'nt', 't1', 'w1', 't2', 'w2'))).resolves.toEqual(['2', 'B', 'server-b\nother', 'A', 'server-a\nnerys']);
+      await expect(connection.run((client) => client.hget(`{kc}:gen:g:${a.generationId}`, 'm'))).resolves.toBe('nerys');
+      await expect(store.findRequest(request.id)).resolves.toMatchObject({
+        generations: ['B', 'A'],
+        generationAuthors: [
+          { serverId: 'server-b', model: 'other' },
+          { serverId: 'server-a', model: 'nerys' },
+        ],
+      });
+    });
+
+    it('reads back 10,000 texts (MAX_N at most) with their authors: more fields than one Lua unpack takes', async () => {
+      const request = newRequest({ n: 10_000 });
+      await store.enqueue(request, 10);
+      // Written straight into the layout: 10,000 submits, each answering every text so far, would take minutes.
+      const fields: string[] = ['nt', '10000'];
+      for (let k = 1; k <= 10_000; k++) fields.push(`t${k}`, `text ${k}`, `w${k}`, `server-${k}\nm`);
+      await connection.run((client) => client.hset(`{kc}:gen:req:${request.id}`, ...fields));
+      const record = await store.findRequest(request.id);
+      expect(record?.generations).toHaveLength(10_000);
+      expect(record?.generationAuthors).toHaveLength(10_000);
+      expect([record?.generations[0], record?.generations[4_321], record?.generations[9_999]]).toEqual(['text 1', 'text 4322', 'text 10000']);
+      expect(record?.generationAuthors[4_321]).toEqual({ serverId: 'server-4322', model: 'm' });
+    });
+
+    it('a give-up turns the slot\'s field back to waiting, puts the slot back in every line and takes the attempt out of the deadlines', async () => {
+      const request = newRequest({ n: 2 });
+      await store.enqueue(request, 10);
+      await pop(store, { ...OFFER, model: 'other' });
+      const given = started(await pop(store));
+      const key = `{kc}:gen:req:${request.id}`;
+      const slot = await connection.run((client) => client.hget(`{kc}:gen:g:${given.generationId}`, 'slot'));
+      await expect(store.abandon(given.generationId, 2_500)).resolves.toMatchObject({ outcome: 'put-back' });
+      await expect(connection.run((client) => client.hget(key, `s${slot}`))).resolves.toBe('w');
+      await expect(connection.run((client) => client.lrange(`${key}:putback`, 0, -1))).resolves.toEqual([slot]);
+      await expect(connection.run((client) => client.zscore('{kc}:gen:deadlines', given.generationId))).resolves.toBeNull();
+      for (const set of ['whole', 'line:nerys|80|1024', 'line:other|80|1024']) expect(redis.server.cli('ZCARD', `{kc}:gen:${set}`)).toBe('1');
+      await expect(store.findGeneration(given.generationId)).resolves.toMatchObject({ state: 'overdue' });
+      await expect(store.abandon(given.generationId, 2_600)).resolves.toEqual({ outcome: 'not-in-progress' });
     });
   });
 
@@ -512,7 +564,7 @@ describe('RedisGenerationStore', () => {
               });
               if (match.prompt) {
                 expect('requestId' in taken && taken.requestId).toBe(match.prompt.id);
-                const generation: ProcessingGeneration = { id: `m${step}`, promptId: match.prompt.id, serverId: 's', slot: match.slot, startedAt: step, deadline: step + 1_000, state: 'processing' };
+                const generation: ProcessingGeneration = { id: `m${step}`, promptId: match.prompt.id, serverId: 's', model: offer.model, slot: match.slot, startedAt: step, deadline: step + 1_000, state: 'processing' };
                 match.prompt.assign(generation);
                 processing.push({ prompt: match.prompt, generation });
               } else {

@@ -5,7 +5,9 @@ import { PERFORMANCE_WINDOW } from '../../servers/domain/kobold-server';
 import { SERVER_JOBS_SUFFIX, serverKeyPrefix, unusedServersKey } from '../../servers/persistence/redis-server.repository';
 import { userTallyKeys } from '../../users/persistence/redis-user.repository';
 import { DEFAULT_QUEUE_LIMITS, offerKey, ServerOffer, SkippedCounts } from '../domain/prompt-queue';
+import { GenerationAuthor } from '../domain/waiting-prompt';
 import {
+  AbandonOutcome,
   ExpiredRequest,
   GenerationRecord,
   GenerationStore,
@@ -20,6 +22,7 @@ import {
   WaitingCount,
 } from './generation.store';
 import {
+  ABANDON,
   CANCEL,
   ENQUEUE,
   EXPIRE_IDLE,
@@ -50,7 +53,7 @@ export const DEFAULT_REDIS_GENERATION_LIMITS: RedisGenerationStoreLimits = {
 };
 
 /** A request as the scripts answer it (see `record` in the scripts' prelude). */
-type StoredRequest = [string, string, string, string, string, string, string, string, string, number, number, number, number, string[]];
+type StoredRequest = [string, string, string, string, string, string, string, string, string, number, number, number, number, string[], string[]];
 type StoredGeneration = [string, string, string, string, string, string];
 
 /**
@@ -62,13 +65,16 @@ type StoredGeneration = [string, string, string, string, string, string];
  *   (its score: −priority), `a` (its arrival, 16 zero-padded digits of the `seq` counter), `ca`/`la`
  *   (created, last activity), `un` (untouched slots), `pb` (slots put back), `pr` (processing), `rs`
  *   (restarted), `cx` (cancelled), `cnt` (counted as unfinished), `nt` and `t1`..`t<nt>` (the texts, in
- *   order of arrival), `s<slot>` (each started slot: `p<generation>` in progress, `w` waiting again,
- *   `f<generation>` finished by that attempt, `d` dropped), `g` (its generations' ids), `prompt`,
+ *   order of arrival) with `w1`..`w<nt>` beside them (who made each: `<server id>\n<model>`, written by the
+ *   submit that writes the text), `s<slot>` (each started slot: `p<generation>` in progress, `w` waiting
+ *   again, `f<generation>` finished by that attempt, `d` dropped), `g` (its generations' ids), `prompt`,
  *   `params` (JSON). Beside it `req:<id>:putback` (list: the put-back slots, served first). Both are
  *   deleted when the request expires: its prompt and texts live in Redis only while the request does.
- * - `g:<generation id>` (hash, written once): request `rid`, server `sid`, `slot`, started `st`, deadline
- *   `dl`. Its state is read from its slot's field (`p<id>` processing, `f<id>` submitted, `f<other>`
- *   superseded, otherwise overdue), so no later script has to find and update it.
+ * - `g:<generation id>` (hash, written once by the pop): request `rid`, server `sid`, the model `m` of the
+ *   offer it was popped with, `slot`, started `st`, deadline `dl`. Its state is read from its slot's field
+ *   (`p<id>` processing, `f<id>` submitted, `f<other>` superseded, otherwise overdue), so no later script
+ *   has to find and update it: a missed deadline and a give-up (abandon) both turn the slot's field to `w`
+ *   (or `d`), and the attempt reads overdue from then on.
  * - `seq` (counter): the global arrival order, the tie-breaker.
  * - `ids` (hash): arrival → `<id>\n<score>\n<max_length>\n<max_content_length>\n<mset>`: a pop finds the request of
  *   a line's first member, and a new line is made from the whole queue with the wishes of 2,000 members
@@ -94,8 +100,8 @@ type StoredGeneration = [string, string, string, string, string, string];
  *
  * Costs, for N waiting slots, L offer lines (≤ 64), n a request's slots: enqueue O(L × (n + log N)); pop
  * O(P × S + L × log N) for P priority usernames scanned up to S (`priorityScan`, 64) requests each,
- * whatever the requests want (plus, once per new offer, O(N) to build its line from `whole`); submit and
- * cancel O(L × log N); status read O(K × log N) for K offers asked. A priority username's requests past
+ * whatever the requests want (plus, once per new offer, O(N) to build its line from `whole`); submit,
+ * cancel and abandon O(L × log N); status read O(K × log N) for K offers asked. A priority username's requests past
  * the first `priorityScan` in serving order are not looked at by a pop (the in-memory queue gives a heavy
  * requester lines of its own instead): only a username with more waiting requests than that, the first
  * 64 of which the server cannot serve, is served in the ordinary order. Memory per waiting slot: one
@@ -221,6 +227,15 @@ export class RedisGenerationStore extends GenerationStore {
     return { outcome: 'accepted', request: record, generation: toGeneration(generation), completedRequest: settled === 1 };
   }
 
+  async abandon(generationId: string, now: number): Promise<AbandonOutcome> {
+    const answer = (await this.run(ABANDON, [generationId, now])) as [string, StoredRequest, number];
+    const outcome = answer[0];
+    if (outcome !== 'put-back' && outcome !== 'dropped') return { outcome: outcome as 'unknown' | 'already-submitted' | 'not-in-progress' };
+    const request = toRequest(answer[1]);
+    if (answer[2] === 1) this.settled([request.id]);
+    return { outcome, request };
+  }
+
   async cancel(id: string, now: number): Promise<RequestRecord | undefined> {
     const answer = (await this.run(CANCEL, [id, now])) as [StoredRequest, number] | null;
     if (!answer) return undefined;
@@ -342,7 +357,7 @@ export class RedisGenerationStore extends GenerationStore {
 }
 
 function toRequest(stored: StoredRequest): RequestRecord {
-  const [id, username, requesterKey, models, maxLength, maxContentLength, n, createdAt, lastActivityAt, waiting, processing, restarted, cancelled, texts] = stored;
+  const [id, username, requesterKey, models, maxLength, maxContentLength, n, createdAt, lastActivityAt, waiting, processing, restarted, cancelled, texts, authors] = stored;
   return {
     id,
     username,
@@ -356,8 +371,15 @@ function toRequest(stored: StoredRequest): RequestRecord {
     restarted,
     cancelled: cancelled === 1,
     generations: texts,
+    generationAuthors: authors.map(toAuthor),
     done: waiting === 0 && processing === 0,
   };
+}
+
+/** `<server id>\n<model>` (a server id never holds a newline). */
+function toAuthor(stored: string): GenerationAuthor {
+  const newline = stored.indexOf('\n');
+  return { serverId: stored.slice(0, newline), model: stored.slice(newline + 1) };
 }
 
 function toGeneration([id, requestId, serverId, startedAt, deadline, state]: StoredGeneration): GenerationRecord {

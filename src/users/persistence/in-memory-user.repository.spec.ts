@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SnapshotService } from '../../common/persistence/snapshot.service';
 import { AppConfig } from '../../config/app-config';
+import { hashApiKey } from '../domain/api-key';
 import { InMemoryUserRepository } from './in-memory-user.repository';
 
 describe('InMemoryUserRepository on disk (users.json + users.journal)', () => {
@@ -82,5 +83,34 @@ describe('InMemoryUserRepository on disk (users.json + users.journal)', () => {
   it('refuses a users.journal line with a negative credit, naming the line', () => {
     writeFileSync(join(dir, 'users.journal'), '{"u":"a","usage":3,"s":1}\n{"u":"a","usage":-3,"s":2}\n');
     expect(() => start()).toThrow(`${join(dir, 'users.journal')} is corrupt: line 2: usage is not an integer between 0 and 1000000000000`);
+  });
+  it('keeps an account through a crash (on disk before registerAccount resolves) and through a snapshot, storing the key hash only', async () => {
+    const { users } = start();
+    const key = 'a-secret-api-key-of-22c';
+    expect(await users.registerAccount({ username: 'alice', apiKeyHash: hashApiKey(key), registeredAt: 1_764_000_000_000 })).toBe(true);
+    // No settle, no snapshot: a crash right after the answer.
+    const journal = readFileSync(join(dir, 'users.journal'), 'utf8');
+    expect(journal).toBe(`{"a":"alice","k":"${hashApiKey(key)}","t":1764000000000,"s":1}\n`);
+    expect(journal).not.toContain(key);
+    const again = start();
+    await expect(again.users.findAccountByApiKeyHash(hashApiKey(key))).resolves.toEqual({ username: 'alice', apiKeyHash: hashApiKey(key), registeredAt: 1_764_000_000_000 });
+    await expect(again.users.registerAccount({ username: 'alice', apiKeyHash: hashApiKey('other'), registeredAt: 1 })).resolves.toBe(false);
+    again.snapshots.flushAll();
+    const snapshot = readFileSync(join(dir, 'users.json'), 'utf8');
+    expect(snapshot).toContain(hashApiKey(key));
+    expect(snapshot).not.toContain(key);
+    await expect(start().users.findAccountByApiKeyHash(hashApiKey(key))).resolves.toMatchObject({ username: 'alice' });
+  });
+
+  it.each([
+    ['a key that is not a hash', { version: 1, users: [], accounts: [{ username: 'a', apiKeyHash: 'plain-key', registeredAt: 1 }] }, 'accounts[0].apiKeyHash is not a SHA-256 hash'],
+    [
+      'a username registered twice',
+      { version: 1, users: [], accounts: [{ username: 'a', apiKeyHash: hashApiKey('1'), registeredAt: 1 }, { username: 'a', apiKeyHash: hashApiKey('2'), registeredAt: 1 }] },
+      'accounts[1].username "a" is a duplicate of accounts[0].username',
+    ],
+  ])('refuses users.json with %s in its accounts', (_what, content, message) => {
+    writeFileSync(join(dir, 'users.json'), JSON.stringify(content));
+    expect(() => start()).toThrow(`${join(dir, 'users.json')} is corrupt: ${message}`);
   });
 });

@@ -1,4 +1,5 @@
 import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
+import { Account } from '../domain/account';
 import { User } from '../domain/user';
 import { UserRepository } from './user.repository';
 
@@ -8,6 +9,16 @@ const ADD_TOKENS = new LuaScript(
   2,
   `local added = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
 return {added, redis.call('HGET', KEYS[2], ARGV[1])}`,
+);
+
+/** Registers an account unless its username or key hash is taken: 1 when registered, 0 otherwise. */
+const REGISTER_ACCOUNT = new LuaScript(
+  'kcUserRegisterAccount',
+  2,
+  `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1`,
 );
 
 type Tally = 'usage' | 'contributions';
@@ -21,13 +32,28 @@ export function userTallyKeys(redis: RedisConnection): Record<Tally, string> {
  * Users in Redis: two hashes, `{kc}:users:usage` and `{kc}:users:contributions`, username → tokens.
  * Each credit is one HINCRBY (in a script that also reads the other tally), so concurrent credits from
  * any number of instances add up exactly. A user exists once either hash has a field for them.
+ * Accounts: `{kc}:accounts:by-name` (username → the account as JSON, with the key's hash, never the key)
+ * and `{kc}:accounts:by-key` (key hash → the same JSON), both written by one script.
  */
 export class RedisUserRepository extends UserRepository {
   private readonly keys: Record<Tally, string>;
+  private readonly accountKeys: { byName: string; byKey: string };
 
   constructor(private readonly redis: RedisConnection) {
     super();
     this.keys = userTallyKeys(redis);
+    this.accountKeys = { byName: redis.key('accounts', 'by-name'), byKey: redis.key('accounts', 'by-key') };
+  }
+
+  async registerAccount(account: Account): Promise<boolean> {
+    const record = JSON.stringify({ username: account.username, apiKeyHash: account.apiKeyHash, registeredAt: account.registeredAt });
+    const registered = (await this.redis.runScript(REGISTER_ACCOUNT, [this.accountKeys.byName, this.accountKeys.byKey], [account.username, account.apiKeyHash, record])) as number;
+    return registered === 1;
+  }
+
+  async findAccountByApiKeyHash(apiKeyHash: string): Promise<Account | undefined> {
+    const [record] = (await this.redis.transaction((multi) => multi.hget(this.accountKeys.byKey, apiKeyHash))) as [string | null];
+    return record === null ? undefined : (JSON.parse(record) as Account);
   }
 
   async findByUsername(username: string): Promise<User | undefined> {

@@ -1,4 +1,8 @@
+import { Account } from '../domain/account';
+import { hashApiKey } from '../domain/api-key';
 import { UserRepository } from './user.repository';
+
+const account = (username: string, key: string, registeredAt = 1_764_000_000_000): Account => ({ username, apiKeyHash: hashApiKey(key), registeredAt });
 
 /** A fresh, empty repository for one test, and how to dispose of it. */
 export interface UserRepositoryFixture {
@@ -87,6 +91,40 @@ export function describeUserRepositoryContract(adapter: string, create: () => Pr
         expect(new Set(usageAnswers).size).toBe(usageAnswers.length);
         expect(Math.max(...usageAnswers)).toBe(usage);
       }
+    });
+    it('registers an account once per username and per key, and finds it by its key hash', async () => {
+      await expect(users.findAccountByApiKeyHash(hashApiKey('key-a'))).resolves.toBeUndefined();
+      await expect(users.registerAccount(account('alice', 'key-a'))).resolves.toBe(true);
+      await expect(users.registerAccount(account('alice', 'key-b'))).resolves.toBe(false);
+      await expect(users.registerAccount(account('bob', 'key-a'))).resolves.toBe(false);
+      await expect(users.registerAccount(account('bob', 'key-b'))).resolves.toBe(true);
+      await expect(users.findAccountByApiKeyHash(hashApiKey('key-a'))).resolves.toEqual(account('alice', 'key-a'));
+      await expect(users.findAccountByApiKeyHash(hashApiKey('key-b'))).resolves.toEqual(account('bob', 'key-b'));
+      await expect(users.findAccountByApiKeyHash(hashApiKey('key-c'))).resolves.toBeUndefined();
+    });
+
+    it('keeps accounts apart from the tallies: registering credits nothing, credits register nothing', async () => {
+      await users.addUsage('carol', 4);
+      await expect(users.registerAccount(account('carol', 'key-c'))).resolves.toBe(true);
+      await expect(users.registerAccount(account('__proto__', 'key-p'))).resolves.toBe(true);
+      await expect(users.findByUsername('carol')).resolves.toEqual({ username: 'carol', usage: 4, contributions: 0 });
+      await expect(users.findByUsername('__proto__')).resolves.toBeUndefined();
+      await expect(users.findAccountByApiKeyHash(hashApiKey('key-p'))).resolves.toEqual(account('__proto__', 'key-p'));
+    });
+
+    it('lets exactly one of concurrent registrations of a username win', async () => {
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => users.registerAccount(account('dave', `key-${i}`))));
+      expect(answers.filter(Boolean)).toHaveLength(1);
+      const winner = answers.indexOf(true);
+      await expect(users.findAccountByApiKeyHash(hashApiKey(`key-${winner}`))).resolves.toEqual(account('dave', `key-${winner}`));
+      await expect(users.findAccountByApiKeyHash(hashApiKey(`key-${(winner + 1) % 20}`))).resolves.toBeUndefined();
+    });
+
+    it('answers copies of accounts', async () => {
+      await users.registerAccount(account('erin', 'key-e'));
+      const found = await users.findAccountByApiKeyHash(hashApiKey('key-e'));
+      if (found) found.username = 'mallory';
+      await expect(users.findAccountByApiKeyHash(hashApiKey('key-e'))).resolves.toEqual(account('erin', 'key-e'));
     });
   });
 }

@@ -175,16 +175,29 @@ local function settle(r, wasDone)
   return true
 end
 
+-- The texts and, in the same order, their authors (w<k>: '<server id>\\n<model>'): t<k> and w<k> side by
+-- side, read by one HMGET per 2,000 texts (Lua's unpack limit is about 8,000; MAX_N goes to 10,000).
 local function texts(r)
-  if r.nt == 0 then return {} end
-  local names = {}
-  for k = 1, r.nt do names[k] = 't' .. k end
-  return redis.call('HMGET', r.key, unpack(names))
+  local t, w = {}, {}
+  for first = 1, r.nt, 2000 do
+    local names = {}
+    for k = first, math.min(first + 1999, r.nt) do
+      names[#names + 1] = 't' .. k
+      names[#names + 1] = 'w' .. k
+    end
+    local v = redis.call('HMGET', r.key, unpack(names))
+    for i = 1, #v, 2 do
+      t[#t + 1] = v[i]
+      w[#w + 1] = v[i + 1] or '\\n'
+    end
+  end
+  return t, w
 end
 
 local function record(r)
+  local t, w = texts(r)
   return { r.id, r.u, r.rk, r.models, tostring(r.ml), tostring(r.mcl), tostring(r.n), r.ca, r.la,
-    r.waiting, r.pr, r.rs, r.cx and 1 or 0, texts(r) }
+    r.waiting, r.pr, r.rs, r.cx and 1 or 0, t, w }
 end
 
 -- A generation's state from its slot's field: 'p<id>' in progress, 'f<id>' finished by it, finished by
@@ -194,6 +207,28 @@ local function genState(slotValue, genId)
   if slotValue == 'f' .. genId then return 'submitted' end
   if slotValue and string.sub(slotValue, 1, 1) == 'f' then return 'superseded' end
   return 'overdue'
+end
+
+-- The attempt in progress on the slot stops (it missed its deadline, or its server gave it up): the
+-- slot goes back to waiting, served first (or is dropped when the request was cancelled); counted in
+-- restarted either way. The caller has checked the slot's field is 'p' .. that attempt, and flushes r.
+-- The attempt then reads overdue (its slot's field is no longer its own). True when put back.
+local function putBack(r, slot)
+  local slotField = 's' .. slot
+  r.pr = r.pr - 1
+  r.rs = r.rs + 1
+  set(r, 'pr', r.pr)
+  set(r, 'rs', r.rs)
+  if r.cx then
+    set(r, slotField, 'd')
+    return false
+  end
+  set(r, slotField, 'w')
+  redis.call('RPUSH', r.key .. ':putback', slot)
+  r.pb = r.pb + 1
+  set(r, 'pb', r.pb)
+  setWaiting(r, r.waiting + 1)
+  return true
 end
 `;
 
@@ -337,7 +372,7 @@ local wait = r.ml * tonumber(ARGV[12])
 if wait < tonumber(ARGV[11]) then wait = tonumber(ARGV[11]) end
 if wait > tonumber(ARGV[13]) then wait = tonumber(ARGV[13]) end
 local deadline = num(tonumber(now) + wait)
-redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'slot', slot, 'st', now, 'dl', deadline)
+redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'm', o.model, 'slot', slot, 'st', now, 'dl', deadline)
 redis.call('ZADD', DEADLINES, deadline, genId)
 return { 'started', genId, r.id, deadline, x[1], x[2], r.models, tostring(r.ml), tostring(r.mcl) }`,
 );
@@ -352,7 +387,7 @@ export const SUBMIT = script(
   'kcGenSubmit',
   `${RECORD_JOB_LUA}
 local genId, now, tokens = ARGV[4], ARGV[6], ARGV[7]
-local g = redis.call('HMGET', genKey(genId), 'rid', 'sid', 'slot', 'st', 'dl')
+local g = redis.call('HMGET', genKey(genId), 'rid', 'sid', 'slot', 'st', 'dl', 'm')
 if not g[1] then return { 'unknown' } end
 local slotField = 's' .. g[3]
 local r, x = load(g[1], { slotField })
@@ -378,6 +413,8 @@ set(r, slotField, 'f' .. genId)
 r.nt = r.nt + 1
 set(r, 'nt', r.nt)
 set(r, 't' .. r.nt, ARGV[5])
+-- Its author beside it: the server id (a UUID), a newline, the model of the offer it was popped with.
+set(r, 'w' .. r.nt, g[2] .. '\\n' .. (g[6] or ''))
 touch(r, now)
 redis.call('HINCRBY', USAGE, r.u, tokens)
 redis.call('HINCRBY', CONTRIBUTIONS, ARGV[8], tokens)
@@ -388,6 +425,32 @@ recordJob(server, server .. ARGV[10], UNUSED, g[2], tokens, tokens .. ' ' .. num
 local settled = settle(r, wasDone)
 flush(r)
 return { 'accepted', record(r), { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0, r.cx and 1 or 0 }`,
+);
+
+/**
+ * A give-up (the v2 API's faulted submit). ARGV: generationId, now. When the attempt is still the one in
+ * progress on its slot (the slot's field is 'p' .. it), the slot goes back to waiting (or is dropped, the
+ * request cancelled) as after a missed deadline (putBack), and the attempt leaves the deadlines; it then
+ * reads overdue, so a late text of it is still taken. Nothing is credited. O(L × log N). Answers
+ * {'put-back' or 'dropped', request, became done (1/0)} or {'unknown' | 'already-submitted' | 'not-in-progress'}.
+ */
+export const ABANDON = script(
+  'kcGenAbandon',
+  `
+local genId, now = ARGV[4], ARGV[5]
+local g = redis.call('HMGET', genKey(genId), 'rid', 'slot')
+if not g[1] then return { 'unknown' } end
+local r, x = load(g[1], { 's' .. g[2] })
+if not r then return { 'unknown' } end
+local state = genState(x[1], genId)
+if state == 'submitted' then return { 'already-submitted' } end
+if state ~= 'processing' then return { 'not-in-progress' } end
+redis.call('ZREM', DEADLINES, genId)
+local outcome = putBack(r, g[2]) and 'put-back' or 'dropped'
+touch(r, now)
+local settled = settle(r, false)
+flush(r)
+return { outcome, record(r), settled and 1 or 0 }`,
 );
 
 /** A cancel. ARGV: id, now. Drops the waiting slots (put-back ones too). O(L × log N). Answers {request, settled} or false. */
@@ -433,20 +496,7 @@ for _, genId in ipairs(due) do
     local r, x = load(g[1], { slotField })
     if r and x[1] == 'p' .. genId then
       local wasDone = isDone(r)
-      r.pr = r.pr - 1
-      r.rs = r.rs + 1
-      set(r, 'pr', r.pr)
-      set(r, 'rs', r.rs)
-      if r.cx then
-        set(r, slotField, 'd')
-      else
-        set(r, slotField, 'w')
-        redis.call('RPUSH', r.key .. ':putback', g[2])
-        r.pb = r.pb + 1
-        set(r, 'pb', r.pb)
-        setWaiting(r, r.waiting + 1)
-        restarted = restarted + 1
-      end
+      if putBack(r, g[2]) then restarted = restarted + 1 end
       if settle(r, wasDone) then settled[#settled + 1] = r.id end
       flush(r)
     end
