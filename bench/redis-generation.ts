@@ -127,7 +127,7 @@ async function runShape(lines: number, rows: string[]): Promise<void> {
       await servers.create({
         id: `server-${i}`, name: `server-${i}`, owner: `owner-${i % 10}`, passwordHash: 'scrypt$bench', model: offers[i % offers.length].model,
         maxLength: offers[i % offers.length].maxLength, maxContentLength: offers[i % offers.length].maxContentLength, tokensGenerated: 0,
-        requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0,
+        requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
       });
     }
     const now = Date.now();

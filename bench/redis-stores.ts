@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       known.push(
         await servers.create({
           id: randomUUID(), name: `server-${i}`, owner: `owner-${i % 10}`, passwordHash: 'scrypt$bench', model: 'KoboldAI/fairseq-dense-13B-Nerys-v2',
-          maxLength: 80, maxContentLength: 1024, tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: now, lastSeenAt: now,
+          maxLength: 80, maxContentLength: 1024, tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: now, lastSeenAt: now, maintenance: false, info: '',
         }),
       );
     }

@@ -72,6 +72,8 @@ export class ServersService {
         requestsFulfilled: 0,
         recentJobs: [],
         createdAt: now,
+        maintenance: false,
+        info: '',
       };
       try {
         server = await this.servers.create(candidate);

@@ -19,6 +19,8 @@ export function aServer(name: string, overrides: Partial<KoboldServer> = {}): Ko
     recentJobs: [],
     createdAt: T0,
     lastSeenAt: T0,
+    maintenance: false,
+    info: '',
     ...overrides,
   };
 }

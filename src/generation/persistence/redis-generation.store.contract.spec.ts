@@ -26,7 +26,7 @@ describeGenerationStoreContract('Redis', async () => {
     addServer: async (serverId, owner) => {
       await servers.create({
         id: serverId, name: `server ${serverId}`, owner, passwordHash: 'scrypt$test', model: 'm', maxLength: 80, maxContentLength: 1024,
-        tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0,
+        tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
       });
     },
   };

@@ -241,7 +241,7 @@ describe('RedisGenerationStore', () => {
       const servers = new RedisServerRepository(connection);
       await servers.create({
         id: 'server-1', name: 'box', owner: 'bob', passwordHash: 'x', model: 'nerys', maxLength: 80, maxContentLength: 1024,
-        tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0,
+        tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
       });
       expect(redis.server.cli('ZSCORE', '{kc}:servers:unused', 'server-1')).toBe('0');
       const request = newRequest({ n: 2 });

@@ -26,6 +26,19 @@ export interface KoboldServer {
   recentJobs: ServerJob[];
   createdAt: number;
   lastSeenAt: number;
+  /** Set by its owner (`PUT /api/v2/workers/{id}`): a server in maintenance is handed no jobs. */
+  maintenance: boolean;
+  /** Its owner's note about it, shown in the worker list; '' for none. At most MAX_SERVER_INFO_CHARS. */
+  info: string;
+}
+
+/** Longest note a server's owner may give it, as the AI Horde's worker `info` (horde/classes/base/worker.py, set_info). */
+export const MAX_SERVER_INFO_CHARS = 1000;
+
+/** What a server's owner may change about it; the fields left out stay as they are. */
+export interface ServerSettings {
+  maintenance?: boolean;
+  info?: string;
 }
 
 /** Capabilities a server announces on each pop. */

@@ -84,6 +84,37 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
     expect(await again.findByName('beta')).toBeUndefined();
   });
 
+  it('replays settings and deletions over the snapshot (a crash before the next snapshot), and keeps them in the next snapshot', async () => {
+    const { servers, snapshots } = start();
+    const alpha = server('alpha');
+    const beta = server('beta');
+    await servers.create(alpha);
+    await servers.create(beta);
+    await servers.addJob(beta.id, { tokens: 5, seconds: 1 });
+    snapshots.flushAll();
+    await servers.updateSettings(alpha.id, { maintenance: true, info: 'GPU swap' });
+    await servers.updateSettings(alpha.id, { info: 'GPU swap, back at 9' });
+    expect(await servers.deleteById(beta.id)).toMatchObject({ name: 'beta', requestsFulfilled: 1 });
+    await servers['files'].journal.settled();
+    expect(readFileSync(join(dir, 'servers.journal'), 'utf8')).toContain('"op":"settings"');
+
+    const crashed = start();
+    expect(await crashed.servers.findByName('alpha')).toEqual({ ...alpha, maintenance: true, info: 'GPU swap, back at 9' });
+    expect(await crashed.servers.findByName('beta')).toBeUndefined();
+    crashed.snapshots.flushAll();
+    expect(await start().servers.findByName('alpha')).toEqual({ ...alpha, maintenance: true, info: 'GPU swap, back at 9' });
+  });
+
+  it('reads servers.json and journal entries written before servers had settings as not in maintenance, with no info', async () => {
+    const { maintenance: _m, info: _i, ...old } = server('old');
+    const { maintenance: _m2, info: _i2, ...journaled } = server('journaled');
+    writeFileSync(join(dir, 'servers.json'), JSON.stringify({ version: 1, journalSeq: 0, servers: [old] }));
+    writeFileSync(join(dir, 'servers.journal'), `${JSON.stringify({ op: 'create', server: journaled, s: 1 })}\n`);
+    const { servers } = start();
+    expect(await servers.findByName('old')).toEqual({ ...old, maintenance: false, info: '' });
+    expect(await servers.findByName('journaled')).toEqual({ ...journaled, maintenance: false, info: '' });
+  });
+
   it('forgets only servers that never fulfilled a request and were last seen at or before the cutoff', async () => {
     const { servers } = start();
     await servers.create(server('unused-old', { lastSeenAt: T0 }));
@@ -123,6 +154,8 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
     ['a duplicate name', (s: KoboldServer[]) => [...s, { ...s[0], id: randomUUID() }], 'servers[2].name "a" is a duplicate of servers[0].name'],
     ['a negative tokensGenerated', (s: KoboldServer[]) => [s[0], { ...s[1], tokensGenerated: -1 }], 'servers[1].tokensGenerated is not an integer'],
     ['an id that is not a uuid', (s: KoboldServer[]) => [{ ...s[0], id: '../x' }], 'servers[0].id is not a uuid'],
+    ['an info over 1000 characters', (s: KoboldServer[]) => [{ ...s[0], info: 'x'.repeat(1001) }], 'servers[0].info is not a string of at most 1000 characters'],
+    ['a maintenance that is not a boolean', (s: KoboldServer[]) => [{ ...s[0], maintenance: 'yes' as unknown as boolean }], 'servers[0].maintenance is not true or false'],
     ['a job of zero seconds', (s: KoboldServer[]) => [{ ...s[0], recentJobs: [{ tokens: 5, seconds: 0 }] }], 'servers[0].recentJobs[0].seconds is not a number above 0'],
   ])('refuses servers.json with %s', (_what, edit, message) => {
     writeFileSync(join(dir, 'servers.json'), JSON.stringify({ version: 1, servers: edit([server('a'), server('b')]) }));
@@ -131,6 +164,6 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
 
   it('refuses a servers.journal entry of an unknown kind, naming the line', () => {
     writeFileSync(join(dir, 'servers.journal'), `{"op":"job","id":"${randomUUID()}","tokens":5,"seconds":1,"s":1}\n{"op":"drop","s":2}\n`);
-    expect(() => start()).toThrow(`${join(dir, 'servers.journal')} is corrupt: line 2: op "drop" is not one of create, checkin, job, forget`);
+    expect(() => start()).toThrow(`${join(dir, 'servers.journal')} is corrupt: line 2: op "drop" is not one of create, checkin, job, settings, forget`);
   });
 });

@@ -3,7 +3,7 @@ import { Check, checkFields, checkSnapshot, integerBetween, isRecord, name, posi
 import { Snapshotting, SnapshotService } from '../../common/persistence/snapshot.service';
 import { StoreFiles } from '../../common/persistence/store-files';
 import { AppConfig } from '../../config/app-config';
-import { KoboldServer, PERFORMANCE_WINDOW, recordJob, ServerJob } from '../domain/kobold-server';
+import { KoboldServer, MAX_SERVER_INFO_CHARS, PERFORMANCE_WINDOW, recordJob, ServerJob, ServerSettings } from '../domain/kobold-server';
 import { isValidScryptHash } from '../domain/password-hasher';
 import { CheckInUpdate, ServerRepository } from './server.repository';
 
@@ -14,11 +14,15 @@ interface ServersSnapshot {
   servers: KoboldServer[];
 }
 
-/** One journal line: a server created, checked in with new details, credited with a job, or forgotten. */
+/**
+ * One journal line: a server created, checked in with new details, credited with a job, given new settings
+ * by its owner, or forgotten (unused, or deleted by its owner).
+ */
 type ServerChange =
   | { op: 'create'; server: KoboldServer }
   | ({ op: 'checkin'; id: string } & CheckInUpdate)
   | ({ op: 'job'; id: string } & ServerJob)
+  | ({ op: 'settings'; id: string } & ServerSettings)
   | { op: 'forget'; id: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -26,6 +30,11 @@ const uuid: Check = (value) => (typeof value === 'string' && UUID.test(value) ? 
 const tokenLimit = integerBetween(1, 1_000_000_000);
 const jobSeconds = positiveNumber(1e9);
 const CAPABILITY_FIELDS = { owner: name, model: name, maxLength: tokenLimit, maxContentLength: tokenLimit, lastSeenAt: timestamp };
+/** Absent in what was written before servers had settings (read as false and ''). */
+const optionalBoolean: Check = (value) => (value === undefined || typeof value === 'boolean' ? null : 'is not true or false');
+const optionalInfo: Check = (value) =>
+  value === undefined || (typeof value === 'string' && value.length <= MAX_SERVER_INFO_CHARS) ? null : `is not a string of at most ${MAX_SERVER_INFO_CHARS} characters`;
+const SETTINGS_FIELDS = { maintenance: optionalBoolean, info: optionalInfo };
 
 function checkServer(server: unknown, path: string): string | null {
   const problem = checkFields(server, path, {
@@ -36,6 +45,7 @@ function checkServer(server: unknown, path: string): string | null {
     tokensGenerated: tokenCount,
     requestsFulfilled: tokenCount,
     createdAt: timestamp,
+    ...SETTINGS_FIELDS,
     recentJobs: (value) => (Array.isArray(value) && value.length <= PERFORMANCE_WINDOW ? null : `is not an array of at most ${PERFORMANCE_WINDOW} jobs`),
   });
   if (problem !== null) return problem;
@@ -59,15 +69,27 @@ function checkServerChange(entry: Record<string, unknown>): string | null {
       return checkFields(entry, '', { id: uuid, ...CAPABILITY_FIELDS });
     case 'job':
       return checkFields(entry, '', { id: uuid, tokens: tokenCount, seconds: jobSeconds });
+    case 'settings':
+      return checkFields(entry, '', { id: uuid, ...SETTINGS_FIELDS });
     case 'forget':
       return checkFields(entry, '', { id: uuid });
     default:
-      return `op ${JSON.stringify(entry.op)} is not one of create, checkin, job, forget`;
+      return `op ${JSON.stringify(entry.op)} is not one of create, checkin, job, settings, forget`;
   }
 }
 
 function copy(server: KoboldServer): KoboldServer {
   return { ...server, recentJobs: server.recentJobs.map((j) => ({ ...j })) };
+}
+
+/** A server as read from disk: one written before servers had settings has none (not in maintenance, no info). */
+function loaded(server: KoboldServer): KoboldServer {
+  return { ...copy(server), maintenance: server.maintenance ?? false, info: server.info ?? '' };
+}
+
+function applySettings(server: KoboldServer, settings: ServerSettings): void {
+  if (settings.maintenance !== undefined) server.maintenance = settings.maintenance;
+  if (settings.info !== undefined) server.info = settings.info;
 }
 
 /**
@@ -101,7 +123,7 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
   onModuleInit(): void {
     this.files.load(
       (snapshot) => {
-        for (const server of snapshot.servers) this.put(copy(server));
+        for (const server of snapshot.servers) this.put(loaded(server));
       },
       (change) => this.apply(change),
     );
@@ -193,6 +215,27 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     return Promise.resolve(copy(server));
   }
 
+  async updateSettings(id: string, settings: ServerSettings): Promise<KoboldServer | undefined> {
+    if (this.creating.size > 0) await this.creating.get(id);
+    const server = this.byId.get(id);
+    if (!server) return undefined;
+    applySettings(server, settings);
+    const change: ServerChange = { op: 'settings', id };
+    if (settings.maintenance !== undefined) change.maintenance = settings.maintenance;
+    if (settings.info !== undefined) change.info = settings.info;
+    this.files.record(change);
+    return copy(server);
+  }
+
+  async deleteById(id: string): Promise<KoboldServer | undefined> {
+    if (this.creating.size > 0) await this.creating.get(id);
+    const server = this.byId.get(id);
+    if (!server) return undefined;
+    this.remove(id);
+    this.files.record({ op: 'forget', id });
+    return copy(server);
+  }
+
   deleteUnusedSeenBefore(seenBefore: number): Promise<string[]> {
     const names: string[] = [];
     for (const server of this.byId.values()) {
@@ -206,13 +249,14 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
 
   private apply(change: ServerChange): void {
     if (change.op === 'create') {
-      if (!this.byId.has(change.server.id) && !this.idByName.has(change.server.name)) this.put(copy(change.server));
+      if (!this.byId.has(change.server.id) && !this.idByName.has(change.server.name)) this.put(loaded(change.server));
       return;
     }
     const server = this.byId.get(change.id);
     if (!server) return;
     if (change.op === 'checkin') this.checkIn(server, change);
     else if (change.op === 'job') recordJob(server, change);
+    else if (change.op === 'settings') applySettings(server, change);
     else this.remove(change.id);
   }
 

@@ -29,6 +29,25 @@ describe('RedisServerRepository', () => {
     expect(redis.server.cli('ZSCORE', '{kc}:servers:seen', server.id)).toBe('1700000000000');
   });
 
+  it('reads a server stored before servers had settings as not in maintenance, with no info; stores maintenance as 1 or 0', async () => {
+    const servers = new RedisServerRepository(connection);
+    const server = aServer('box');
+    await servers.create(server);
+    await servers.updateSettings(server.id, { maintenance: true });
+    expect(redis.server.cli('HGET', `{kc}:server:${server.id}`, 'maintenance')).toBe('1');
+    redis.server.cli('HDEL', `{kc}:server:${server.id}`, 'maintenance', 'info');
+    await expect(servers.findById(server.id)).resolves.toEqual({ ...server, maintenance: false, info: '' });
+  });
+
+  it('deletes every key of a deleted server', async () => {
+    const servers = new RedisServerRepository(connection);
+    const server = aServer('box');
+    await servers.create(server);
+    await servers.addJob(server.id, { tokens: 3, seconds: 1.5 });
+    await servers.deleteById(server.id);
+    expect(redis.server.cli('--scan')).toBe('');
+  });
+
   it('lets one of two instances registering a name at once win, across connections', async () => {
     const [a, b] = [new RedisServerRepository(connection), new RedisServerRepository(await redis.connect())];
     const [first, second] = [aServer('contested'), aServer('contested')];

@@ -1,5 +1,5 @@
 import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
-import { KoboldServer, PERFORMANCE_WINDOW, ServerJob } from '../domain/kobold-server';
+import { KoboldServer, PERFORMANCE_WINDOW, ServerJob, ServerSettings } from '../domain/kobold-server';
 import { CheckInUpdate, ServerRepository } from './server.repository';
 
 /** The server hash and its recent jobs, as one reply: `{HGETALL, LRANGE}`, or nil when there is no such server. */
@@ -85,6 +85,32 @@ redis.call('ZREM', KEYS[5], ARGV[1])
 return fields[1]`,
 );
 
+/** KEYS: server, jobs. ARGV: the changed field/value pairs. False when there is no such server. */
+const UPDATE_SETTINGS = new LuaScript(
+  'kcServerUpdateSettings',
+  2,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return ${READ_SERVER}`,
+);
+
+/**
+ * KEYS: server, jobs, id-by-name, seen, unused. ARGV: id. Deletes the server and frees its name in one
+ * step; answers it as it was, or false when there is no such server.
+ */
+const DELETE = new LuaScript(
+  'kcServerDelete',
+  5,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local server = ${READ_SERVER}
+local name = redis.call('HGET', KEYS[1], 'name')
+redis.call('DEL', KEYS[1], KEYS[2])
+if redis.call('HGET', KEYS[3], name) == ARGV[1] then redis.call('HDEL', KEYS[3], name) end
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return server`,
+);
+
 /** Servers forgotten per call of deleteUnusedSeenBefore at most (each is one script). */
 const FORGET_BATCH = 1_000;
 
@@ -108,7 +134,7 @@ export function unusedServersKey(redis: RedisConnection): string {
 
 type StoredServer = [string[], string[]] | null;
 
-const TEXT_FIELDS = ['id', 'name', 'owner', 'passwordHash', 'model'] as const;
+const TEXT_FIELDS = ['id', 'name', 'owner', 'passwordHash', 'model', 'info'] as const;
 const NUMBER_FIELDS = ['maxLength', 'maxContentLength', 'tokensGenerated', 'requestsFulfilled', 'createdAt', 'lastSeenAt'] as const;
 
 /**
@@ -159,6 +185,7 @@ export class RedisServerRepository extends ServerRepository {
   async create(server: KoboldServer): Promise<KoboldServer> {
     const fields: (string | number)[] = [];
     for (const field of [...TEXT_FIELDS, ...NUMBER_FIELDS]) fields.push(field, server[field]);
+    fields.push('maintenance', server.maintenance ? 1 : 0);
     const jobs = server.recentJobs.slice(-PERFORMANCE_WINDOW).map(encodeJob);
     const [serverKey, jobsKey] = this.serverKeys(server.id);
     const holder = (await this.redis.runScript(
@@ -184,6 +211,18 @@ export class RedisServerRepository extends ServerRepository {
     // As recordJob does in memory: a duration below a millisecond counts as a millisecond.
     const stored = encodeJob({ tokens: job.tokens, seconds: Math.max(job.seconds, 0.001) });
     return this.decode((await this.redis.runScript(ADD_JOB, [...this.serverKeys(id), this.unused], [id, job.tokens, stored, PERFORMANCE_WINDOW])) as StoredServer);
+  }
+
+  async updateSettings(id: string, settings: ServerSettings): Promise<KoboldServer | undefined> {
+    const fields: (string | number)[] = [];
+    if (settings.maintenance !== undefined) fields.push('maintenance', settings.maintenance ? 1 : 0);
+    if (settings.info !== undefined) fields.push('info', settings.info);
+    if (fields.length === 0) return this.findById(id);
+    return this.decode((await this.redis.runScript(UPDATE_SETTINGS, this.serverKeys(id), fields)) as StoredServer);
+  }
+
+  async deleteById(id: string): Promise<KoboldServer | undefined> {
+    return this.decode((await this.redis.runScript(DELETE, [...this.serverKeys(id), this.idByName, this.seen, this.unused], [id])) as StoredServer);
   }
 
   /**
@@ -215,6 +254,8 @@ export class RedisServerRepository extends ServerRepository {
     const server = { recentJobs: jobs.map(decodeJob) } as unknown as Record<string, unknown>;
     for (const field of TEXT_FIELDS) server[field] = hash[field] ?? '';
     for (const field of NUMBER_FIELDS) server[field] = Number(hash[field] ?? 0);
+    // Absent from servers stored before servers had settings: not in maintenance.
+    server.maintenance = hash.maintenance === '1';
     return server as unknown as KoboldServer;
   }
 }

@@ -22,6 +22,8 @@ export function aServer(name: string, overrides: Partial<KoboldServer> = {}): Ko
     recentJobs: [],
     createdAt: 1_700_000_000_000,
     lastSeenAt: 1_700_000_000_000,
+    maintenance: false,
+    info: '',
     ...overrides,
   };
 }
@@ -126,6 +128,44 @@ export function describeServerRepositoryContract(adapter: string, create: () => 
       await servers.updateCheckIn(old.id, { owner: old.owner, model: old.model, maxLength: 80, maxContentLength: 1024, lastSeenAt: t + 50 });
       expect(await names()).toEqual(['old', 'recent']);
       expect((await servers.findSeenSince(t)).find((s) => s.name === 'old')).toEqual({ ...old, lastSeenAt: t + 50 });
+    });
+
+    it('changes settings (maintenance, info) one field or both; the rest, check-ins and jobs leave them', async () => {
+      const server = aServer('box');
+      await servers.create(server);
+      await expect(servers.updateSettings(server.id, { maintenance: true, info: 'Back at 9 — 🦙 "quoted"' })).resolves.toEqual({ ...server, maintenance: true, info: 'Back at 9 — 🦙 "quoted"' });
+      await expect(servers.updateSettings(server.id, { maintenance: false })).resolves.toEqual({ ...server, maintenance: false, info: 'Back at 9 — 🦙 "quoted"' });
+      await servers.updateSettings(server.id, { info: '' });
+      await servers.updateSettings(server.id, { maintenance: true });
+      const update = { owner: server.owner, model: 'other/model', maxLength: 40, maxContentLength: 512, lastSeenAt: server.lastSeenAt + 5_000 };
+      await servers.updateCheckIn(server.id, update);
+      await servers.addJob(server.id, { tokens: 3, seconds: 1 });
+      const expected = { ...server, ...update, maintenance: true, info: '', tokensGenerated: 3, requestsFulfilled: 1, recentJobs: [{ tokens: 3, seconds: 1 }] };
+      await expect(servers.findById(server.id)).resolves.toEqual(expected);
+      await expect(servers.findSeenSince(0)).resolves.toEqual([expected]);
+      await expect(servers.updateSettings(server.id, {})).resolves.toEqual(expected);
+      await expect(servers.updateSettings(randomUUID(), { maintenance: true })).resolves.toBeUndefined();
+    });
+
+    it('deletes one server by id: answers it as it was, frees its name, lists it no more, and leaves the others', async () => {
+      const server = aServer('box', { requestsFulfilled: 0 });
+      const other = aServer('other');
+      await servers.create(server);
+      await servers.create(other);
+      await servers.addJob(server.id, { tokens: 4, seconds: 2 });
+      await servers.updateSettings(server.id, { maintenance: true, info: 'bye' });
+      const before = await servers.findById(server.id);
+      await expect(servers.deleteById(server.id)).resolves.toEqual(before);
+      await expect(servers.findById(server.id)).resolves.toBeUndefined();
+      await expect(servers.findByName('box')).resolves.toBeUndefined();
+      await expect(servers.findSeenSince(0)).resolves.toEqual([other]);
+      await expect(servers.deleteById(server.id)).resolves.toBeUndefined();
+      await expect(servers.addJob(server.id, { tokens: 1, seconds: 1 })).resolves.toBeUndefined();
+      await expect(servers.updateSettings(server.id, { maintenance: false })).resolves.toBeUndefined();
+      const again = aServer('box', { owner: 'someone-else' });
+      await expect(servers.create(again)).resolves.toEqual(again);
+      await expect(servers.findByName('box')).resolves.toEqual(again);
+      await expect(servers.deleteUnusedSeenBefore(Number.MAX_SAFE_INTEGER)).resolves.toEqual(expect.arrayContaining(['box', 'other']));
     });
 
     it('keeps odd names apart and intact', async () => {

@@ -1,4 +1,4 @@
-import { KoboldServer, ServerCapabilities, ServerJob } from '../domain/kobold-server';
+import { KoboldServer, ServerCapabilities, ServerJob, ServerSettings } from '../domain/kobold-server';
 
 export interface CheckInUpdate extends ServerCapabilities {
   owner: string;
@@ -21,6 +21,10 @@ export abstract class ServerRepository {
   abstract create(server: KoboldServer): Promise<KoboldServer>;
   abstract updateCheckIn(id: string, update: CheckInUpdate): Promise<KoboldServer | undefined>;
   abstract addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined>;
+  /** Changes its owner's settings (maintenance, info); answers the server after, undefined when there is none. */
+  abstract updateSettings(id: string, settings: ServerSettings): Promise<KoboldServer | undefined>;
+  /** Deletes one server, freeing its name; answers it as it was, undefined when there was none. */
+  abstract deleteById(id: string): Promise<KoboldServer | undefined>;
   /**
    * Deletes the servers that never fulfilled a request (requestsFulfilled 0) and were last seen at or
    * before `seenBefore` (ms since the epoch), freeing their names; answers the names deleted.
