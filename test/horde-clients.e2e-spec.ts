@@ -1,5 +1,5 @@
 import { ANONYMOUS_KEY, HordeJob, popJob, registerUser, scribePopBody } from './support/horde';
-import { NERYS_13B, NERYS_27B, useTestApp } from './support/test-app';
+import { NERYS_13B, NERYS_27B, popBody, useTestApp } from './support/test-app';
 
 /**
  * Each client of the AI Horde v2 text API, replayed against the real app as its source shows it: the
@@ -203,8 +203,11 @@ describe('KoboldCpp embedded worker', () => {
  *   worker's name, models[0], id, performance, trusted, maintenance_mode, info, threads, kudos_rewards (.toFixed),
  *   max_context_length, max_length, requests_fulfilled, uptime.
  * - fetch_kudo_balance: GET /api/v2/find_user with `apikey`; reads username, kudos, worker_ids; then
- *   show_my_own_workers: GET /api/v2/workers/{id} for each worker_id (keeps those with an `id`); update_my_workers:
- *   PUT /api/v2/workers/{id} with `apikey`, body {maintenance, info?}.
+ *   show_my_own_workers: GET /api/v2/workers/{id} for each worker_id (keeps those with an `id`); reads name, id, info,
+ *   maintenance_mode, uptime, requests_fulfilled, kudos_rewards, online. update_my_workers: for each worker whose
+ *   checkbox or trimmed description changed, PUT /api/v2/workers/{id} with Content-Type and `apikey`, body
+ *   {maintenance: checked} plus `info` (trimmed) when the description is non-empty or was non-empty before; shows the
+ *   answer's JSON. delete_my_worker: DELETE /api/v2/workers/{id} with Content-Type and `apikey`; shows the answer's JSON.
  * - submit: POST /api/v2/generate/text/async with Content-Type, `apikey`, `Client-Agent: KoboldAiLite:17`, body {prompt,
  *   params: {n, max_context_length, max_length, rep_pen, temperature, top_p, top_k, top_a, typical, tfs, rep_pen_range,
  *   rep_pen_slope, sampler_order, use_default_badwordsids, stop_sequence, min_p, ...}, models, workers}; reads `id`.
@@ -282,17 +285,85 @@ describe('KoboldAI Lite', () => {
     expect(cancelled.body).toMatchObject({ done: true, waiting: 0 });
   });
 
-  it('refuses maintenance mode and descriptions it cannot keep, and other users\' workers', async () => {
+  it('manages its workers as Lite\'s form does: maintenance with a note (no job meanwhile), back, note cleared, then deleted', async () => {
+    const key = await registerUser(app.http, 'owner');
+    const form = { 'Content-Type': 'application/json', apikey: key };
+    await app.http.post('/api/v2/generate/text/pop').set('apikey', key).send(scribePopBody(WORKER, NERYS_13B)).expect(200);
+    const [id] = (await app.http.get('/api/v2/find_user').set('apikey', key).expect(200)).body.worker_ids as string[];
+
+    // Checkbox ticked and a description typed: {maintenance: true, info}.
+    const note = 'Swapping the GPU, back at 9';
+    await app.http.put(`/api/v2/workers/${id}`).set(form).send({ maintenance: true, info: `  ${note} `.trim() }).expect(200, { maintenance: true, info: note });
+    const listed = (await app.http.get('/api/v2/workers?type=text').expect(200)).body as Record<string, unknown>[];
+    expect(listed.find((w) => w.id === id)).toMatchObject({ name: WORKER, maintenance_mode: true, info: note, online: true });
+    expect((await app.http.get(`/api/v2/workers/${id}`).expect(200)).body).toMatchObject({ maintenance_mode: true, info: note });
+
+    // In maintenance its pops get no job (the AI Horde's 403 WorkerMaintenance), and a request only it could serve is not possible.
+    const created = await app.http.post('/api/v2/generate/text/async').set({ ...LITE, apikey: ANONYMOUS_KEY }).send({ prompt: 'The tavern', params: { n: 1, max_length: 40 }, models: [NERYS_13B] }).expect(202);
+    const refused = await app.http.post('/api/v2/generate/text/pop').set('apikey', key).send(scribePopBody(WORKER, NERYS_13B)).expect(403);
+    expect(refused.body.message).toBe('This worker has been put into maintenance mode by its owner');
+    expect((await app.http.get(`/api/v2/generate/text/status/${created.body.id}`).expect(200)).body).toMatchObject({ is_possible: false, waiting: 1, processing: 0 });
+    expect((await app.http.get(`/api/v2/workers/${id}`).expect(200)).body.online).toBe(true);
+
+    // Checkbox unticked, description kept: {maintenance: false, info}; the worker takes the job again.
+    await app.http.put(`/api/v2/workers/${id}`).set(form).send({ maintenance: false, info: note }).expect(200, { maintenance: false, info: note });
+    const job = await popJob(app.http, key, scribePopBody(WORKER, NERYS_13B), 1);
+    await app.http.post('/api/v2/generate/text/submit').set('apikey', key).send({ id: job.id, generation: TEXT }).expect(200);
+    // Description emptied: {maintenance: false, info: ""} clears it.
+    await app.http.put(`/api/v2/workers/${id}`).set(form).send({ maintenance: false, info: '' }).expect(200, { maintenance: false, info: '' });
+    expect((await app.http.get(`/api/v2/workers/${id}`).expect(200)).body).toMatchObject({ maintenance_mode: false, info: null, requests_fulfilled: 1 });
+
+    // Delete: the Horde's answer; the worker is gone, its name free, and what it earned stays its owner's.
+    await app.http.delete(`/api/v2/workers/${id}`).set(form).expect(200, { deleted_id: id, deleted_name: WORKER });
+    await app.http.get(`/api/v2/workers/${id}`).expect(404);
+    const user = (await app.http.get('/api/v2/find_user').set('apikey', key).expect(200)).body as { worker_ids: string[]; records: { contribution: { tokens: number } } };
+    expect(user.worker_ids).toEqual([]);
+    expect(user.records.contribution.tokens).toBeGreaterThan(0);
+    const newcomer = await registerUser(app.http, 'newcomer');
+    await app.http.post('/api/v2/generate/text/pop').set('apikey', newcomer).send(scribePopBody(WORKER, NERYS_13B)).expect(200);
+    const reborn = (await app.http.get('/api/v2/workers').expect(200)).body as { id: string; name: string }[];
+    expect(reborn).toHaveLength(1);
+    expect(reborn[0].name).toBe(WORKER);
+    expect(reborn[0].id).not.toBe(id);
+  });
+
+  it('lets only the owner\'s key change or delete a worker: 404 unknown worker, 401 unknown key, 403 another user or anonymous; 400 bad changes', async () => {
     const key = await registerUser(app.http, 'owner');
     const other = await registerUser(app.http, 'other');
     await app.http.post('/api/v2/generate/text/pop').set('apikey', key).send(scribePopBody(WORKER, NERYS_13B)).expect(200);
     const id = (await app.http.get('/api/v2/workers').expect(200)).body[0].id as string;
-    const maintenance = await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ maintenance: true }).expect(400);
-    expect(maintenance.body.message).toMatch(/maintenance mode is not supported/);
-    await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ maintenance: false, info: 'my box' }).expect(400);
-    await app.http.put(`/api/v2/workers/${id}`).set('apikey', other).send({ maintenance: false }).expect(403);
-    await app.http.put(`/api/v2/workers/${id}`).set('apikey', 'wrong').send({ maintenance: false }).expect(401);
-    await app.http.put('/api/v2/workers/00000000-0000-0000-0000-000000000000').set('apikey', key).send({ maintenance: false }).expect(404);
+    for (const [apikey, status] of [[other, 403], [ANONYMOUS_KEY, 403], ['wrong', 401]] as const) {
+      const put = await app.http.put(`/api/v2/workers/${id}`).set('apikey', apikey).send({ maintenance: true, info: 'mine now' }).expect(status);
+      expect(put.body).toMatchObject({ statusCode: status, message: expect.any(String) });
+      await app.http.delete(`/api/v2/workers/${id}`).set('apikey', apikey).expect(status);
+    }
+    await app.http.put(`/api/v2/workers/${id}`).send({ maintenance: true }).expect(403);
+    await app.http.delete(`/api/v2/workers/${id}`).expect(403);
+    for (const apikey of [key, 'wrong']) {
+      await app.http.put('/api/v2/workers/00000000-0000-0000-0000-000000000000').set('apikey', apikey).send({ maintenance: false }).expect(404);
+      await app.http.delete('/api/v2/workers/00000000-0000-0000-0000-000000000000').set('apikey', apikey).expect(404);
+    }
+    const empty = await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({}).expect(400);
+    expect(empty.body.message).toMatch(/No worker modification selected/);
+    const long = await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ info: 'x'.repeat(1001) }).expect(400);
+    expect(long.body.message).toMatch(/info must be shorter than or equal to 1000 characters/);
+    await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ maintenance: 'yes' }).expect(400);
+    await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ info: 'x'.repeat(1000) }).expect(200);
+    // Nothing the refused calls sent was kept.
+    expect((await app.http.get(`/api/v2/workers/${id}`).expect(200)).body).toMatchObject({ name: WORKER, maintenance_mode: false, info: 'x'.repeat(1000) });
+  });
+
+  it('puts a v1 bridge of the same username in maintenance too: its pops answer id null (the 2022 bridge keeps polling) until it is back', async () => {
+    const key = await registerUser(app.http, 'bridge-owner');
+    const bridge = popBody('v1 box', { username: 'bridge-owner' });
+    await app.http.post('/generate/pop').send(bridge).expect(200);
+    const id = (await app.http.get('/api/v2/find_user').set('apikey', key).expect(200)).body.worker_ids[0] as string;
+    await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ maintenance: true }).expect(200, { maintenance: true });
+    await app.http.post('/generate/async').send({ prompt: 'x', params: { max_length: 16, n: 1 }, username: 'db0' }).expect(200);
+    await app.http.post('/generate/pop').send(bridge).expect(200, { id: null, skipped: { model: 0, max_content_length: 0, max_length: 0 } });
+    await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ maintenance: false }).expect(200, { maintenance: false });
+    const popped = await app.http.post('/generate/pop').send(bridge).expect(200);
+    expect(popped.body.id).toEqual(expect.any(String));
   });
 });
 
@@ -467,6 +538,7 @@ describe('CORS and Swagger for the v2 API', () => {
     );
     for (const [, operations] of v2) for (const operation of Object.values(operations)) expect(operation.tags).toEqual(['AI Horde v2 (text)']);
     expect(doc.paths['/users'].post).toBeDefined();
+    expect(Object.keys(doc.paths['/api/v2/workers/{id}']).sort()).toEqual(['delete', 'get', 'put']);
   });
 });
 

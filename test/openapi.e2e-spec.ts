@@ -100,6 +100,7 @@ describe('OpenAPI document at /api-json', () => {
         'GET /api/v2/status/models',
         'GET /api/v2/status/performance',
         'GET /api/v2/workers',
+        'DELETE /api/v2/workers/{id}',
         'GET /api/v2/workers/{id}',
         'POST /api/v2/generate/text/async',
         'POST /api/v2/generate/text/pop',

@@ -61,8 +61,11 @@ export interface PopJobRequest {
 /** What a pop hands out: a slot to generate (with the model it was taken for and its deadline), or the skipped counts. */
 export type PopJob = { server: KoboldServer } & (
   | { id: string; payload: Record<string, unknown>; model: string; deadline: number }
-  | { id: null; skipped: SkippedCounts }
+  | { id: null; skipped: SkippedCounts; inMaintenance?: true }
 );
+
+/** The skipped counts of a pop that looked at no request (its server is in maintenance). */
+const NOTHING_SKIPPED: SkippedCounts = { model: 0, max_content_length: 0, max_length: 0 };
 
 const SKIP_EXPLANATIONS: Record<SkipReason, (wishes: PromptWishes) => string> = {
   model: (w) => `none runs any of the models ${JSON.stringify(w.models)}`,
@@ -154,14 +157,15 @@ export class GenerationService {
   /** A request with its place in line, a wait estimate and whether an active server can serve it. */
   async getRequestStanding(id: string): Promise<RequestStanding> {
     const active = await this.servers.findActive();
-    const kinds = serverKinds(active);
+    const serving = notInMaintenance(active);
+    const kinds = serverKinds(serving);
     const standing = await this.store.findStanding(
       id,
       kinds.map((kind) => kind.offer),
     );
     if (!standing) throw this.unknownRequest(id);
     const { request, ahead, position: queuePosition } = standing;
-    const isPossible = request.done || active.some((server) => skipReason(request.wishes, server) === null);
+    const isPossible = request.done || serving.some((server) => skipReason(request.wishes, server) === null);
     let waitTime: number | null = null;
     if (request.done) {
       waitTime = 0;
@@ -221,6 +225,11 @@ export class GenerationService {
       password: request.password,
       clientAddress,
     });
+    if (server.maintenance) {
+      // Checked in (it stays listed, with maintenance_mode), but handed nothing until its owner ends maintenance.
+      this.metrics.popped(false);
+      return { server, id: null, skipped: { ...NOTHING_SKIPPED }, inMaintenance: true };
+    }
     const priorityUsernames = new Set([server.owner, ...(request.priorityUsernames ?? [])]);
     const deadline = deadlineRuleFor(tokensPerSecond(server), this.config);
     let skipped: SkippedCounts | undefined;
@@ -330,7 +339,7 @@ export class GenerationService {
   /** Why no active server could serve these wishes, or null when one can. */
   private async whyNoServerCanServe(wishes: PromptWishes): Promise<string | null> {
     const active = await this.servers.findActive();
-    return active.some((server) => skipReason(wishes, server) === null) ? null : explainNoServer(wishes, active);
+    return notInMaintenance(active).some((server) => skipReason(wishes, server) === null) ? null : explainNoServer(wishes, active);
   }
 
   private unknownRequest(id: string): NotFoundException {
@@ -342,12 +351,21 @@ export class GenerationService {
   }
 }
 
-/** Why none of the active servers can serve these wishes. */
-function explainNoServer(wishes: PromptWishes, active: readonly ServerOffer[]): string {
+/** The servers that may be handed jobs: a server its owner put in maintenance gets none. */
+function notInMaintenance(active: readonly KoboldServer[]): KoboldServer[] {
+  return active.filter((server) => !server.maintenance);
+}
+
+/** Why none of the active servers (those in maintenance get no jobs) can serve these wishes. */
+function explainNoServer(wishes: PromptWishes, active: readonly KoboldServer[]): string {
   if (active.length === 0) return 'no server is active';
+  const serving = notInMaintenance(active);
+  const inMaintenance = active.length - serving.length;
+  const maintenance = inMaintenance > 0 ? `${inMaintenance} active server(s) are in maintenance` : '';
+  if (serving.length === 0) return maintenance;
   const reasons = new Set<SkipReason>();
-  for (const server of active) reasons.add(skipReason(wishes, server) as SkipReason);
-  return `of ${active.length} active server(s), ${[...reasons].map((r) => SKIP_EXPLANATIONS[r](wishes)).join(', ')}`;
+  for (const server of serving) reasons.add(skipReason(wishes, server) as SkipReason);
+  return `of ${serving.length} active server(s)${maintenance ? ` not in maintenance` : ''}, ${[...reasons].map((r) => SKIP_EXPLANATIONS[r](wishes)).join(', ')}${maintenance ? `; ${maintenance}` : ''}`;
 }
 
 /** One kind per distinct offer (model, max_length, max_content_length) among the servers, with their summed measured speed. */

@@ -6,8 +6,10 @@ import { RateLimitBucket } from '../common/rate-limit/rate-limit-bucket.decorato
 import { HordeModifyWorkerDto, HordeTextPopDto, HordeTextRequestDto, HordeTextSubmitDto } from './dto/horde-requests.dto';
 import {
   HordeAsyncResponseDto,
+  HordeDeletedWorkerDto,
   HordeHeartbeatDto,
   HordeModelDto,
+  HordeModifiedWorkerDto,
   HordePerformanceDto,
   HordePopResponseDto,
   HordeRequestStatusDto,
@@ -29,6 +31,9 @@ const CLIENT_AGENT_HEADER = ApiHeader({ name: 'Client-Agent', required: false, d
 const BAD_KEY = 'No user holds this API key: register a username with POST /users to get one, or use the anonymous key 0000000000';
 const UNKNOWN_REQUEST = 'No request with id "34a9f91a-6db5-4d4c-962f-c4d795739610": it never existed or expired after 600s without activity';
 const ANONYMOUS_WORKER = 'Anonymous workers are not allowed: register a username with POST /users and pop with its API key';
+const NOT_OWNER = 'Worker "019e34e3-3109-4ea9-820a-b0c4f6a53c07" is not owned by the user of this API key';
+const UNKNOWN_WORKER = 'No server with id "019e34e3-3109-4ea9-820a-b0c4f6a53c07"';
+const WORKER_ID_PARAM = ApiParam({ name: 'id', format: 'uuid', description: 'The worker id `GET /api/v2/workers` lists', example: '019e34e3-3109-4ea9-820a-b0c4f6a53c07' });
 
 /**
  * The text subset of the AI Horde's v2 API, for the clients people use today (KoboldAI United's Horde
@@ -91,7 +96,7 @@ export class HordeController {
   @ApiOkResponse({ type: HordePopResponseDto, description: 'A job, or `id: null` and the skipped counts' })
   @ApiBodyErrorResponses('Malformed body; the message names the field', 'models should not be empty')
   @ApiErrorResponse(401, 'Unknown API key', BAD_KEY)
-  @ApiErrorResponse(403, 'The anonymous key, or the worker name is taken by another worker', ANONYMOUS_WORKER)
+  @ApiErrorResponse(403, 'The anonymous key, the worker name is taken by another worker, or its owner put it in maintenance', ANONYMOUS_WORKER)
   @ApiRateLimitResponse('pop', 'for too many new names from this address (REGISTRATIONS_PER_HOUR_PER_ADDRESS)')
   pop(@Headers('apikey') apiKey: string | undefined, @Body() body: HordeTextPopDto, @Req() request: Request): Promise<HordePopResponseDto> {
     return this.horde.pop(apiKey, body, () => request.ip ?? 'unknown');
@@ -132,9 +137,9 @@ export class HordeController {
 
   @Get('workers/:id')
   @ApiOperation({ summary: 'One worker', description: 'Stale ones too, with `online: false`.' })
-  @ApiParam({ name: 'id', format: 'uuid', description: 'The worker id `GET /api/v2/workers` lists', example: '019e34e3-3109-4ea9-820a-b0c4f6a53c07' })
+  @WORKER_ID_PARAM
   @ApiOkResponse({ type: HordeWorkerDto, description: 'The worker' })
-  @ApiErrorResponse(404, 'Unknown worker', 'No server with id "019e34e3-3109-4ea9-820a-b0c4f6a53c07"')
+  @ApiErrorResponse(404, 'Unknown worker', UNKNOWN_WORKER)
   @ApiRateLimitResponse()
   worker(@Param('id') id: string): Promise<HordeWorkerDto> {
     return this.horde.worker(id);
@@ -144,17 +149,36 @@ export class HordeController {
   @API_KEY_HEADER
   @ApiOperation({
     summary: "Change one's worker (KoboldAI Lite's form)",
-    description: 'Maintenance mode and descriptions are not supported yet: `{"maintenance": false}` and an empty `info` are accepted (they change nothing), anything else is a 400.',
+    description:
+      'By the key of its owner. `maintenance: true`: the worker takes no job until set false again (its v2 pops answer 403 with a message, ' +
+      'its v1 pops `id: null`; it stays listed with `maintenance_mode: true`). `info`: a note listed with it (`""` clears it). Answers what changed.',
   })
-  @ApiParam({ name: 'id', format: 'uuid', description: 'The worker id `GET /api/v2/workers` lists', example: '019e34e3-3109-4ea9-820a-b0c4f6a53c07' })
-  @ApiOkResponse({ description: 'Nothing to change', schema: { type: 'object', example: {} } })
-  @ApiBodyErrorResponses('maintenance: true or a non-empty info (not supported yet)', 'maintenance: maintenance mode is not supported by this cluster yet; stop the worker instead')
+  @WORKER_ID_PARAM
+  @ApiOkResponse({ type: HordeModifiedWorkerDto, description: 'Changed' })
+  @ApiBodyErrorResponses('Neither maintenance nor info, or an info over 1000 characters', 'info must be shorter than or equal to 1000 characters')
   @ApiErrorResponse(401, 'Unknown API key', BAD_KEY)
-  @ApiErrorResponse(403, 'The worker is not owned by the user of this key')
-  @ApiErrorResponse(404, 'Unknown worker')
+  @ApiErrorResponse(403, 'The worker is not owned by the user of this key (the anonymous key owns none)', NOT_OWNER)
+  @ApiErrorResponse(404, 'Unknown worker', UNKNOWN_WORKER)
   @ApiRateLimitResponse()
-  modifyWorker(@Headers('apikey') apiKey: string | undefined, @Param('id') id: string, @Body() body: HordeModifyWorkerDto): Promise<Record<string, never>> {
+  modifyWorker(@Headers('apikey') apiKey: string | undefined, @Param('id') id: string, @Body() body: HordeModifyWorkerDto): Promise<HordeModifiedWorkerDto> {
     return this.horde.modifyWorker(apiKey, id, body);
+  }
+
+  @Delete('workers/:id')
+  @API_KEY_HEADER
+  @CLIENT_AGENT_HEADER
+  @ApiOperation({
+    summary: "Delete one's worker (KoboldAI Lite's delete button)",
+    description: 'By the key of its owner. Its name is free again; the tokens it generated stay its owner\'s contributions. A worker that pops again with the name is created anew.',
+  })
+  @WORKER_ID_PARAM
+  @ApiOkResponse({ type: HordeDeletedWorkerDto, description: 'Deleted' })
+  @ApiErrorResponse(401, 'Unknown API key', BAD_KEY)
+  @ApiErrorResponse(403, 'The worker is not owned by the user of this key (the anonymous key owns none)', NOT_OWNER)
+  @ApiErrorResponse(404, 'Unknown worker', UNKNOWN_WORKER)
+  @ApiRateLimitResponse()
+  deleteWorker(@Headers('apikey') apiKey: string | undefined, @Param('id') id: string): Promise<HordeDeletedWorkerDto> {
+    return this.horde.deleteWorker(apiKey, id);
   }
 
   @Get('status/models')

@@ -12,9 +12,11 @@ import { ANONYMOUS_API_KEY } from '../users/domain/api-key';
 import { ApiKeyHolder, UsersService } from '../users/users.service';
 import {
   HordeAsyncResponseDto,
+  HordeDeletedWorkerDto,
   HordeGenerationDto,
   HordeHeartbeatDto,
   HordeModelDto,
+  HordeModifiedWorkerDto,
   HordePerformanceDto,
   HordePopResponseDto,
   HordeRequestStatusDto,
@@ -24,6 +26,12 @@ import {
   HordeWorkerDto,
 } from './dto/horde-responses.dto';
 import { HordeModifyWorkerDto, HordeTextPopDto, HordeTextRequestDto, HordeTextSubmitDto } from './dto/horde-requests.dto';
+
+/**
+ * What a v2 worker in maintenance is told when it pops: the AI Horde's default maintenance_msg
+ * (horde/classes/base/worker.py), answered as its WorkerMaintenance error, a 403 (horde/exceptions.py).
+ */
+export const WORKER_MAINTENANCE_MESSAGE = 'This worker has been put into maintenance mode by its owner';
 
 /** A worker the status names, once its server is gone from the store (never happens to a server that generated). */
 const UNKNOWN_WORKER = { name: 'unknown worker', model: 'unknown' };
@@ -146,6 +154,8 @@ export class HordeService {
       }
       throw error;
     }
+    // As the AI Horde's pop (horde/apis/v2/base.py, JobPopTemplate.post): a worker in maintenance gets a 403 WorkerMaintenance.
+    if (job.id === null && job.inMaintenance) throw new ForbiddenException(WORKER_MAINTENANCE_MESSAGE);
     if (job.id === null) return { id: null, ids: [], skipped: hordeSkipped(job.skipped) };
     const payload = job.payload;
     return {
@@ -205,16 +215,39 @@ export class HordeService {
   }
 
   /**
-   * KoboldAI Lite's "my workers" form. Maintenance mode and descriptions are not supported yet: the
-   * owner's key may send what the worker already has (maintenance false, no info); anything else is a 400.
+   * KoboldAI Lite's "my workers" form, as the AI Horde's `PUT /v2/workers/{id}` (horde/apis/v2/base.py,
+   * WorkerSingle.put): 404 for an unknown worker, then 401 for an unknown key, 403 unless the key's user
+   * owns it (the anonymous key owns nothing); `maintenance` and `info` (at most 1000 characters, as its
+   * set_info; '' clears it) change what is sent, and the answer holds what changed. 400 when neither is sent.
+   * Unlike the Horde, moderators do not exist here, and a worker in maintenance takes no job at all.
    */
-  async modifyWorker(apiKey: string | undefined, id: string, body: HordeModifyWorkerDto): Promise<Record<string, never>> {
-    const holder = await this.holderOf(apiKey);
+  async modifyWorker(apiKey: string | undefined, id: string, body: HordeModifyWorkerDto): Promise<HordeModifiedWorkerDto> {
+    const server = await this.ownedServer(apiKey, id);
+    if (body.maintenance === undefined && body.info === undefined) throw new BadRequestException('No worker modification selected: send maintenance, info or both');
+    const changed = await this.servers.updateSettings(server.id, { maintenance: body.maintenance, info: body.info });
+    const answer: HordeModifiedWorkerDto = {};
+    if (body.maintenance !== undefined) answer.maintenance = changed.maintenance;
+    if (body.info !== undefined) answer.info = changed.info;
+    return answer;
+  }
+
+  /**
+   * Lite's delete button, as the AI Horde's `DELETE /v2/workers/{id}` (WorkerSingle.delete): the owner's key
+   * deletes the worker (its name is free again; the tokens it earned stay its owner's contributions) and is
+   * answered `{deleted_id, deleted_name}`; 404, 401 and 403 as for a change.
+   */
+  async deleteWorker(apiKey: string | undefined, id: string): Promise<HordeDeletedWorkerDto> {
+    const server = await this.ownedServer(apiKey, id);
+    const deleted = await this.servers.deleteById(server.id);
+    return { deleted_id: deleted.id, deleted_name: deleted.name };
+  }
+
+  /** The server `id` if the user of `apiKey` owns it: 404 for an unknown id first, as the Horde checks, then 401, then 403. */
+  private async ownedServer(apiKey: string | undefined, id: string): Promise<KoboldServer> {
     const server = await this.servers.getById(id);
+    const holder = await this.holderOf(apiKey);
     if (holder.anonymous || server.owner !== holder.username) throw new ForbiddenException(`Worker "${id}" is not owned by the user of this API key`);
-    if (body.maintenance === true) throw new BadRequestException('maintenance: maintenance mode is not supported by this cluster yet; stop the worker instead');
-    if (body.info !== undefined && body.info !== '') throw new BadRequestException('info: worker descriptions are not supported by this cluster yet');
-    return {};
+    return server;
   }
 
   async models(type: string | undefined): Promise<HordeModelDto[]> {
@@ -274,9 +307,9 @@ function toWorker(server: KoboldServer, online: boolean): HordeWorkerDto {
     performance: describePerformance(server),
     threads: 1,
     uptime: Math.max(0, Math.round((server.lastSeenAt - server.createdAt) / 1000)),
-    maintenance_mode: false,
+    maintenance_mode: server.maintenance,
     paused: false,
-    info: null,
+    info: server.info === '' ? null : server.info,
     nsfw: false,
     trusted: false,
     flagged: false,

@@ -2,7 +2,7 @@ import { HttpException, HttpStatus, Injectable, Logger, NotFoundException, Servi
 import { randomUUID } from 'node:crypto';
 import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
 import { AppConfig } from '../config/app-config';
-import { isActive, KoboldServer, ServerCapabilities, ServerJob } from './domain/kobold-server';
+import { isActive, KoboldServer, ServerCapabilities, ServerJob, ServerSettings } from './domain/kobold-server';
 import { PasswordHasher } from './domain/password-hasher';
 import { RegistrationBudgetStore } from './persistence/registration-budget.store';
 import { ServerRepository } from './persistence/server.repository';
@@ -131,6 +131,23 @@ export class ServersService {
   async getById(id: string): Promise<KoboldServer> {
     const server = await this.servers.findById(id);
     if (!server) throw new NotFoundException(`No server with id "${id}"`);
+    return server;
+  }
+
+  /** Changes a server's settings (maintenance, info), as its owner asked; 404 for an unknown id. */
+  async updateSettings(id: string, settings: ServerSettings): Promise<KoboldServer> {
+    const server = await this.servers.updateSettings(id, settings);
+    if (!server) throw new NotFoundException(`No server with id "${id}"`);
+    if (settings.maintenance !== undefined) this.logger.log(`Server "${server.name}" (${id}) ${settings.maintenance ? 'is in maintenance' : 'is out of maintenance'}`);
+    return server;
+  }
+
+  /** Deletes a server, as its owner asked: its name is free again; 404 for an unknown id. Answers it as it was. */
+  async deleteById(id: string): Promise<KoboldServer> {
+    const server = await this.servers.deleteById(id);
+    if (!server) throw new NotFoundException(`No server with id "${id}"`);
+    this.logger.log(`Server "${server.name}" (${id}) of ${server.owner} was deleted by its owner`);
+    this.listVersion += 1;
     return server;
   }
 

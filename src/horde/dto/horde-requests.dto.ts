@@ -142,14 +142,14 @@ export class HordeTextSubmitDto {
 
 /** `PUT /api/v2/workers/{id}` (the AI Horde's ModifyWorkerInput, as KoboldAI Lite sends it). */
 export class HordeModifyWorkerDto {
-  /** Maintenance mode is not supported yet: only `false` is accepted. */
-  @ApiPropertyOptional({ example: false })
+  /** true: the worker takes no job (its v2 pops answer 403, its v1 pops nothing) until it is set false again. */
+  @ApiPropertyOptional({ example: true, description: 'true: the worker takes no job (a v2 pop answers 403, a v1 pop `id: null`) until set false again' })
   @IsOptional()
   @IsBoolean()
   maintenance?: boolean;
 
-  /** Worker descriptions are not supported yet: only an empty one is accepted. */
-  @ApiPropertyOptional({ example: '' })
+  /** The owner's note, shown as the worker's `info`; '' clears it. */
+  @ApiPropertyOptional({ example: 'Back after a GPU swap at 9 UTC', maxLength: 1000, description: "The owner's note, listed as the worker's `info` (at most 1000 characters); `\"\"` clears it" })
   @IsOptional()
   @IsString()
   @MaxLength(1000)

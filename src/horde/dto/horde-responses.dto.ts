@@ -177,13 +177,13 @@ export class HordeWorkerDto {
   @ApiProperty({ example: 3600, description: 'Seconds between its first and its latest pop' })
   uptime!: number;
 
-  @ApiProperty({ example: false, description: 'Always false (maintenance mode is not supported yet)' })
+  @ApiProperty({ example: false, description: 'Set by its owner (`PUT /api/v2/workers/{id}`): a worker in maintenance takes no job' })
   maintenance_mode!: boolean;
 
   @ApiProperty({ example: false, description: 'Always false' })
   paused!: boolean;
 
-  @ApiProperty({ type: String, nullable: true, example: null, description: 'Always null (descriptions are not supported yet)' })
+  @ApiProperty({ type: String, nullable: true, example: 'Back after a GPU swap at 9 UTC', description: "Its owner's note (`PUT /api/v2/workers/{id}`), null when none" })
   info!: string | null;
 
   @ApiProperty({ example: false, description: 'Always false' })
@@ -206,6 +206,24 @@ export class HordeWorkerDto {
 
   @ApiProperty({ example: 1024, description: 'Largest context it accepts' })
   max_context_length!: number;
+}
+
+/** `PUT /api/v2/workers/{id}`: what changed, as the AI Horde's ModifyWorker answer (only the fields sent). */
+export class HordeModifiedWorkerDto {
+  @ApiPropertyOptional({ example: true, description: 'The maintenance mode now, when `maintenance` was sent' })
+  maintenance?: boolean;
+
+  @ApiPropertyOptional({ example: 'Back after a GPU swap at 9 UTC', description: 'The note now, when `info` was sent' })
+  info?: string;
+}
+
+/** `DELETE /api/v2/workers/{id}`: the worker deleted, as the AI Horde's DeletedWorker answer. */
+export class HordeDeletedWorkerDto {
+  @ApiProperty({ format: 'uuid', example: WORKER_ID, description: 'Its id' })
+  deleted_id!: string;
+
+  @ApiProperty({ example: WORKER_NAME, description: 'Its name, free again' })
+  deleted_name!: string;
 }
 
 export class HordeTokensDto {
