@@ -107,7 +107,8 @@ export class GenerationController {
     summary: 'Ask for work (bridge)',
     description:
       'Checks the server in (the first pop creates it; later pops must repeat its password) and hands it one generation of the oldest request it can serve. ' +
-      'With nothing to do, `id` is null and `skipped` counts the waiting requests it could not take, by reason.',
+      'With nothing to do, `id` is null and `skipped` counts the waiting requests it could not take, by reason. ' +
+      'A server its owner put in maintenance (`PUT /api/v2/workers/{id}`) is checked in but always answered `id: null` with zero counts.',
   })
   @ApiOkResponse({ type: PopResponseDto, description: 'One generation to make, or `id: null` and the skipped counts' })
   @ApiBodyErrorResponses('Malformed body: not a JSON object, or a field missing, of the wrong type or too long. The message names the field.', 'name should not be empty')
