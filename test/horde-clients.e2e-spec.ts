@@ -359,8 +359,16 @@ describe('KoboldAI Lite', () => {
     await app.http.post('/generate/pop').send(bridge).expect(200);
     const id = (await app.http.get('/api/v2/find_user').set('apikey', key).expect(200)).body.worker_ids[0] as string;
     await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ maintenance: true }).expect(200, { maintenance: true });
-    await app.http.post('/generate/async').send({ prompt: 'x', params: { max_length: 16, n: 1 }, username: 'db0' }).expect(200);
+    const created = await app.http.post('/generate/async').send({ prompt: 'x', params: { max_length: 16, n: 1 }, username: 'db0' }).expect(200);
     await app.http.post('/generate/pop').send(bridge).expect(200, { id: null, skipped: { model: 0, max_content_length: 0, max_length: 0 } });
+    // Nobody else can serve it: the v1 status says why, and a sync request is refused at once.
+    expect((await app.http.get(`/generate/prompt/${created.body.id}`).expect(200)).body).toMatchObject({ is_possible: false, impossible_reason: '1 active server(s) are in maintenance', waiting: 1 });
+    const sync = await app.http.post('/generate/sync').send({ prompt: 'y', params: { max_length: 16, n: 1 }, username: 'db0' }).expect(503);
+    expect(sync.body.message).toBe('No active server can serve this request: 1 active server(s) are in maintenance');
+    await app.http.post('/generate/pop').send(popBody('other box', { max_length: 8 })).expect(200);
+    expect((await app.http.get(`/generate/prompt/${created.body.id}`).expect(200)).body.impossible_reason).toBe(
+      'of 1 active server(s) not in maintenance, none generates 16 tokens; 1 active server(s) are in maintenance',
+    );
     await app.http.put(`/api/v2/workers/${id}`).set('apikey', key).send({ maintenance: false }).expect(200, { maintenance: false });
     const popped = await app.http.post('/generate/pop').send(bridge).expect(200);
     expect(popped.body.id).toEqual(expect.any(String));
