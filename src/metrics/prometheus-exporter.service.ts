@@ -2,19 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { GenerationService } from '../generation/generation.service';
 import { QueueSummary } from '../generation/persistence/generation.store';
+import { emptyQueueSummary } from '../generation/persistence/queue-summary';
 import { ServersService } from '../servers/servers.service';
 import { ClusterMetrics } from './cluster-metrics.service';
 
 const PREFIX = 'koboldai_cluster_';
 
-const EMPTY_QUEUE: QueueSummary = {
-  waiting: { requests: 0, slots: 0 },
-  processingGenerations: 0,
-  oldestWaitingSince: null,
-  waitingByModel: new Map(),
-  waitingForAnyModel: { requests: 0, slots: 0 },
-  held: 0,
-};
+const EMPTY_QUEUE: QueueSummary = emptyQueueSummary();
 
 /**
  * The Prometheus registry of this server (its own, not prom-client's global one): the process metrics

@@ -18,8 +18,8 @@ import {
   StartedGeneration,
   Submission,
   SubmitOutcome,
-  WaitingCount,
 } from './generation.store';
+import { addToSummary, emptyQueueSummary } from './queue-summary';
 
 const QUEUED = Promise.resolve('queued' as const);
 const OVER_LIMIT = Promise.resolve('over-limit' as const);
@@ -221,26 +221,9 @@ export class InMemoryGenerationStore extends GenerationStore {
   }
 
   summarize(): Promise<QueueSummary> {
-    const summary: QueueSummary = {
-      waiting: { requests: 0, slots: 0 },
-      processingGenerations: 0,
-      oldestWaitingSince: null,
-      waitingByModel: new Map(),
-      waitingForAnyModel: { requests: 0, slots: 0 },
-      held: this.prompts.size,
-    };
+    const summary = emptyQueueSummary(this.prompts.size);
     for (const prompt of this.prompts.values()) {
-      summary.processingGenerations += prompt.processing;
-      const slots = prompt.waiting;
-      if (slots === 0) continue;
-      addWaiting(summary.waiting, slots);
-      if (summary.oldestWaitingSince === null || prompt.createdAt < summary.oldestWaitingSince) summary.oldestWaitingSince = prompt.createdAt;
-      if (prompt.wishes.models.length === 0) addWaiting(summary.waitingForAnyModel, slots);
-      for (const model of new Set(prompt.wishes.models)) {
-        let count = summary.waitingByModel.get(model);
-        if (!count) summary.waitingByModel.set(model, (count = { requests: 0, slots: 0 }));
-        addWaiting(count, slots);
-      }
+      addToSummary(summary, { processing: prompt.processing, waiting: prompt.waiting, createdAt: prompt.createdAt, models: prompt.wishes.models });
     }
     return Promise.resolve(summary);
   }
@@ -325,11 +308,6 @@ function generationRecordOf(generation: ProcessingGeneration): GenerationRecord 
     deadline: generation.deadline,
     state: superseded ? 'superseded' : generation.state,
   };
-}
-
-function addWaiting(count: WaitingCount, slots: number): void {
-  count.requests += 1;
-  count.slots += slots;
 }
 
 function addCount(counts: Map<string, number>, key: string, change: number): void {

@@ -19,8 +19,8 @@ import {
   StartedGeneration,
   Submission,
   SubmitOutcome,
-  WaitingCount,
 } from './generation.store';
+import { addToSummary, emptyQueueSummary } from './queue-summary';
 import {
   ABANDON,
   CANCEL,
@@ -284,16 +284,8 @@ export class RedisGenerationStore extends GenerationStore {
 
   /** Reads every request held (in pipelined batches): O(requests held); callers cache it. */
   async summarize(): Promise<QueueSummary> {
-    const summary: QueueSummary = {
-      waiting: { requests: 0, slots: 0 },
-      processingGenerations: 0,
-      oldestWaitingSince: null,
-      waitingByModel: new Map(),
-      waitingForAnyModel: { requests: 0, slots: 0 },
-      held: 0,
-    };
     const members = await this.redis.run((client) => client.zrange(this.prefix + 'activity', '0', '-1'));
-    summary.held = members.length;
+    const summary = emptyQueueSummary(members.length);
     for (let start = 0; start < members.length; start += 1_000) {
       const ids = members.slice(start, start + 1_000);
       const replies = await this.redis.transaction((multi) => {
@@ -303,19 +295,12 @@ export class RedisGenerationStore extends GenerationStore {
       for (const reply of replies) {
         const [models, createdAt, untouched, putBack, processing] = reply as (string | null)[];
         if (models === null) continue;
-        summary.processingGenerations += Number(processing);
-        const slots = Number(untouched) + Number(putBack);
-        if (slots === 0) continue;
-        addWaiting(summary.waiting, slots);
-        const created = Number(createdAt);
-        if (summary.oldestWaitingSince === null || created < summary.oldestWaitingSince) summary.oldestWaitingSince = created;
-        const names = JSON.parse(models) as string[];
-        if (names.length === 0) addWaiting(summary.waitingForAnyModel, slots);
-        for (const model of new Set(names)) {
-          let count = summary.waitingByModel.get(model);
-          if (!count) summary.waitingByModel.set(model, (count = { requests: 0, slots: 0 }));
-          addWaiting(count, slots);
-        }
+        addToSummary(summary, {
+          processing: Number(processing),
+          waiting: Number(untouched) + Number(putBack),
+          createdAt: Number(createdAt),
+          models: JSON.parse(models) as string[],
+        });
       }
     }
     return summary;
@@ -386,7 +371,3 @@ function toGeneration([id, requestId, serverId, startedAt, deadline, state]: Sto
   return { id, requestId, serverId, startedAt: Number(startedAt), deadline: Number(deadline), state: state as GenerationRecord['state'] };
 }
 
-function addWaiting(count: WaitingCount, slots: number): void {
-  count.requests += 1;
-  count.slots += slots;
-}
