@@ -2,7 +2,12 @@ import { HttpException, ServiceUnavailableException, UnauthorizedException } fro
 import { startAppContext, TestContext } from '../../test/support/app-context';
 import { aServer, T0 } from '../../test/support/servers';
 import { ClusterSweeper } from '../generation/cluster-sweeper';
+import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
+import { AppConfig } from '../config/app-config';
+import { PasswordHasher } from './domain/password-hasher';
+import { RegistrationBudgetStore } from './persistence/registration-budget.store';
 import { ServerRepository } from './persistence/server.repository';
+import { StaleServersCursor } from './persistence/stale-servers-cursor';
 import { CheckIn, ServersService } from './servers.service';
 
 const HOUR = 3_600_000;
@@ -59,5 +64,78 @@ describe('ServersService: registrations and forgetting', () => {
     jest.spyOn(repository, 'create').mockRejectedValueOnce(new Error('the servers.journal journal could not be written: ENOSPC'));
     await expect(checkIn('new', '10.0.0.1')).rejects.toThrow(ServiceUnavailableException);
     expect(await repository.findByName('new')).toBeUndefined();
+  });
+});
+
+describe('ServersService: the check-in of a known server', () => {
+  let app: TestContext;
+  let servers: ServersService;
+  let repository: ServerRepository;
+  let passwords: PasswordHasher;
+
+  const checkIn = (service: ServersService, password: string, now: number, overrides: Partial<CheckIn> = {}) =>
+    service.checkIn({ name: 'box', username: 'owner', password, model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '10.0.0.1', ...overrides }, now);
+
+  /** Another instance: its own ServersService and password memory over the same repository (as two processes on one Redis). */
+  const anotherInstance = (): { service: ServersService; passwords: PasswordHasher } => {
+    const hasher = new PasswordHasher();
+    const get = <T>(token: abstract new (...args: never[]) => T): T => app.context.get(token as never);
+    const service = new ServersService(repository, hasher, get(AuthFailureLimiter), get(AppConfig), get(RegistrationBudgetStore), get(StaleServersCursor));
+    return { service, passwords: hasher };
+  };
+
+  beforeEach(async () => {
+    app = await startAppContext({});
+    servers = app.context.get(ServersService);
+    repository = app.context.get(ServerRepository);
+    passwords = app.context.get(PasswordHasher);
+  });
+
+  afterEach(() => app.close());
+
+  it('checks a server whose password this instance verified in with one repository call and no scrypt', async () => {
+    await checkIn(servers, 'pw', T0);
+    const calls = jest.spyOn(repository, 'checkInByName');
+    const scrypt = jest.spyOn(passwords, 'verify');
+    const server = await checkIn(servers, 'pw', T0 + 1_000, { model: 'other', username: 'new-owner' });
+    expect(calls).toHaveBeenCalledTimes(1);
+    expect(scrypt).not.toHaveBeenCalled();
+    expect(server).toMatchObject({ name: 'box', model: 'other', owner: 'new-owner', lastSeenAt: T0 + 1_000 });
+    await expect(repository.findByName('box')).resolves.toEqual(server);
+  });
+
+  it('verifies the password once on another instance, then checks in with one call there too', async () => {
+    const registered = await checkIn(servers, 'pw', T0);
+    const other = anotherInstance();
+    const calls = jest.spyOn(repository, 'checkInByName');
+    const scrypt = jest.spyOn(other.passwords, 'verify');
+    await expect(checkIn(other.service, 'pw', T0 + 1_000)).resolves.toMatchObject({ id: registered.id, lastSeenAt: T0 + 1_000 });
+    expect(calls).toHaveBeenCalledTimes(2);
+    expect(scrypt).toHaveBeenCalledTimes(1);
+    calls.mockClear();
+    await expect(checkIn(other.service, 'pw', T0 + 2_000)).resolves.toMatchObject({ id: registered.id, lastSeenAt: T0 + 2_000 });
+    expect(calls).toHaveBeenCalledTimes(1);
+    expect(scrypt).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers 401 to a wrong password of a known name and changes nothing, before and after the right one was remembered', async () => {
+    const registered = await checkIn(servers, 'pw', T0);
+    await expect(checkIn(servers, 'wrong', T0 + 1_000, { username: 'mallory' })).rejects.toThrow(UnauthorizedException);
+    await expect(repository.findById(registered.id)).resolves.toEqual(registered);
+    await expect(checkIn(servers, 'pw', T0 + 2_000)).resolves.toMatchObject({ lastSeenAt: T0 + 2_000 });
+    await expect(checkIn(servers, 'wrong', T0 + 3_000, { username: 'mallory' })).rejects.toThrow(UnauthorizedException);
+    await expect(repository.findById(registered.id)).resolves.toMatchObject({ owner: 'owner', lastSeenAt: T0 + 2_000 });
+  });
+
+  it('does not let the remembered password of a deleted server check in the new server that took its name', async () => {
+    const old = await checkIn(servers, 'pw', T0);
+    const other = anotherInstance();
+    await checkIn(other.service, 'pw', T0 + 1_000); // the other instance remembers 'pw' for box too
+    await servers.deleteById(old.id);
+    const again = await checkIn(servers, 'new-pw', T0 + 2_000, { username: 'new-owner' });
+    expect(again.id).not.toBe(old.id);
+    await expect(checkIn(other.service, 'pw', T0 + 3_000)).rejects.toThrow(UnauthorizedException);
+    await expect(repository.findById(again.id)).resolves.toEqual(again);
+    await expect(checkIn(other.service, 'new-pw', T0 + 4_000)).resolves.toMatchObject({ id: again.id, lastSeenAt: T0 + 4_000 });
   });
 });

@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { isActive, KoboldServer, ServerCapabilities, ServerJob, ServerSettings } from './domain/kobold-server';
 import { PasswordHasher } from './domain/password-hasher';
 import { RegistrationBudgetStore } from './persistence/registration-budget.store';
-import { ServerRepository } from './persistence/server.repository';
+import { CheckInUpdate, ServerRepository } from './persistence/server.repository';
 import { StaleServersCursor } from './persistence/stale-servers-cursor';
 
 /**
@@ -26,6 +26,11 @@ export interface CheckIn extends ServerCapabilities {
   clientAddress: ClientAddress;
 }
 
+/** Server names whose verified password hash an instance remembers at most (the oldest goes first). */
+const MAX_REMEMBERED_NAMES = 100_000;
+/** Check-in calls a pop makes at most before giving up on a name that keeps changing hands (a 503). */
+const CHECK_IN_ATTEMPTS = 4;
+
 @Injectable()
 export class ServersService {
   private readonly logger = new Logger(ServersService.name);
@@ -38,6 +43,12 @@ export class ServersService {
    * limits or owner: cached copies of the list are rebuilt then, whatever their age.
    */
   listVersion = 0;
+  /**
+   * Per instance, safe to lose: the password hash of each server name a pop's password was verified
+   * against here. The password of a later pop is checked against it in memory (PasswordHasher.remembers),
+   * and the repository checks the name still has that hash in the same step as the check-in.
+   */
+  private readonly verifiedHashByName = new Map<string, string>();
 
   constructor(
     private readonly servers: ServerRepository,
@@ -60,43 +71,76 @@ export class ServersService {
       maxContentLength: checkIn.maxContentLength,
       lastSeenAt: now,
     };
-    let server = await this.servers.findByName(checkIn.name);
-    if (!server) {
-      await this.spendRegistration(checkIn.clientAddress(), now);
-      const candidate: KoboldServer = {
-        ...update,
-        id: randomUUID(),
-        name: checkIn.name,
-        passwordHash: await this.passwords.hash(checkIn.password),
-        tokensGenerated: 0,
-        requestsFulfilled: 0,
-        recentJobs: [],
-        createdAt: now,
-        maintenance: false,
-        info: '',
-      };
-      try {
-        server = await this.servers.create(candidate);
-      } catch (error) {
-        this.logger.error(`Could not store new server "${candidate.name}": ${(error as Error).message}`);
-        throw new ServiceUnavailableException('The cluster cannot store new servers right now (its data directory cannot be written); try again later');
+    // A known server whose password this instance verified before is checked in by one repository call.
+    const remembered = this.verifiedHashByName.get(checkIn.name);
+    let proven = remembered !== undefined && this.passwords.remembers(checkIn.password, remembered) ? remembered : undefined;
+    for (let attempt = 0; attempt < CHECK_IN_ATTEMPTS; attempt++) {
+      const found = await this.servers.checkInByName(checkIn.name, update, proven);
+      if (!found) {
+        const created = await this.register(checkIn, update, now);
+        if (created) return created;
+        // Another pop created the name while the hash was computed: its password rules.
+        continue;
       }
-      // Another pop may have created the name while the hash was computed: then its password rules.
-      if (server.id === candidate.id) {
-        this.logger.log(`New server "${server.name}" (${server.id}) of ${server.owner} with ${server.model}`);
-        this.listVersion += 1;
-        return server;
+      const server = found.before;
+      if (found.checkedIn) return this.checkedIn(server, update, now);
+      if (!(await this.isPasswordOf(server, checkIn.password, checkIn.clientAddress))) {
+        this.verifiedHashByName.delete(checkIn.name);
+        throw new UnauthorizedException(`Wrong password for server name "${checkIn.name}": that name is already taken`);
       }
+      proven = server.passwordHash;
+      this.rememberVerified(checkIn.name, proven);
     }
-    if (!(await this.isPasswordOf(server, checkIn.password, checkIn.clientAddress))) {
-      throw new UnauthorizedException(`Wrong password for server name "${checkIn.name}": that name is already taken`);
+    throw new ServiceUnavailableException(`Server name "${checkIn.name}" changed hands while it was checking in; try again`);
+  }
+
+  /** A new server for a pop of an unknown name, or undefined when another pop registered the name first. */
+  private async register(checkIn: CheckIn, update: CheckInUpdate, now: number): Promise<KoboldServer | undefined> {
+    await this.spendRegistration(checkIn.clientAddress(), now);
+    const candidate: KoboldServer = {
+      ...update,
+      id: randomUUID(),
+      name: checkIn.name,
+      passwordHash: await this.passwords.hash(checkIn.password),
+      tokensGenerated: 0,
+      requestsFulfilled: 0,
+      recentJobs: [],
+      createdAt: now,
+      maintenance: false,
+      info: '',
+    };
+    let server: KoboldServer;
+    try {
+      server = await this.servers.create(candidate);
+    } catch (error) {
+      this.logger.error(`Could not store new server "${candidate.name}": ${(error as Error).message}`);
+      throw new ServiceUnavailableException('The cluster cannot store new servers right now (its data directory cannot be written); try again later');
     }
-    const back = !this.isActive(server, now);
-    if (back) this.logger.log(`Server "${server.name}" is back`);
-    if (back || server.owner !== update.owner || server.model !== update.model || server.maxLength !== update.maxLength || server.maxContentLength !== update.maxContentLength) {
+    if (server.id !== candidate.id) return undefined;
+    this.logger.log(`New server "${server.name}" (${server.id}) of ${server.owner} with ${server.model}`);
+    this.rememberVerified(server.name, server.passwordHash);
+    this.listVersion += 1;
+    return server;
+  }
+
+  /** The server after a check-in that applied `update` to `before`. */
+  private checkedIn(before: KoboldServer, update: CheckInUpdate, now: number): KoboldServer {
+    const back = !this.isActive(before, now);
+    if (back) this.logger.log(`Server "${before.name}" is back`);
+    if (back || before.owner !== update.owner || before.model !== update.model || before.maxLength !== update.maxLength || before.maxContentLength !== update.maxContentLength) {
       this.listVersion += 1;
     }
-    return (await this.servers.updateCheckIn(server.id, update)) ?? server;
+    return { ...before, ...update };
+  }
+
+  /** Remembers, for this instance only, that a pop's password was verified against the hash of the server named `name`. */
+  private rememberVerified(name: string, passwordHash: string): void {
+    if (this.verifiedHashByName.size >= MAX_REMEMBERED_NAMES && !this.verifiedHashByName.has(name)) {
+      // The oldest entry goes: forgetting costs one more round trip on that server's next pop, nothing else.
+      const oldest = this.verifiedHashByName.keys().next();
+      if (!oldest.done) this.verifiedHashByName.delete(oldest.value);
+    }
+    this.verifiedHashByName.set(name, passwordHash);
   }
 
   /** The server, if `password` is its password; otherwise 401 (429 after too many wrong ones). */
@@ -147,6 +191,7 @@ export class ServersService {
     const server = await this.servers.deleteById(id);
     if (!server) throw new NotFoundException(`No server with id "${id}"`);
     this.logger.log(`Server "${server.name}" (${id}) of ${server.owner} was deleted by its owner`);
+    this.verifiedHashByName.delete(server.name);
     this.listVersion += 1;
     return server;
   }

@@ -75,7 +75,7 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
     snapshots.flushAll();
     await servers.addJob(alpha.id, { tokens: 30, seconds: 2 });
     await servers.addJob(alpha.id, { tokens: 1, seconds: 0 });
-    await servers.updateCheckIn(alpha.id, { owner: 'new-owner', model: 'm2', maxLength: 40, maxContentLength: 512, lastSeenAt: T0 + 1000 });
+    await servers.checkInByName('alpha', { owner: 'new-owner', model: 'm2', maxLength: 40, maxContentLength: 512, lastSeenAt: T0 + 1000 }, alpha.passwordHash);
     expect(await servers.deleteUnusedSeenBefore(T0)).toEqual(['beta']);
     await servers['files'].journal.settled();
 
@@ -131,12 +131,14 @@ describe('InMemoryServerRepository on disk (servers.json + servers.journal)', ()
   it('lists the servers seen since a time from its index, also when asked about an older time later', async () => {
     const { servers } = start();
     const ids: string[] = [];
+    const hashes: string[] = [];
     for (let i = 0; i < 5; i++) {
       const s = server(`s${i}`, { lastSeenAt: T0 + i * 1000 });
       ids.push(s.id);
+      hashes.push(s.passwordHash);
       await servers.create(s);
     }
-    await servers.updateCheckIn(ids[0], { owner: 'o', model: 'm', maxLength: 80, maxContentLength: 1024, lastSeenAt: T0 + 10_000 });
+    await servers.checkInByName('s0', { owner: 'o', model: 'm', maxLength: 80, maxContentLength: 1024, lastSeenAt: T0 + 10_000 }, hashes[0]);
     const names = async (since: number) => (await servers.findSeenSince(since)).map((s) => s.name).sort();
     expect(await names(T0 + 2500)).toEqual(['s0', 's3', 's4']);
     expect(servers['bySeen'].size).toBe(3);

@@ -5,7 +5,7 @@ import { StoreFiles } from '../../common/persistence/store-files';
 import { AppConfig } from '../../config/app-config';
 import { KoboldServer, MAX_SERVER_INFO_CHARS, PERFORMANCE_WINDOW, recordJob, ServerJob, ServerSettings } from '../domain/kobold-server';
 import { isValidScryptHash } from '../domain/password-hasher';
-import { CheckInUpdate, ServerRepository } from './server.repository';
+import { CheckInOutcome, CheckInUpdate, ServerRepository } from './server.repository';
 
 interface ServersSnapshot {
   version: 1;
@@ -194,15 +194,20 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     return copy(created);
   }
 
-  updateCheckIn(id: string, update: CheckInUpdate): Promise<KoboldServer | undefined> {
+  async checkInByName(name: string, update: CheckInUpdate, provenPasswordHash: string | undefined): Promise<CheckInOutcome | undefined> {
+    const id = this.idByName.get(name);
+    if (id === undefined) return undefined;
+    if (this.creating.size > 0) await this.creating.get(id);
     const server = this.byId.get(id);
-    if (!server) return Promise.resolve(undefined);
+    if (!server) return undefined;
+    const before = copy(server);
+    if (provenPasswordHash === undefined || provenPasswordHash !== server.passwordHash) return { before, checkedIn: false };
     // Only changed details are journaled: last-seen times alone are left to the snapshot.
     const changed = server.owner !== update.owner || server.model !== update.model || server.maxLength !== update.maxLength || server.maxContentLength !== update.maxContentLength;
     this.checkIn(server, update);
     if (changed) this.files.record({ op: 'checkin', id, ...update });
     else this.files.snapshot.markChanged();
-    return Promise.resolve(copy(server));
+    return { before, checkedIn: true };
   }
 
   addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined> {

@@ -79,7 +79,7 @@ describe('RedisServerRepository', () => {
   describe('deleteUnusedSeenBefore', () => {
     const t = 1_700_000_000_000;
     const checkIn = (servers: RedisServerRepository, server: ReturnType<typeof aServer>, lastSeenAt: number) =>
-      servers.updateCheckIn(server.id, { owner: server.owner, model: server.model, maxLength: 80, maxContentLength: 1024, lastSeenAt });
+      servers.checkInByName(server.name, { owner: server.owner, model: server.model, maxLength: 80, maxContentLength: 1024, lastSeenAt }, server.passwordHash);
 
     it('forgets the servers that never fulfilled a request and were last seen at or before the time, freeing their names', async () => {
       const servers = new RedisServerRepository(connection);

@@ -1,6 +1,6 @@
 import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
 import { KoboldServer, PERFORMANCE_WINDOW, ServerJob, ServerSettings } from '../domain/kobold-server';
-import { CheckInUpdate, ServerRepository } from './server.repository';
+import { CheckInOutcome, CheckInUpdate, ServerRepository } from './server.repository';
 
 /** The server hash and its recent jobs, as one reply: `{HGETALL, LRANGE}`, or nil when there is no such server. */
 const READ_SERVER = `{redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}`;
@@ -31,15 +31,36 @@ if tonumber(ARGV[4]) == 0 then redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2]) end
 return false`,
 );
 
-/** KEYS: server, jobs, seen, unused. ARGV: id, lastSeenAt, then the updated field/value pairs (lastSeenAt among them). */
-const CHECK_IN = new LuaScript(
-  'kcServerCheckIn',
-  4,
-  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[4], 'XX', ARGV[2], ARGV[1])
-return ${READ_SERVER}`,
+/**
+ * KEYS: id-by-name, seen, unused. ARGV: name, the proven password hash ('' for none), the server key
+ * prefix, the jobs suffix, lastSeenAt, then the updated field/value pairs (lastSeenAt among them). A pop's
+ * check-in in one script: the server holding the name, as it was, and whether the update was applied
+ * (only when the proven hash is its password hash), as `{hash fields, jobs, 1/0}`; false for no such
+ * server. The hash is compared in Lua over the fields already read (cheaper than one more HGET).
+ */
+const CHECK_IN_BY_NAME = new LuaScript(
+  'kcServerCheckInByName',
+  3,
+  `local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+local server = ARGV[3] .. id
+local fields = redis.call('HGETALL', server)
+if #fields == 0 then return false end
+local jobs = redis.call('LRANGE', server .. ARGV[4], 0, -1)
+local proven = false
+if ARGV[2] ~= '' then
+  for i = 1, #fields, 2 do
+    if fields[i] == 'passwordHash' then
+      proven = fields[i + 1] == ARGV[2]
+      break
+    end
+  end
+end
+if not proven then return {fields, jobs, 0} end
+redis.call('HSET', server, unpack(ARGV, 6))
+redis.call('ZADD', KEYS[2], ARGV[5], id)
+redis.call('ZADD', KEYS[3], 'XX', ARGV[5], id)
+return {fields, jobs, 1}`,
 );
 
 /**
@@ -199,11 +220,17 @@ export class RedisServerRepository extends ServerRepository {
     return existing;
   }
 
-  async updateCheckIn(id: string, update: CheckInUpdate): Promise<KoboldServer | undefined> {
+  async checkInByName(name: string, update: CheckInUpdate, provenPasswordHash: string | undefined): Promise<CheckInOutcome | undefined> {
     const fields: (string | number)[] = [];
     for (const [field, value] of Object.entries(update) as [string, string | number][]) fields.push(field, value);
-    const [server, jobs] = this.serverKeys(id);
-    return this.decode((await this.redis.runScript(CHECK_IN, [server, jobs, this.seen, this.unused], [id, update.lastSeenAt, ...fields])) as StoredServer);
+    const answer = (await this.redis.runScript(
+      CHECK_IN_BY_NAME,
+      [this.idByName, this.seen, this.unused],
+      [name, provenPasswordHash ?? '', serverKeyPrefix(this.redis), SERVER_JOBS_SUFFIX, update.lastSeenAt, ...fields],
+    )) as [string[], string[], number] | null;
+    if (!answer) return undefined;
+    const before = this.decode([answer[0], answer[1]]);
+    return before && { before, checkedIn: answer[2] === 1 };
   }
 
   async addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined> {

@@ -77,15 +77,38 @@ export function describeServerRepositoryContract(adapter: string, create: () => 
       await expect(servers.findSeenSince(0)).resolves.toHaveLength(1);
     });
 
-    it('updates a check-in: owner, model, limits and last seen; stats and password hash stay', async () => {
+    it('checks a server in by name with its proven password hash: owner, model, limits and last seen; stats and password hash stay', async () => {
       const server = aServer('box');
       await servers.create(server);
       await servers.addJob(server.id, { tokens: 10, seconds: 2 });
+      const before = { ...server, tokensGenerated: 10, requestsFulfilled: 1, recentJobs: [{ tokens: 10, seconds: 2 }] };
       const update = { owner: 'new-owner', model: 'other/model', maxLength: 40, maxContentLength: 512, lastSeenAt: server.lastSeenAt + 5_000 };
-      const expected = { ...server, ...update, tokensGenerated: 10, requestsFulfilled: 1, recentJobs: [{ tokens: 10, seconds: 2 }] };
-      await expect(servers.updateCheckIn(server.id, update)).resolves.toEqual(expected);
-      await expect(servers.findByName('box')).resolves.toEqual(expected);
-      await expect(servers.updateCheckIn(randomUUID(), update)).resolves.toBeUndefined();
+      await expect(servers.checkInByName('box', update, server.passwordHash)).resolves.toEqual({ before, checkedIn: true });
+      await expect(servers.findByName('box')).resolves.toEqual({ ...before, ...update });
+      await expect(servers.findSeenSince(server.lastSeenAt + 4_999)).resolves.toEqual([{ ...before, ...update }]);
+      await expect(servers.checkInByName('nobody', update, server.passwordHash)).resolves.toBeUndefined();
+    });
+
+    it('changes nothing on a check-in without the proven hash, or with another one, and answers the server as it is', async () => {
+      const server = aServer('box');
+      await servers.create(server);
+      const update = { owner: 'mallory', model: 'other/model', maxLength: 40, maxContentLength: 512, lastSeenAt: server.lastSeenAt + 5_000 };
+      await expect(servers.checkInByName('box', update, undefined)).resolves.toEqual({ before: server, checkedIn: false });
+      await expect(servers.checkInByName('box', update, 'scrypt$hash-of-another')).resolves.toEqual({ before: server, checkedIn: false });
+      await expect(servers.checkInByName('box', update, '')).resolves.toEqual({ before: server, checkedIn: false });
+      await expect(servers.findById(server.id)).resolves.toEqual(server);
+      await expect(servers.findSeenSince(server.lastSeenAt)).resolves.toEqual([]);
+    });
+
+    it('does not check in a re-registered name with the hash of the server that held it before', async () => {
+      const old = aServer('box');
+      await servers.create(old);
+      await servers.deleteById(old.id);
+      const again = aServer('box', { passwordHash: 'scrypt$hash-of-the-new-box' });
+      await servers.create(again);
+      const update = { owner: old.owner, model: old.model, maxLength: 80, maxContentLength: 1024, lastSeenAt: old.lastSeenAt + 1 };
+      await expect(servers.checkInByName('box', update, old.passwordHash)).resolves.toEqual({ before: again, checkedIn: false });
+      await expect(servers.checkInByName('box', update, again.passwordHash)).resolves.toEqual({ before: again, checkedIn: true });
     });
 
     it('adds jobs to the stats and keeps the last PERFORMANCE_WINDOW of them, in order', async () => {
@@ -125,7 +148,7 @@ export function describeServerRepositoryContract(adapter: string, create: () => 
       for (const s of [old, recent, exact]) await servers.create(s);
       const names = async (): Promise<string[]> => (await servers.findSeenSince(t)).map((s) => s.name).sort();
       expect(await names()).toEqual(['recent']);
-      await servers.updateCheckIn(old.id, { owner: old.owner, model: old.model, maxLength: 80, maxContentLength: 1024, lastSeenAt: t + 50 });
+      await servers.checkInByName('old', { owner: old.owner, model: old.model, maxLength: 80, maxContentLength: 1024, lastSeenAt: t + 50 }, old.passwordHash);
       expect(await names()).toEqual(['old', 'recent']);
       expect((await servers.findSeenSince(t)).find((s) => s.name === 'old')).toEqual({ ...old, lastSeenAt: t + 50 });
     });
@@ -138,7 +161,7 @@ export function describeServerRepositoryContract(adapter: string, create: () => 
       await servers.updateSettings(server.id, { info: '' });
       await servers.updateSettings(server.id, { maintenance: true });
       const update = { owner: server.owner, model: 'other/model', maxLength: 40, maxContentLength: 512, lastSeenAt: server.lastSeenAt + 5_000 };
-      await servers.updateCheckIn(server.id, update);
+      await servers.checkInByName('box', update, server.passwordHash);
       await servers.addJob(server.id, { tokens: 3, seconds: 1 });
       const expected = { ...server, ...update, maintenance: true, info: '', tokensGenerated: 3, requestsFulfilled: 1, recentJobs: [{ tokens: 3, seconds: 1 }] };
       await expect(servers.findById(server.id)).resolves.toEqual(expected);

@@ -5,6 +5,13 @@ export interface CheckInUpdate extends ServerCapabilities {
   lastSeenAt: number;
 }
 
+export interface CheckInOutcome {
+  /** The server as it was before this check-in. */
+  before: KoboldServer;
+  /** Whether the update was applied (the proven hash was the server's). */
+  checkedIn: boolean;
+}
+
 /**
  * Port for the known servers. Async so that a networked store can implement it later; each update is
  * one call, so concurrent pops and submits cannot overwrite each other's changes.
@@ -19,7 +26,15 @@ export abstract class ServerRepository {
    * new server is stored durably (a crash right after cannot lose it); rejects when it cannot be.
    */
   abstract create(server: KoboldServer): Promise<KoboldServer>;
-  abstract updateCheckIn(id: string, update: CheckInUpdate): Promise<KoboldServer | undefined>;
+  /**
+   * A pop's check-in, in one step: the server holding `name` gets `update` (owner, model, limits, last
+   * seen) if `provenPasswordHash` is its password hash, i.e. the caller has verified the pop's password
+   * against that very hash; otherwise nothing changes. Answers the server as it was BEFORE the update
+   * and whether it was checked in, or undefined when no server holds the name. (One call, so a networked
+   * adapter pays one round trip for the pops of a known server; a caller without a proven hash reads the
+   * server here, checks the password against `before.passwordHash`, and calls again with it.)
+   */
+  abstract checkInByName(name: string, update: CheckInUpdate, provenPasswordHash: string | undefined): Promise<CheckInOutcome | undefined>;
   abstract addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined>;
   /** Changes its owner's settings (maintenance, info); answers the server after, undefined when there is none. */
   abstract updateSettings(id: string, settings: ServerSettings): Promise<KoboldServer | undefined>;
