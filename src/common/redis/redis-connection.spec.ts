@@ -45,6 +45,15 @@ describe('RedisConnection (against a real redis-server)', () => {
     await expect(connection.readinessProblem()).resolves.toBeNull();
   });
 
+  it('runs scripts first used in the same turn of the event loop, each once, in one automatic pipeline', async () => {
+    // With ioredis's defineCommand, a script defined after the turn's pipeline was made failed ("pipeline[name] is not a function").
+    const scripts = Array.from({ length: 5 }, (_, i) => new LuaScript(`kcTestFirstUse${i}`, 1, `return redis.call('INCRBY', KEYS[1], ${i + 1})`));
+    await connection.run((client) => client.script('FLUSH'));
+    const answers = await Promise.all(scripts.flatMap((script) => [1, 2, 3].map(() => connection.runScript(script, [connection.key('first-use')]))));
+    expect(answers).toHaveLength(15);
+    expect(redis.cli('GET', '{kc}:first-use')).toBe(String(3 * (1 + 2 + 3 + 4 + 5)));
+  });
+
   it('rethrows an error reply that is a bug of ours as is (a 500), not as an outage', async () => {
     await connection.run((client) => client.set(connection.key('s'), 'text'));
     const { error } = await timed(connection.runScript(COUNTER, [connection.key('s')], [1]));
