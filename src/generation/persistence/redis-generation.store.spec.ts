@@ -534,13 +534,20 @@ describe('RedisGenerationStore', () => {
       fc.record({ kind: fc.constant('cancel' as const), index: fc.nat() }),
       fc.record({ kind: fc.constant('restart' as const) }),
       fc.record({ kind: fc.constant('standing' as const), index: fc.nat(), offers: fc.subarray([0, 1, 2, 3]) }),
+      // The sweep forgetting the lines of offers no active server has (they are made again at their next pop).
+      fc.record({ kind: fc.constant('retain' as const), offers: fc.subarray([0, 1, 2, 3]) }),
     );
 
-    it('pops the same requests, skips the same counts and answers the same standings', async () => {
+    // Lines are derived data: dropped (past the line limit, or by the sweep) and made again, they answer the same.
+    it.each<[string, { maxOfferLines?: number }]>([
+      ['at most 64 lines', {}],
+      ['at most 2 lines in both, so lines are dropped and made again all the time', { maxOfferLines: 2 }],
+    ])('pops the same requests, skips the same counts and answers the same standings (%s)', async (_label, options) => {
+      const store = new RedisGenerationStore(connection, options);
       await fc.assert(
         fc.asyncProperty(fc.array(command, { minLength: 30, maxLength: 80, size: 'max' }), async (commands) => {
           await connection.run((client) => client.flushdb());
-          const queue = new PromptQueue();
+          const queue = new PromptQueue(options);
           const prompts: WaitingPrompt[] = [];
           const processing: { prompt: WaitingPrompt; generation: ProcessingGeneration }[] = [];
           let step = 0;
@@ -583,6 +590,10 @@ describe('RedisGenerationStore', () => {
                 queue.enqueue(prompt);
               }
               await expect(store.restartOverdue(1e12)).resolves.toBe(put);
+            } else if (c.kind === 'retain') {
+              const offers = c.offers.map((i) => OFFERS[i]);
+              queue.retainOffers(offers);
+              await store.retainOffers(offers);
             } else {
               if (prompts.length === 0) continue;
               const prompt = prompts[c.index % prompts.length];
