@@ -75,14 +75,14 @@ end
 -- A request as a table (nil when unknown), and the values of the extra fields asked for.
 local function load(id, extra)
   local key = reqKey(id)
-  local names = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'ln', 'lb' }
+  local names = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb' }
   local base = #names
   if extra then for _, name in ipairs(extra) do names[#names + 1] = name end end
   local v = redis.call('HMGET', key, unpack(names))
   if not v[1] then return nil end
   local r = { id = id, key = key, u = v[1], rk = v[2], models = v[3], mset = v[4], ml = tonumber(v[5]), mcl = tonumber(v[6]),
     n = tonumber(v[7]), sc = v[8], a = v[9], ca = v[10], la = v[11], un = tonumber(v[12]), pb = tonumber(v[13]), pr = tonumber(v[14]),
-    rs = tonumber(v[15]), cx = v[16] == '1', cnt = v[17] == '1', nt = tonumber(v[18]), ln = v[19] or '', lb = v[20] or '', w = {} }
+    rs = tonumber(v[15]), cx = v[16] == '1', cnt = v[17] == '1', nt = tonumber(v[18]), lo = v[19] or '', lb = v[20] or '', w = {} }
   r.waiting = r.un + r.pb
   local x = {}
   for i = base + 1, #names do x[#x + 1] = v[i] end
@@ -119,29 +119,40 @@ local function each(command, key, items)
   for i = 1, #items, 4000 do redis.call(command, key, unpack(items, i, math.min(i + 3999, #items))) end
 end
 
--- Lines made so far (a counter bumped by each new line): a request's 'lb' is its value when its 'ln' was
--- worked out, so 'ln' names every line that holds the request exactly while the two are equal.
-local linesMade
-local function lineBuilds()
-  if not linesMade then linesMade = redis.call('GET', P .. 'lines-made') or '0' end
-  return linesMade
+-- Changes of the set of lines (a counter bumped whenever a line is made or dropped). A request's 'lo'
+-- lists, for every line there was when it was worked out, '+' and the offer key where the line holds the
+-- request, or the skip reason's code (M, C, L) and the offer key where that offer counts it as skipped;
+-- 'lb' is the counter's value then. While 'lb' is the counter's value, 'lo' is exactly right.
+local linesChanged
+local function lineChanges()
+  if not linesChanged then linesChanged = redis.call('GET', P .. 'lines-changed') or '0' end
+  return linesChanged
 end
+local function lineChanged()
+  linesChanged = tostring(redis.call('INCR', P .. 'lines-changed'))
+  offerCache = nil
+end
+local REASON_CODE = { model = 'M', max_content_length = 'C', max_length = 'L' }
+local CODE_REASON = { M = 'model', C = 'max_content_length', L = 'max_length' }
 
 local function setWaiting(r, new)
   local old = r.waiting
   if new == old then return end
-  if new < old and new > 0 and r.lb == lineBuilds() then
-    -- A slot started (or a put-back one completed) and some still wait: only the lines that hold the
-    -- request change ('ln', see below; a line dropped since is a ZREM of nothing), no offer is parsed.
+  if new < old and r.lb == lineChanges() then
+    -- Slots started, completed or dropped, the lines unchanged since 'lo' was worked out: only the lines
+    -- that hold the request and the offers that count it change; no offer is parsed or matched.
     local members = {}
     for k = new, old - 1 do members[#members + 1] = r.a .. ':' .. k end
     each('ZREM', WHOLE, members)
-    for okey in string.gmatch(r.ln, '[^\\n]+') do each('ZREM', lineKey(okey), members) end
+    for code, okey in string.gmatch(r.lo, '([^\\n])([^\\n]*)') do
+      if code == '+' then each('ZREM', lineKey(okey), members)
+      elseif new == 0 then redis.call('HINCRBY', skipKey(okey), CODE_REASON[code], -1) end
+    end
+    if new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
     r.waiting = new
     return
   end
-  -- The lines that can serve the request, remembered in 'ln' (with 'lb') for the fast path above.
-  local servedBy = {}
+  local lo = {}
   if new > old then
     local args = {}
     for k = old, new - 1 do
@@ -153,8 +164,11 @@ local function setWaiting(r, new)
       local reason = skipReason(r, o)
       if reason == nil then
         each('ZADD', lineKey(o.key), args)
-        servedBy[#servedBy + 1] = o.key
-      elseif old == 0 then redis.call('HINCRBY', skipKey(o.key), reason, 1) end
+        lo[#lo + 1] = '+' .. o.key
+      else
+        if old == 0 then redis.call('HINCRBY', skipKey(o.key), reason, 1) end
+        lo[#lo + 1] = REASON_CODE[reason] .. o.key
+      end
     end
     if old == 0 then redis.call('ZADD', userKey(r.u), r.sc, userMember(r)) end
   else
@@ -165,18 +179,19 @@ local function setWaiting(r, new)
       local reason = skipReason(r, o)
       if reason == nil then
         each('ZREM', lineKey(o.key), members)
-        servedBy[#servedBy + 1] = o.key
-      elseif new == 0 then redis.call('HINCRBY', skipKey(o.key), reason, -1) end
+        lo[#lo + 1] = '+' .. o.key
+      else
+        if new == 0 then redis.call('HINCRBY', skipKey(o.key), reason, -1) end
+        lo[#lo + 1] = REASON_CODE[reason] .. o.key
+      end
     end
     if new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
   end
   r.waiting = new
-  -- (With nothing waiting it holds no line: the next change works them out again, from 0.)
-  if new == 0 then return end
-  local ln = table.concat(servedBy, '\\n')
-  if ln ~= r.ln or r.lb ~= lineBuilds() then
-    r.ln, r.lb = ln, lineBuilds()
-    set(r, 'ln', ln)
+  local joined = table.concat(lo, '\\n')
+  if joined ~= r.lo or r.lb ~= lineChanges() then
+    r.lo, r.lb = joined, lineChanges()
+    set(r, 'lo', joined)
     set(r, 'lb', r.lb)
   end
 end
@@ -283,7 +298,7 @@ if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR request ' .
 local a = string.format('%016d', redis.call('INCR', SEQ))
 local n = tonumber(ARGV[11])
 local r = { id = id, key = key, u = ARGV[5], rk = rk, models = ARGV[7], mset = ARGV[8], ml = tonumber(ARGV[9]), mcl = tonumber(ARGV[10]),
-  n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, ln = '', lb = '', waiting = 0, w = {} }
+  n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', waiting = 0, w = {} }
 r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[9], 'mcl', ARGV[10], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
   'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[14], 'params', ARGV[15] }
 redis.call('HSET', IDS, a, id .. '\\n' .. r.sc .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset)
@@ -315,6 +330,7 @@ if redis.call('ZADD', OFFERS, now, o.key) == 1 then
     local oldest = two[1] ~= o.key and two[1] or two[2]
     redis.call('DEL', lineKey(oldest), skipKey(oldest))
     redis.call('ZREM', OFFERS, oldest)
+    lineChanged()
   end
   -- Read once from the whole queue (already in serving order; a request's slots side by side), a chunk
   -- at a time, the wishes of a chunk's requests in one HMGET of 'ids'.
@@ -354,9 +370,8 @@ if redis.call('ZADD', OFFERS, now, o.key) == 1 then
     previousLast = last
   end
   redis.call('HSET', skip, 'model', counts.model, 'max_content_length', counts.max_content_length, 'max_length', counts.max_length)
-  -- Every request's remembered lines ('ln') now miss this one: the next change of each works them out again.
-  linesMade = tostring(redis.call('INCR', P .. 'lines-made'))
-  offerCache = nil
+  -- Every request's remembered lines ('lo') now miss this one: the next change of each works them out again.
+  lineChanged()
 end
 
 -- The priority usernames' best servable requests (each username's set is in serving order, its members
@@ -636,6 +651,7 @@ for _, okey in ipairs(redis.call('ZRANGE', OFFERS, 0, -1)) do
   if not keep[okey] then
     redis.call('DEL', lineKey(okey), skipKey(okey))
     redis.call('ZREM', OFFERS, okey)
+    lineChanged()
   end
 end
 return 0`,
