@@ -102,4 +102,10 @@ describe('ServersService: proofs of a server by password', () => {
     expect(servers.serversProvenBy('shared')).toEqual([alpha.id, beta.id]);
     expect(servers.serversProvenBy('other')).toEqual([]);
   });
+
+  it("keeps the proofs of one password for many servers (a v2 API key is the password of all its user's workers)", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push((await checkIn(`worker-${i}`, 'api-key')).id);
+    expect(servers.serversProvenBy('api-key')).toEqual(ids);
+  });
 });

@@ -368,6 +368,7 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         const generation = await started({ serverId: 's1' });
         await expect(submit(generation.generationId, 5000, 7, 'forged', ['s2'])).resolves.toEqual({ outcome: 'unproven', serverId: 's1' });
         await expect(submit(generation.generationId, 5000, 7, 'forged', [])).resolves.toEqual({ outcome: 'unproven', serverId: 's1' });
+        await expect(submit(generation.generationId, 5000, 7, 'forged', ['s11', 'xs1', 's'])).resolves.toEqual({ outcome: 'unproven', serverId: 's1' });
         await expect(store.findRequest(made.id)).resolves.toMatchObject({ generations: [], processing: 1, lastActivityAt: 2000 });
         await expect(store.findGeneration(generation.generationId)).resolves.toMatchObject({ state: 'processing' });
         await expect(fixture.credited.usage('alice')).resolves.toBe(0);

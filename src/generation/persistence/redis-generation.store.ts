@@ -217,7 +217,8 @@ export class RedisGenerationStore extends GenerationStore {
       this.serverPrefix,
       SERVER_JOBS_SUFFIX,
       PERFORMANCE_WINDOW,
-      ...submission.provenServerIds,
+      // One argument, whatever the number of ids (server ids hold no newline).
+      `\n${submission.provenServerIds.join('\n')}\n`,
     ])) as ['accepted', StoredRequest, StoredGeneration, number, number] | ['unproven', string] | ['unknown' | 'already-submitted' | 'slot-complete'];
     if (answer[0] === 'unproven') return { outcome: 'unproven', serverId: answer[1] };
     if (answer[0] !== 'accepted') return { outcome: answer[0] };

@@ -1,7 +1,13 @@
 /** Fingerprints remembered at most; past it, the one remembered first is forgotten. */
 export const MAX_PROVEN_FINGERPRINTS = 10_000;
-/** Servers remembered per fingerprint at most; past it, the one proven first is forgotten. */
-export const MAX_SERVERS_PER_FINGERPRINT = 8;
+/**
+ * Servers remembered per fingerprint at most; past it, the one proven first is forgotten. A server has one
+ * password, so the ids under all fingerprints together are never more than the servers known: the bound
+ * is for the list each submit sends to the store. It is not small because one password may be the
+ * password of many servers (the v2 API: one API key for all of a user's workers); a key shared by more
+ * workers than this has its oldest proofs forgotten, and their submits check the password again.
+ */
+export const MAX_SERVERS_PER_FINGERPRINT = 64;
 
 /**
  * What this instance has seen proven: "the password of this fingerprint is the password of these

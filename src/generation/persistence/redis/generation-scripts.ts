@@ -379,11 +379,12 @@ return { 'started', genId, r.id, deadline, x[1], x[2], r.models, tostring(r.ml),
 
 /**
  * A submit. ARGV: generationId, text, now, tokens, server key prefix, server jobs suffix, performance
- * window, then the proven server ids. Refuses ({'unproven', server id}) unless the generation's server is
- * among the proven ids and exists; reads its owner; takes the text and credits the requester's usage, the
- * owner's contribution and the server's job (RECORD_JOB_LUA) in the same step. O(1), or O(L × log N) when
- * a late text takes a put-back slot out of line. Answers {'accepted', request, generation, became done
- * (1/0), cancelled (1/0)}, {'unproven', server id} or {refusal}.
+ * window, the proven server ids (joined by and wrapped in "\n"). Refuses ({'unproven', server id}) unless
+ * the generation's server is among the proven ids and exists; reads its owner; takes the text and credits
+ * the requester's usage, the owner's contribution and the server's job (RECORD_JOB_LUA) in the same step.
+ * O(1) (plus the length of the proven ids), or O(L × log N) when a late text takes a put-back slot out of
+ * line. Answers {'accepted', request, generation, became done (1/0), cancelled (1/0)}, {'unproven', server
+ * id} or {refusal}.
  */
 export const SUBMIT = script(
   'kcGenSubmit',
@@ -396,12 +397,7 @@ local r, x = load(g[1], { slotField })
 if not r then return { 'unknown' } end
 -- The submitter proved to be the generation's server, which still exists: its owner now is credited.
 local server, owner = ARGV[8] .. g[2], false
-for i = 11, #ARGV do
-  if ARGV[i] == g[2] then
-    owner = redis.call('HGET', server, 'owner')
-    break
-  end
-end
+if string.find(ARGV[11], '\\n' .. g[2] .. '\\n', 1, true) then owner = redis.call('HGET', server, 'owner') end
 if not owner then return { 'unproven', g[2] } end
 local slotValue = x[1] or ''
 local state = genState(slotValue, genId)
