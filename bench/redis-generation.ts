@@ -150,15 +150,15 @@ async function runShape(lines: number, rows: string[]): Promise<void> {
         else known.cpuPerOp = Math.min(known.cpuPerOp, m.cpuPerOp);
       };
       for (let round = 0; round < ROUNDS; round++) {
-        const startedOnes: StartedGeneration[] = [];
+        const startedOnes: (StartedGeneration & { serverId: string })[] = [];
         const pop = await measure(connection, OPS, async (i) => {
           const taken = await take(i, offers[i % offers.length]);
-          if ('requestId' in taken) startedOnes.push(taken);
+          if ('requestId' in taken) startedOnes.push({ ...taken, serverId: `server-${i % serverCount}` });
         });
         keep('pop', pop, startedOnes.length);
         if (startedOnes.length > 0) {
           const submit = await measure(connection, startedOnes.length, (i) =>
-            store.submit({ generationId: startedOnes[i].generationId, text: 'y'.repeat(400), now: now + 2_000, credit: { tokens: 80, serverOwner: `owner-${i % 10}` } }),
+            store.submit({ generationId: startedOnes[i].generationId, text: 'y'.repeat(400), now: now + 2_000, tokens: 80, provenServerIds: [startedOnes[i].serverId] }),
           );
           keep('submit', submit, startedOnes.length);
           // Keep the queue at its size: as many new requests as the pops took slots.

@@ -462,6 +462,8 @@ describe('v2 errors: one body shape with a message, and the status codes the cli
     const job = await popJob(app.http, key, scribePopBody('w', NERYS_13B), 1);
     const noText = await app.http.post('/api/v2/generate/text/submit').set('apikey', key).send({ id: job.id }).expect(400);
     expect(noText.body.message).toBe('generation must be a string unless state is "faulted"');
+    const nullText = await app.http.post('/api/v2/generate/text/submit').set('apikey', key).send({ id: job.id, generation: null }).expect(400);
+    expect(nullText.body.message).toBe('generation must be a string unless state is "faulted"');
   });
 
   it('403 when a worker submits a job another key\'s worker popped, or takes a name held by a v1 bridge', async () => {

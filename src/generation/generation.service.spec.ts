@@ -1,4 +1,4 @@
-import { INestApplicationContext, NotFoundException } from '@nestjs/common';
+import { INestApplicationContext, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { startAppContext, TestContext } from '../../test/support/app-context';
 import { ServersService } from '../servers/servers.service';
 import { GenerationService } from './generation.service';
@@ -162,5 +162,85 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
     expect(retain).toHaveBeenLastCalledWith([expect.objectContaining({ model: 'm', maxLength: 512, maxContentLength: 2048 })]);
     await advance(300 * SECOND);
     expect(retain).toHaveBeenLastCalledWith([]);
+  });
+});
+
+describe('GenerationService.submit: the proof of the server by password', () => {
+  let app: TestContext;
+  let generation: GenerationService;
+  let servers: ServersService;
+  let store: GenerationStore;
+
+  beforeEach(async () => {
+    app = await startAppContext();
+    generation = app.context.get(GenerationService);
+    servers = app.context.get(ServersService);
+    store = app.context.get(GenerationStore);
+  });
+  afterEach(() => app.close());
+
+  const pop = (name: string, password: string) => generation.pop({ username: 'owner', password, name, model: 'm' }, () => '10.0.0.1');
+
+  async function popped(name: string, password: string): Promise<string> {
+    await generation.createRequest({ prompt: 'p' });
+    const job = await pop(name, password);
+    if (job.id === null) throw new Error('nothing popped');
+    return job.id;
+  }
+
+  it('needs no password check, and one store step, once this instance saw the password proven for the server', async () => {
+    const first = await popped('alpha', 'pw-a');
+    const authenticate = jest.spyOn(servers, 'authenticate');
+    const submit = jest.spyOn(store, 'submit');
+    const findGeneration = jest.spyOn(store, 'findGeneration');
+    await expect(generation.submit(first, 'pw-a', 'one two')).resolves.toEqual({ reward: expect.any(Number) });
+    const second = await popped('alpha', 'pw-a');
+    await expect(generation.submit(second, 'pw-a', 'three')).resolves.toEqual({ reward: expect.any(Number) });
+    expect(authenticate).not.toHaveBeenCalled();
+    expect(findGeneration).not.toHaveBeenCalled();
+    expect(submit).toHaveBeenCalledTimes(2);
+  });
+
+  it('checks the password once, then remembers it, when this instance has not seen it proven (another instance took the pop)', async () => {
+    const id = await popped('alpha', 'pw-a');
+    const [alpha] = await servers.findActive();
+    jest.spyOn(servers, 'serversProvenBy').mockReturnValueOnce([]);
+    const authenticate = jest.spyOn(servers, 'authenticate');
+    await expect(generation.submit(id, 'pw-a', 'text')).resolves.toMatchObject({ reward: 1 });
+    expect(authenticate).toHaveBeenCalledTimes(1);
+    expect(authenticate).toHaveBeenCalledWith(alpha.id, 'pw-a', expect.any(Function));
+    await expect(store.findRequest((await store.findGeneration(id))?.requestId ?? '')).resolves.toMatchObject({ generations: ['text'], done: true });
+    expect(servers.serversProvenBy('pw-a')).toEqual([alpha.id]);
+  });
+
+  it('answers 401 for a wrong password, and changes nothing', async () => {
+    const id = await popped('alpha', 'pw-a');
+    await expect(generation.submit(id, 'wrong', 'forged')).rejects.toThrow(UnauthorizedException);
+    await expect(store.findGeneration(id)).resolves.toMatchObject({ state: 'processing' });
+    await expect(generation.submit(id, 'pw-a', 'real')).resolves.toMatchObject({ reward: 1 });
+  });
+
+  it('does not take a password proven for server A as proof for server B, even when A and B share an owner', async () => {
+    await popped('alpha', 'pw-a');
+    await pop('beta', 'pw-b');
+    const ofBeta = await popped('beta', 'pw-b');
+    const [alpha] = (await servers.findActive()).filter((s) => s.name === 'alpha');
+    expect(servers.serversProvenBy('pw-a')).toEqual([alpha.id]);
+    await expect(generation.submit(ofBeta, 'pw-a', 'forged')).rejects.toThrow(UnauthorizedException);
+    await expect(store.findGeneration(ofBeta)).resolves.toMatchObject({ state: 'processing' });
+    expect(servers.serversProvenBy('pw-a')).toEqual([alpha.id]);
+  });
+
+  it('answers 401 when the server is deleted between the password check and the submit', async () => {
+    const id = await popped('alpha', 'pw-a');
+    jest.spyOn(servers, 'serversProvenBy').mockReturnValueOnce([]);
+    const authenticate = servers.authenticate.bind(servers);
+    jest.spyOn(servers, 'authenticate').mockImplementationOnce(async (serverId, password, address) => {
+      const server = await authenticate(serverId, password, address);
+      await servers.deleteById(serverId);
+      return server;
+    });
+    await expect(generation.submit(id, 'pw-a', 'text')).rejects.toThrow(UnauthorizedException);
+    await expect(store.findGeneration(id)).resolves.toMatchObject({ state: 'processing' });
   });
 });

@@ -7,12 +7,13 @@ import {
   NotFoundException,
   PayloadTooLargeException,
   ServiceUnavailableException,
+  UnauthorizedException,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { ClusterMetrics } from '../metrics/cluster-metrics.service';
 import { KoboldServer, tokensPerSecond } from '../servers/domain/kobold-server';
-import { ClientAddress, ServersService } from '../servers/servers.service';
+import { ClientAddress, ServersService, WRONG_SERVER_PASSWORD } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
 import { deadlineRuleFor } from './domain/deadline';
 import { offerKey, ServerOffer, skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
@@ -277,14 +278,22 @@ export class GenerationService {
   /**
    * A bridge hands in a finished generation; credits its tokens and completes the slot. A late text
    * from a server that missed its deadline still completes the slot if nobody else has.
+   *
+   * One store step when this instance has seen the password proven for the generation's server before
+   * (a pop's check-in or an earlier submit: ServersService.serversProvenBy); otherwise the store answers
+   * 'unproven' without any change, the password is checked against the server (401/429 as on a pop; the
+   * proof is then remembered) and the submit is made again for that server.
    */
   async submit(id: string, password: string, text: string, clientAddress: ClientAddress = () => 'unknown'): Promise<SubmitResult> {
-    const generation = await this.store.findGeneration(id);
-    if (!generation) throw this.unknownGeneration(id);
-    const server = await this.servers.authenticate(generation.serverId, password, clientAddress);
     const reward = countTokens(text);
     const now = Date.now();
-    const result = await this.store.submit({ generationId: id, text, now, credit: { tokens: reward, serverOwner: server.owner } });
+    let result = await this.store.submit({ generationId: id, text, now, tokens: reward, provenServerIds: this.servers.serversProvenBy(password) });
+    if (result.outcome === 'unproven') {
+      await this.servers.authenticate(result.serverId, password, clientAddress);
+      result = await this.store.submit({ generationId: id, text, now, tokens: reward, provenServerIds: [result.serverId] });
+      // The server was deleted in between: as authenticate answers for a server that does not exist.
+      if (result.outcome === 'unproven') throw new UnauthorizedException(WRONG_SERVER_PASSWORD);
+    }
     switch (result.outcome) {
       case 'unknown':
         throw this.unknownGeneration(id);

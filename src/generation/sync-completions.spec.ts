@@ -47,7 +47,7 @@ describe('SyncCompletions', () => {
   }
 
   const submit = (generation: StartedGeneration, text: string) =>
-    store.submit({ generationId: generation.generationId, text, now: 1, credit: { tokens: 1, serverOwner: 'o' } });
+    store.submit({ generationId: generation.generationId, text, now: 1, tokens: 1, provenServerIds: ['s'] });
 
   /** Settles `promise` into a plain outcome without waiting for it. */
   function watch<T>(promise: Promise<T>): { outcome?: { value?: T; error?: unknown } } {

@@ -179,7 +179,8 @@ export class HordeService {
         await this.generation.giveUp(body.id, worker.apiKey, clientAddress);
         return { reward: 0 };
       }
-      if (body.generation === undefined) throw new BadRequestException('generation must be a string unless state is "faulted"');
+      // (null passes the DTO's @IsOptional: refused here as well, before any token is counted.)
+      if (typeof body.generation !== 'string') throw new BadRequestException('generation must be a string unless state is "faulted"');
       const { reward } = await this.generation.submit(body.id, worker.apiKey, body.generation, clientAddress);
       return { reward };
     } catch (error) {

@@ -139,3 +139,50 @@ describe('ServersService: the check-in of a known server', () => {
     await expect(checkIn(other.service, 'new-pw', T0 + 4_000)).resolves.toMatchObject({ id: again.id, lastSeenAt: T0 + 4_000 });
   });
 });
+
+describe('ServersService: proofs of a server by password', () => {
+  let app: TestContext;
+  let servers: ServersService;
+  let repository: ServerRepository;
+
+  const checkIn = (name: string, password: string) =>
+    servers.checkIn({ name, username: 'owner', password, model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '10.0.0.1' });
+
+  beforeEach(async () => {
+    app = await startAppContext();
+    servers = app.context.get(ServersService);
+    repository = app.context.get(ServerRepository);
+  });
+
+  afterEach(() => app.close());
+
+  it('remembers a password proven by a registration, a later check-in or an authenticate; never a wrong one', async () => {
+    const alpha = await checkIn('alpha', 'pw-a');
+    expect(servers.serversProvenBy('pw-a')).toEqual([alpha.id]);
+    await checkIn('alpha', 'pw-a');
+    expect(servers.serversProvenBy('pw-a')).toEqual([alpha.id]);
+    await expect(checkIn('alpha', 'wrong')).rejects.toThrow(UnauthorizedException);
+    await expect(servers.authenticate(alpha.id, 'wrong', () => '10.0.0.1')).rejects.toThrow(UnauthorizedException);
+    expect(servers.serversProvenBy('wrong')).toEqual([]);
+    // A server stored by another instance, whose password this one has never seen.
+    const beta = await repository.create(aServer('beta', { passwordHash: await new PasswordHasher().hash('pw-b') }));
+    expect(servers.serversProvenBy('pw-b')).toEqual([]);
+    await servers.authenticate(beta.id, 'pw-b', () => '10.0.0.1');
+    expect(servers.serversProvenBy('pw-b')).toEqual([beta.id]);
+  });
+
+  it('proves each server on its own: one password shared by two servers proves both only once verified for both', async () => {
+    const alpha = await checkIn('alpha', 'shared');
+    const beta = await repository.create(aServer('beta', { passwordHash: await new PasswordHasher().hash('shared') }));
+    expect(servers.serversProvenBy('shared')).toEqual([alpha.id]);
+    await checkIn('beta', 'shared');
+    expect(servers.serversProvenBy('shared')).toEqual([alpha.id, beta.id]);
+    expect(servers.serversProvenBy('other')).toEqual([]);
+  });
+
+  it("keeps the proofs of one password for many servers (a v2 API key is the password of all its user's workers)", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push((await checkIn(`worker-${i}`, 'api-key')).id);
+    expect(servers.serversProvenBy('api-key')).toEqual(ids);
+  });
+});

@@ -4,6 +4,7 @@ import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
 import { AppConfig } from '../config/app-config';
 import { isActive, KoboldServer, ServerCapabilities, ServerJob, ServerSettings } from './domain/kobold-server';
 import { PasswordHasher } from './domain/password-hasher';
+import { PasswordProofs } from './domain/password-proofs';
 import { RegistrationBudgetStore } from './persistence/registration-budget.store';
 import { CheckInUpdate, ServerRepository } from './persistence/server.repository';
 import { StaleServersCursor } from './persistence/stale-servers-cursor';
@@ -13,6 +14,9 @@ import { StaleServersCursor } from './persistence/stale-servers-cursor';
  * is read, and a pop with a known password never needs it.
  */
 export type ClientAddress = () => string;
+
+/** The 401 of authenticate: a wrong password, or no such server (any more). */
+export const WRONG_SERVER_PASSWORD = 'Wrong password for the server that took this generation';
 
 export interface CheckIn extends ServerCapabilities {
   name: string;
@@ -49,6 +53,8 @@ export class ServersService {
    * and the repository checks the name still has that hash in the same step as the check-in.
    */
   private readonly verifiedHashByName = new Map<string, string>();
+  /** Passwords this instance verified, by fingerprint, and the servers they are the password of (see serversProvenBy). */
+  private readonly proofs = new PasswordProofs();
 
   constructor(
     private readonly servers: ServerRepository,
@@ -119,6 +125,7 @@ export class ServersService {
     if (server.id !== candidate.id) return undefined;
     this.logger.log(`New server "${server.name}" (${server.id}) of ${server.owner} with ${server.model}`);
     this.rememberVerified(server.name, server.passwordHash);
+    this.rememberProof(server.id, checkIn.password);
     this.listVersion += 1;
     return server;
   }
@@ -143,32 +150,59 @@ export class ServersService {
     this.verifiedHashByName.set(name, passwordHash);
   }
 
-  /** The server, if `password` is its password; otherwise 401 (429 after too many wrong ones). */
+  /** The server, if `password` is its password; otherwise 401 (429 after too many wrong ones). Remembered as a proof (serversProvenBy). */
   async authenticate(serverId: string, password: string, clientAddress: ClientAddress): Promise<KoboldServer> {
     const server = await this.servers.findById(serverId);
     if (!server || !(await this.isPasswordOf(server, password, clientAddress))) {
-      throw new UnauthorizedException('Wrong password for the server that took this generation');
+      throw new UnauthorizedException(WRONG_SERVER_PASSWORD);
     }
     return server;
   }
 
   /**
+   * The ids of the servers whose password this instance has seen `password` to be (on a check-in or an
+   * authenticate), as far as it remembers (bounded, per instance, lost on restart). A server's password
+   * never changes, so each id is proven for good; a server missing here may still be the password's
+   * (authenticate then checks it, and remembers it). A submit sends these to the store, which checks the
+   * generation's server among them in the same step as it takes the text (GenerationStore.submit).
+   */
+  serversProvenBy(password: string): string[] {
+    return this.proofs.serversProvenBy(this.passwords.fingerprint(password));
+  }
+
+  /**
    * Whether `password` is the server's. A password verified before is recognised at once; any other
    * is a guess until scrypt says otherwise, and counts against the wrong-password limit (429 over it,
-   * before any hashing), so guesses never touch the server's own pop budget.
+   * before any hashing), so guesses never touch the server's own pop budget. A right one is remembered as
+   * a proof (serversProvenBy).
    */
   private async isPasswordOf(server: KoboldServer, password: string, clientAddress: ClientAddress): Promise<boolean> {
-    if (this.passwords.remembers(password, server.passwordHash)) return true;
+    if (this.passwords.remembers(password, server.passwordHash)) {
+      this.rememberProof(server.id, password);
+      return true;
+    }
     const address = clientAddress();
     await this.authFailures.beginGuess(server.name, address);
     const right = await this.passwords.verify(password, server.passwordHash);
-    if (right) await this.authFailures.guessWasRight(server.name, address);
-    else this.authFailures.guessWasWrong(server.name, address);
+    if (right) {
+      this.rememberProof(server.id, password);
+      await this.authFailures.guessWasRight(server.name, address);
+    } else this.authFailures.guessWasWrong(server.name, address);
     return right;
+  }
+
+  /** `password` was verified for the server `serverId`: remembered by its fingerprint, never in plain text. */
+  private rememberProof(serverId: string, password: string): void {
+    this.proofs.remember(this.passwords.fingerprint(password), serverId);
   }
 
   async recordJob(serverId: string, job: ServerJob): Promise<void> {
     await this.servers.addJob(serverId, job);
+  }
+
+  /** A server by id, stale ones included, or undefined. */
+  findById(id: string): Promise<KoboldServer | undefined> {
+    return this.servers.findById(id);
   }
 
   /** A server by id, stale ones included; 404 otherwise. */

@@ -3,7 +3,7 @@ import { ServersService } from '../../servers/servers.service';
 import { UserRepository } from '../../users/persistence/user.repository';
 import { GenerationCredit, GenerationLedger } from './generation-ledger';
 
-/** The in-memory store's ledger: credits the users (usage, contributions) and the server's job through their stores. */
+/** The in-memory store's ledger: credits the users (usage, contributions) and the server's job through their stores; reads owners from the servers. */
 @Injectable()
 export class AccountsLedger extends GenerationLedger {
   constructor(
@@ -20,5 +20,9 @@ export class AccountsLedger extends GenerationLedger {
       this.users.addUsage(credit.requester, credit.tokens),
       this.users.addContribution(credit.serverOwner, credit.tokens),
     ]);
+  }
+
+  async ownerOf(serverId: string): Promise<string | undefined> {
+    return (await this.servers.findById(serverId))?.owner;
   }
 }

@@ -13,9 +13,16 @@ export interface GenerationCredit {
 /**
  * Where the in-memory GenerationStore credits an accepted submit (the users' usage and contributions,
  * the server's jobs), right after the acceptance and in the same turn of the event loop, so no second
- * acceptance of the generation can come in between. The Redis adapter needs none: its submit script
- * credits the Redis users and servers itself.
+ * acceptance of the generation can come in between; and where it reads the owner of the generation's
+ * server (ownerOf) before that turn. The Redis adapter needs none: its submit script reads the owner
+ * and credits the Redis users and servers itself.
  */
 export abstract class GenerationLedger {
   abstract credit(credit: GenerationCredit): Promise<void>;
+
+  /**
+   * The owner of the server now, or undefined when there is no such server: asked by a submit before it
+   * accepts (the owner credited is the owner at submit; no server, no acceptance).
+   */
+  abstract ownerOf(serverId: string): Promise<string | undefined>;
 }

@@ -15,8 +15,12 @@ export interface CreditedTotals {
 export interface GenerationStoreFixture {
   store: GenerationStore;
   credited: CreditedTotals;
-  /** Makes a server known to the accounts the store credits (a no-op where credits need no server record). Called before its first pop. */
+  /** Makes a server known to the accounts the store credits and reads owners from. Called before its first pop. */
   addServer(serverId: string, owner: string): Promise<void>;
+  /** The server's owner changes (as on a check-in by another username). */
+  changeOwner(serverId: string, owner: string): Promise<void>;
+  /** The server is deleted. */
+  removeServer(serverId: string): Promise<void>;
   dispose?: () => Promise<void>;
 }
 
@@ -85,8 +89,9 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
       return order;
     }
 
-    function submit(generationId: string, now = 5000, tokens = 7, text = `text of ${generationId}`) {
-      return store.submit({ generationId, text, now, credit: { tokens, serverOwner: 'owner' } });
+    /** A submit proven to be of s1 or s2 (the servers of every test). */
+    function submit(generationId: string, now = 5000, tokens = 7, text = `text of ${generationId}`, provenServerIds: readonly string[] = ['s1', 's2']) {
+      return store.submit({ generationId, text, now, tokens, provenServerIds });
     }
 
     /**
@@ -311,14 +316,14 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         const made = await enqueue({ n: 2, username: 'alice' });
         const first = await started({ now: 2000 });
         const second = await started({ now: 2000, serverId: 's2' });
-        const accepted = await store.submit({ generationId: first.generationId, text: 'one', now: 5000, credit: { tokens: 7, serverOwner: 'owner' } });
+        const accepted = await store.submit({ generationId: first.generationId, text: 'one', now: 5000, tokens: 7, provenServerIds: ['s1'] });
         expect(accepted).toEqual({
           outcome: 'accepted',
           request: expect.objectContaining({ id: made.id, generations: ['one'], waiting: 0, processing: 1, done: false, lastActivityAt: 5000 }),
           generation: expect.objectContaining({ id: first.generationId, state: 'submitted' }),
           completedRequest: false,
         });
-        const last = await store.submit({ generationId: second.generationId, text: 'two', now: 6000, credit: { tokens: 5, serverOwner: 'owner2' } });
+        const last = await store.submit({ generationId: second.generationId, text: 'two', now: 6000, tokens: 5, provenServerIds: ['s2'] });
         expect(last).toMatchObject({ outcome: 'accepted', request: { generations: ['one', 'two'], done: true }, completedRequest: true });
         await expect(fixture.credited.usage('alice')).resolves.toBe(12);
         await expect(fixture.credited.contributions('owner')).resolves.toBe(7);
@@ -356,6 +361,46 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(submit(generation.generationId)).resolves.toEqual({ outcome: 'already-submitted' });
         await expect(fixture.credited.usage('alice')).resolves.toBe(7);
         await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 1, tokens: 7 });
+      });
+
+      it("refuses, as unproven, a generation of a server not among the proven ones, without any change or credit; the server's own submit is accepted later", async () => {
+        const made = await enqueue();
+        const generation = await started({ serverId: 's1' });
+        await expect(submit(generation.generationId, 5000, 7, 'forged', ['s2'])).resolves.toEqual({ outcome: 'unproven', serverId: 's1' });
+        await expect(submit(generation.generationId, 5000, 7, 'forged', [])).resolves.toEqual({ outcome: 'unproven', serverId: 's1' });
+        await expect(submit(generation.generationId, 5000, 7, 'forged', ['s11', 'xs1', 's'])).resolves.toEqual({ outcome: 'unproven', serverId: 's1' });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ generations: [], processing: 1, lastActivityAt: 2000 });
+        await expect(store.findGeneration(generation.generationId)).resolves.toMatchObject({ state: 'processing' });
+        await expect(fixture.credited.usage('alice')).resolves.toBe(0);
+        await expect(fixture.credited.contributions('owner2')).resolves.toBe(0);
+        await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 0 });
+        await expect(submit(generation.generationId, 6000, 7, 'real', ['s2', 's1'])).resolves.toMatchObject({ outcome: 'accepted', request: { generations: ['real'] } });
+        await expect(fixture.credited.contributions('owner')).resolves.toBe(7);
+        // Unknown comes first; once submitted, an unproven submit is still told 'unproven', not 'already-submitted'.
+        await expect(submit('nope', 6000, 7, 'x', [])).resolves.toEqual({ outcome: 'unknown' });
+        await expect(submit(generation.generationId, 6000, 7, 'again', ['s2'])).resolves.toEqual({ outcome: 'unproven', serverId: 's1' });
+      });
+
+      it('refuses, as unproven, a generation whose server no longer exists, without credit', async () => {
+        const made = await enqueue();
+        const generation = await started({ serverId: 's2' });
+        await fixture.removeServer('s2');
+        await expect(submit(generation.generationId)).resolves.toEqual({ outcome: 'unproven', serverId: 's2' });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ generations: [], processing: 1 });
+        await expect(fixture.credited.usage('alice')).resolves.toBe(0);
+        await expect(fixture.credited.contributions('owner2')).resolves.toBe(0);
+      });
+
+      it("credits the contribution to the server's owner at the time of the submit", async () => {
+        await enqueue({ n: 2 });
+        const first = await started({ serverId: 's1' });
+        const second = await started({ serverId: 's1' });
+        await submit(first.generationId, 5000, 7);
+        await fixture.changeOwner('s1', 'carol');
+        await submit(second.generationId, 5000, 5);
+        await expect(fixture.credited.contributions('owner')).resolves.toBe(7);
+        await expect(fixture.credited.contributions('carol')).resolves.toBe(5);
+        await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 2, tokens: 12 });
       });
 
       it('accepts and credits only one of concurrent submits of a generation', async () => {

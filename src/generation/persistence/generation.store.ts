@@ -48,15 +48,18 @@ export abstract class GenerationStore {
   abstract findGeneration(id: string): Promise<GenerationRecord | undefined>;
 
   /**
-   * A submit: takes the generation's text and, in the same atomic step, credits `credit`: the
-   * requester's (request username's) usage += tokens, `serverOwner`'s contributions += tokens, and one
-   * job of `tokens` in `(now − startedAt) / 1000` seconds for the generation's server. Refused without
-   * any change, and without credit, when the generation is unknown ('unknown'), was already submitted
-   * ('already-submitted', checked first), or its slot was completed by another attempt after this one
-   * missed its deadline ('slot-complete'). A late text of an overdue attempt whose slot is not complete
-   * is accepted: it completes the slot (a waiting put-back slot leaves the line; a redo in progress is
-   * superseded and its own submit later gets 'slot-complete'). A text for a cancelled request is still
-   * taken and credited. Counts as activity.
+   * A submit: checks that the generation's server is among `provenServerIds` (the servers the caller has
+   * proven the submitter to be, by password) and still exists, then takes the generation's text and, in
+   * the same atomic step, credits `tokens`: the requester's (request username's) usage, the contributions
+   * of the server's owner as it is at this submit (read by the store), and one job of `tokens` in
+   * `(now − startedAt) / 1000` seconds for the generation's server. Refused without any change, and
+   * without credit, in this order: the generation is unknown ('unknown'); its server is not among
+   * `provenServerIds` or no longer exists ('unproven', with the server's id, so that the caller can prove
+   * it and submit again); it was already submitted ('already-submitted'); or its slot was completed by
+   * another attempt after this one missed its deadline ('slot-complete'). A late text of an overdue
+   * attempt whose slot is not complete is accepted: it completes the slot (a waiting put-back slot leaves
+   * the line; a redo in progress is superseded and its own submit later gets 'slot-complete'). A text for
+   * a cancelled request is still taken and credited. Counts as activity.
    */
   abstract submit(submission: Submission): Promise<SubmitOutcome>;
 
@@ -196,12 +199,10 @@ export interface Submission {
   generationId: string;
   text: string;
   now: number;
-  credit: {
-    /** Tokens of the text: the requester's usage, the owner's contribution, the server's job. */
-    tokens: number;
-    /** The owner of the server that took the generation. */
-    serverOwner: string;
-  };
+  /** Tokens of the text: the requester's usage, the owner's contribution, the server's job. */
+  tokens: number;
+  /** The servers the submitter has proven to be (ServersService.serversProvenBy): the generation's server must be one of them. */
+  provenServerIds: readonly string[];
 }
 
 export type SubmitOutcome =
@@ -213,6 +214,8 @@ export type SubmitOutcome =
       /** This submit made the request done (for the completion metric). */
       completedRequest: boolean;
     }
+  /** The generation exists, but its server is not among `provenServerIds` or no longer exists: nothing changed. */
+  | { outcome: 'unproven'; serverId: string }
   | { outcome: 'unknown' | 'already-submitted' | 'slot-complete' };
 
 export type AbandonOutcome =

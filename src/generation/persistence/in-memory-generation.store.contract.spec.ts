@@ -4,7 +4,8 @@ import { GenerationCredit } from './generation-ledger';
 import { InMemoryGenerationStore } from './in-memory-generation.store';
 
 describeGenerationStoreContract('in memory', (): Promise<GenerationStoreFixture> => {
-  const ledger = new RecordingLedger();
+  // No server exists but those added.
+  const ledger = new RecordingLedger(null);
   const sum = (pick: (c: GenerationCredit) => boolean, value: (c: GenerationCredit) => number): number =>
     ledger.credits.filter(pick).reduce((total, c) => total + value(c), 0);
   return Promise.resolve({
@@ -19,6 +20,8 @@ describeGenerationStoreContract('in memory', (): Promise<GenerationStoreFixture>
           seconds: sum((c) => c.serverId === serverId, (c) => c.seconds),
         }),
     },
-    addServer: () => Promise.resolve(),
+    addServer: (serverId, owner) => Promise.resolve(void ledger.owners.set(serverId, owner)),
+    changeOwner: (serverId, owner) => Promise.resolve(void ledger.owners.set(serverId, owner)),
+    removeServer: (serverId) => Promise.resolve(void ledger.owners.delete(serverId)),
   });
 });

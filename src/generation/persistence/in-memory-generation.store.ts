@@ -127,9 +127,15 @@ export class InMemoryGenerationStore extends GenerationStore {
   }
 
   async submit(submission: Submission): Promise<SubmitOutcome> {
+    const known = this.generations.get(submission.generationId);
+    if (!known || !this.prompts.has(known.promptId)) return UNKNOWN;
+    if (!submission.provenServerIds.includes(known.serverId)) return Promise.resolve({ outcome: 'unproven', serverId: known.serverId });
+    // Read before the turn that checks and accepts, which awaits nothing until the credit has started.
+    const serverOwner = await this.ledger.ownerOf(known.serverId);
     const generation = this.generations.get(submission.generationId);
     const prompt = generation && this.prompts.get(generation.promptId);
     if (!generation || !prompt) return UNKNOWN;
+    if (serverOwner === undefined) return { outcome: 'unproven', serverId: generation.serverId };
     const wasDone = prompt.done;
     const refusal = prompt.finishSlot(generation, submission.text, submission.now);
     if (refusal === 'already-submitted') return ALREADY_SUBMITTED;
@@ -139,9 +145,9 @@ export class InMemoryGenerationStore extends GenerationStore {
     // Started in this same turn, right after the acceptance: no second acceptance can come in between.
     const credited = this.ledger.credit({
       requester: prompt.username,
-      serverOwner: submission.credit.serverOwner,
+      serverOwner,
       serverId: generation.serverId,
-      tokens: submission.credit.tokens,
+      tokens: submission.tokens,
       seconds: (submission.now - generation.startedAt) / 1000,
     });
     const completedRequest = !wasDone && prompt.done;

@@ -1,5 +1,5 @@
 import { useTestRedis } from '../../../test/support/redis-server';
-import { RedisServerRepository } from '../../servers/persistence/redis-server.repository';
+import { RedisServerRepository, serverKeys } from '../../servers/persistence/redis-server.repository';
 import { RedisUserRepository } from '../../users/persistence/redis-user.repository';
 import { describeGenerationStoreContract } from './generation.store.contract';
 import { RedisGenerationStore } from './redis-generation.store';
@@ -28,6 +28,12 @@ describeGenerationStoreContract('Redis', async () => {
         id: serverId, name: `server ${serverId}`, owner, passwordHash: 'scrypt$test', model: 'm', maxLength: 80, maxContentLength: 1024,
         tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
       });
+    },
+    changeOwner: async (serverId, owner) => {
+      await connection.run((client) => client.hset(serverKeys(connection, serverId)[0], 'owner', owner));
+    },
+    removeServer: async (serverId) => {
+      await servers.deleteById(serverId);
     },
   };
 });

@@ -31,6 +31,16 @@ function newRequest(overrides: Partial<NewRequest> = {}, wishes: Partial<PromptW
   };
 }
 
+/** The servers the tests pop as (each created in Redis, owner bob), all proven to the submits. */
+const PROVEN = ['server-1', 'server-a', 'server-b'];
+
+async function addServer(connection: RedisConnection, id: string): Promise<void> {
+  await new RedisServerRepository(connection).create({
+    id, name: `box ${id}`, owner: 'bob', passwordHash: 'x', model: 'nerys', maxLength: 80, maxContentLength: 1024,
+    tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
+  });
+}
+
 let nextGeneration = 0;
 async function pop(
   store: RedisGenerationStore,
@@ -59,6 +69,7 @@ describe('RedisGenerationStore', () => {
   beforeEach(async () => {
     connection = await redis.flush();
     store = new RedisGenerationStore(connection);
+    for (const id of PROVEN) await addServer(connection, id);
   });
 
   describe('requests', () => {
@@ -103,7 +114,7 @@ describe('RedisGenerationStore', () => {
       await expect(store.enqueue(newRequest(), 1)).resolves.toBe('over-limit');
       const taken = started(await pop(store));
       await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(1);
-      await store.submit({ generationId: taken.generationId, text: 'done', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await store.submit({ generationId: taken.generationId, text: 'done', now: 3_000, tokens: 1, provenServerIds: PROVEN });
       await expect(store.countUnfinishedByRequester('alice')).resolves.toBe(0);
       await expect(store.enqueue(newRequest(), 1)).resolves.toBe('queued');
     });
@@ -239,15 +250,11 @@ describe('RedisGenerationStore', () => {
   describe('submit', () => {
     it('takes the text and credits usage, contribution and the server job in one step, once', async () => {
       const servers = new RedisServerRepository(connection);
-      await servers.create({
-        id: 'server-1', name: 'box', owner: 'bob', passwordHash: 'x', model: 'nerys', maxLength: 80, maxContentLength: 1024,
-        tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
-      });
       expect(redis.server.cli('ZSCORE', '{kc}:servers:unused', 'server-1')).toBe('0');
       const request = newRequest({ n: 2 });
       await store.enqueue(request, 10);
       const taken = started(await pop(store, OFFER, [], 2_000, 'server-1'));
-      const submission = { generationId: taken.generationId, text: 'once upon', now: 3_500, credit: { tokens: 12, serverOwner: 'bob' } };
+      const submission = { generationId: taken.generationId, text: 'once upon', now: 3_500, tokens: 12, provenServerIds: PROVEN };
       const outcomes = await Promise.all([store.submit(submission), new RedisGenerationStore(await redis.connect()).submit(submission)]);
       expect(outcomes.map((o) => o.outcome).sort()).toEqual(['accepted', 'already-submitted']);
       const accepted = outcomes.find((o) => o.outcome === 'accepted');
@@ -271,13 +278,13 @@ describe('RedisGenerationStore', () => {
       await expect(store.findRequest(request.id)).resolves.toMatchObject({ waiting: 1, processing: 0, restarted: 1 });
       await expect(store.restartOverdue(first.deadline)).resolves.toBe(0);
       const redo = started(await pop(store, OFFER, [], 10_000));
-      const late = await store.submit({ generationId: first.generationId, text: 'late', now: 11_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      const late = await store.submit({ generationId: first.generationId, text: 'late', now: 11_000, tokens: 1, provenServerIds: PROVEN });
       expect(late).toMatchObject({ outcome: 'accepted', completedRequest: true, request: { done: true, generations: ['late'] } });
       await expect(store.findGeneration(redo.generationId)).resolves.toMatchObject({ state: 'superseded' });
-      await expect(store.submit({ generationId: redo.generationId, text: 'x', now: 12_000, credit: { tokens: 1, serverOwner: 'bob' } })).resolves.toEqual({
+      await expect(store.submit({ generationId: redo.generationId, text: 'x', now: 12_000, tokens: 1, provenServerIds: PROVEN })).resolves.toEqual({
         outcome: 'slot-complete',
       });
-      await expect(store.submit({ generationId: first.generationId, text: 'x', now: 12_000, credit: { tokens: 1, serverOwner: 'bob' } })).resolves.toEqual({
+      await expect(store.submit({ generationId: first.generationId, text: 'x', now: 12_000, tokens: 1, provenServerIds: PROVEN })).resolves.toEqual({
         outcome: 'already-submitted',
       });
       await expect(new RedisUserRepository(connection).findByUsername('alice')).resolves.toMatchObject({ usage: 1 });
@@ -288,9 +295,55 @@ describe('RedisGenerationStore', () => {
       await store.enqueue(request, 10);
       const first = started(await pop(store));
       await store.restartOverdue(first.deadline);
-      await store.submit({ generationId: first.generationId, text: 'late', now: 9_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await store.submit({ generationId: first.generationId, text: 'late', now: 9_000, tokens: 1, provenServerIds: PROVEN });
       await expect(store.findRequest(request.id)).resolves.toMatchObject({ waiting: 0, done: true, restarted: 1 });
       await expect(pop(store)).resolves.toEqual({ skipped: { model: 0, max_content_length: 0, max_length: 0 } });
+    });
+  });
+
+  describe('one script per submit (issue 13)', () => {
+    /** The commands clients sent while `run` ran, as MONITOR shows them (not those inside scripts): each as its name, in lower case. */
+    async function clientCommandsOf(run: () => Promise<void>): Promise<string[]> {
+      const watcher = await redis.connect();
+      const monitor = await watcher.client.monitor();
+      const seen: string[] = [];
+      let markerSeen: () => void = () => undefined;
+      const marker = new Promise<void>((resolve) => (markerSeen = resolve));
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (args[0] === 'ping' && args[1] === 'end-of-submits') markerSeen();
+        else if (!source.startsWith('lua')) seen.push(args[0].toLowerCase());
+      });
+      try {
+        await run();
+        await connection.run((client) => client.ping('end-of-submits'));
+        await marker;
+      } finally {
+        monitor.disconnect();
+      }
+      return seen;
+    }
+
+    it('takes a proven submit, with its proof, the owner read and the credits, in one EVALSHA; an unproven one in one too, changing nothing', async () => {
+      await store.enqueue(newRequest({ n: 2 }), 10);
+      const first = started(await pop(store));
+      const second = started(await pop(store));
+      // The script is loaded (a first run may need an EVAL after NOSCRIPT).
+      await store.submit({ generationId: first.generationId, text: 'one', now: 3_000, tokens: 1, provenServerIds: ['server-1'] });
+      let outcome: unknown;
+      const proven = await clientCommandsOf(async () => {
+        outcome = await store.submit({ generationId: second.generationId, text: 'two', now: 3_000, tokens: 2, provenServerIds: ['server-a', 'server-1'] });
+      });
+      expect(outcome).toMatchObject({ outcome: 'accepted', completedRequest: true });
+      expect(proven).toEqual(['evalsha']);
+      await store.enqueue(newRequest(), 10);
+      const third = started(await pop(store));
+      const unproven = await clientCommandsOf(async () => {
+        outcome = await store.submit({ generationId: third.generationId, text: 'x', now: 3_000, tokens: 1, provenServerIds: ['server-a'] });
+      });
+      expect(outcome).toEqual({ outcome: 'unproven', serverId: 'server-1' });
+      expect(unproven).toEqual(['evalsha']);
+      await expect(store.findGeneration(third.generationId)).resolves.toMatchObject({ state: 'processing' });
+      await expect(new RedisUserRepository(connection).findByUsername('bob')).resolves.toMatchObject({ contributions: 3 });
     });
   });
 
@@ -300,8 +353,8 @@ describe('RedisGenerationStore', () => {
       await store.enqueue(request, 10);
       const a = started(await pop(store, OFFER, [], 2_000, 'server-a'));
       const b = started(await pop(store, { ...OFFER, model: 'other' }, [], 2_000, 'server-b'));
-      await store.submit({ generationId: b.generationId, text: 'B', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
-      await store.submit({ generationId: a.generationId, text: 'A', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await store.submit({ generationId: b.generationId, text: 'B', now: 3_000, tokens: 1, provenServerIds: PROVEN });
+      await store.submit({ generationId: a.generationId, text: 'A', now: 3_000, tokens: 1, provenServerIds: PROVEN });
       const key = `{kc}:gen:req:${request.id}`;
       await expect(connection.run((client) => client.hmget(key, 'nt', 't1', 'w1', 't2', 'w2'))).resolves.toEqual(['2', 'B', 'server-b\nother', 'A', 'server-a\nnerys']);
       await expect(connection.run((client) => client.hget(`{kc}:gen:g:${a.generationId}`, 'm'))).resolves.toBe('nerys');
@@ -355,7 +408,7 @@ describe('RedisGenerationStore', () => {
       await expect(store.cancel(request.id, 3_000)).resolves.toMatchObject({ cancelled: true, waiting: 0, processing: 1, done: false, lastActivityAt: 3_000 });
       expect(settled).toEqual([]);
       await expect(pop(store)).resolves.toEqual({ skipped: { model: 0, max_content_length: 0, max_length: 0 } });
-      const outcome = await store.submit({ generationId: taken.generationId, text: 't', now: 4_000, credit: { tokens: 3, serverOwner: 'bob' } });
+      const outcome = await store.submit({ generationId: taken.generationId, text: 't', now: 4_000, tokens: 3, provenServerIds: PROVEN });
       expect(outcome).toMatchObject({ outcome: 'accepted', request: { cancelled: true, done: true, generations: ['t'] } });
       expect(settled).toEqual([request.id]);
       await expect(store.cancel('nope', 1)).resolves.toBeUndefined();
@@ -392,7 +445,7 @@ describe('RedisGenerationStore', () => {
         await store.enqueue(request, 100);
       }
       const taken = started(await pop(store, OFFER, [], 5_000));
-      await store.submit({ generationId: taken.generationId, text: 'secret', now: 5_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await store.submit({ generationId: taken.generationId, text: 'secret', now: 5_000, tokens: 1, provenServerIds: PROVEN });
       await expect(store.expireIdle(1_002, 10)).resolves.toEqual([ids[1], ids[2]].map((id) => ({ id, done: false })));
       const stores = [store, ...(await Promise.all([redis.connect(), redis.connect()])).map((c) => new RedisGenerationStore(c, { batch: 4 }))];
       const expired = (await Promise.all(stores.map((s) => s.expireIdle(9_999, Infinity)))).flat();
@@ -442,7 +495,7 @@ describe('RedisGenerationStore', () => {
       await store.enqueue(done, 10);
       await store.enqueue(idle, 10);
       const taken = started(await pop(store));
-      await store.submit({ generationId: taken.generationId, text: 't', now: 3_000, credit: { tokens: 1, serverOwner: 'bob' } });
+      await store.submit({ generationId: taken.generationId, text: 't', now: 3_000, tokens: 1, provenServerIds: PROVEN });
       await store.expireIdle(1_500, 10);
       await received;
       expect(heard.sort()).toEqual([done.id, idle.id].sort());

@@ -207,20 +207,21 @@ export class RedisGenerationStore extends GenerationStore {
   }
 
   async submit(submission: Submission): Promise<SubmitOutcome> {
-    const { tokens, serverOwner } = submission.credit;
+    const { tokens } = submission;
     if (!Number.isSafeInteger(tokens)) throw new RangeError(`Tokens must be a whole number, got ${tokens}`);
     const answer = (await this.run(SUBMIT, [
       submission.generationId,
       submission.text,
       submission.now,
       tokens,
-      serverOwner,
       this.serverPrefix,
       SERVER_JOBS_SUFFIX,
       PERFORMANCE_WINDOW,
-    ])) as [string, StoredRequest, StoredGeneration, number, number];
-    const outcome = answer[0];
-    if (outcome !== 'accepted') return { outcome: outcome as 'unknown' | 'already-submitted' | 'slot-complete' };
+      // One argument, whatever the number of ids (server ids hold no newline).
+      `\n${submission.provenServerIds.join('\n')}\n`,
+    ])) as ['accepted', StoredRequest, StoredGeneration, number, number] | ['unproven', string] | ['unknown' | 'already-submitted' | 'slot-complete'];
+    if (answer[0] === 'unproven') return { outcome: 'unproven', serverId: answer[1] };
+    if (answer[0] !== 'accepted') return { outcome: answer[0] };
     const [, request, generation, settled] = answer;
     const record = toRequest(request);
     if (settled === 1) this.settled([record.id]);

@@ -12,6 +12,15 @@ describe('PasswordHasher', () => {
     await expect(hasher.verify('Secret', hash)).resolves.toBe(false);
   });
 
+  it('fingerprints a password the same way within a process, differently in another, never as the password itself', () => {
+    const hasher = new PasswordHasher();
+    const fingerprint = hasher.fingerprint('secret');
+    expect(hasher.fingerprint('secret')).toBe(fingerprint);
+    expect(hasher.fingerprint('secret!')).not.toBe(fingerprint);
+    expect(new PasswordHasher().fingerprint('secret')).not.toBe(fingerprint);
+    expect(fingerprint).not.toContain('secret');
+  });
+
   it('verifies hashes made by another process (salted scrypt, no process state needed)', async () => {
     const hash = await new PasswordHasher().hash('secret');
     await expect(new PasswordHasher().verify('secret', hash)).resolves.toBe(true);

@@ -61,19 +61,19 @@ export class PasswordHasher {
     const stored = ['scrypt', COST, BLOCK_SIZE, PARALLELISM, salt.toString('base64'), key.toString('base64')].join('$');
     // The password that made the hash is right by definition: the server that registered a name is
     // recognised at once on its next pops, never counted as a guess (see the wrong-password limit).
-    this.verified.set(stored, this.mac(password));
+    this.verified.set(stored, this.fingerprint(password));
     return stored;
   }
 
   /** Whether `password` was verified against `stored` before: no scrypt, nothing to wait for. */
   remembers(password: string, stored: string): boolean {
     const remembered = this.verified.get(stored);
-    return remembered !== undefined && sameText(remembered, this.mac(password));
+    return remembered !== undefined && sameText(remembered, this.fingerprint(password));
   }
 
   async verify(password: string, stored: string): Promise<boolean> {
     if (this.remembers(password, stored)) return true;
-    const mac = this.mac(password);
+    const mac = this.fingerprint(password);
     // A stored hash that is not a valid scrypt hash matches no password: a 401, never a 500.
     const parsed = parseHash(stored);
     if (!parsed) return false;
@@ -88,7 +88,12 @@ export class PasswordHasher {
     return ok;
   }
 
-  private mac(password: string): string {
+  /**
+   * The password's keyed digest in this process (SHA-256 of the process secret followed by the password):
+   * equal for equal passwords, useless outside this process. What the process may keep to recognise a
+   * password it has seen (here, and the proofs of ServersService); never logged, never sent anywhere.
+   */
+  fingerprint(password: string): string {
     return digest('sha256', this.processSecret + password, 'base64');
   }
 }

@@ -65,15 +65,18 @@ return {fields, jobs, 1}`,
 
 /**
  * Lua: records one job of a server in one step (its stats and performance window), false when the server
- * does not exist. The one definition of it: ADD_JOB below and the generation store's submit script
- * (src/generation/persistence/redis) both embed it.
+ * does not exist; `addJob` the same for a server known to exist. The one definition of it: ADD_JOB below
+ * and the generation store's submit script (src/generation/persistence/redis) both embed it.
  */
-export const RECORD_JOB_LUA = `local function recordJob(server, jobs, unused, id, tokens, entry, window)
-  if redis.call('EXISTS', server) == 0 then return false end
+export const RECORD_JOB_LUA = `local function addJob(server, jobs, unused, id, tokens, entry, window)
   redis.call('HINCRBY', server, 'tokensGenerated', tokens)
   -- A server is in the unused set exactly while it has fulfilled no request.
   if redis.call('HINCRBY', server, 'requestsFulfilled', 1) == 1 then redis.call('ZREM', unused, id) end
   if redis.call('RPUSH', jobs, entry) > tonumber(window) then redis.call('LTRIM', jobs, -tonumber(window), -1) end
+end
+local function recordJob(server, jobs, unused, id, tokens, entry, window)
+  if redis.call('EXISTS', server) == 0 then return false end
+  addJob(server, jobs, unused, id, tokens, entry, window)
   return true
 end
 `;

@@ -427,10 +427,13 @@ return { 'started', genId, r.id, deadline, x[1], x[2], r.models, tostring(r.ml),
 );
 
 /**
- * A submit. ARGV: generationId, text, now, tokens, server owner, server key prefix, server jobs suffix,
- * performance window. Takes the text and credits the requester's usage, the owner's contribution and the
- * server's job (RECORD_JOB_LUA) in the same step. O(1), or O(L × log N) when a late text takes a put-back
- * slot out of line. Answers {'accepted', request, generation, became done (1/0), cancelled (1/0)} or {refusal}.
+ * A submit. ARGV: generationId, text, now, tokens, server key prefix, server jobs suffix, performance
+ * window, the proven server ids (joined by and wrapped in "\n"). Refuses ({'unproven', server id}) unless
+ * the generation's server is among the proven ids and exists; reads its owner; takes the text and credits
+ * the requester's usage, the owner's contribution and the server's job (RECORD_JOB_LUA) in the same step.
+ * O(1) (plus the length of the proven ids), or O(L × log N) when a late text takes a put-back slot out of
+ * line. Answers {'accepted', request, generation, became done (1/0), cancelled (1/0)}, {'unproven', server
+ * id} or {refusal}.
  */
 export const SUBMIT = script(
   'kcGenSubmit',
@@ -441,6 +444,10 @@ if not g[1] then return { 'unknown' } end
 local slotField = 's' .. g[3]
 local r, x = load(g[1], { slotField })
 if not r then return { 'unknown' } end
+-- The submitter proved to be the generation's server, which still exists: its owner now is credited.
+local server, owner = ARGV[8] .. g[2], false
+if string.find(ARGV[11], '\\n' .. g[2] .. '\\n', 1, true) then owner = redis.call('HGET', server, 'owner') end
+if not owner then return { 'unproven', g[2] } end
 local slotValue = x[1] or ''
 local state = genState(slotValue, genId)
 if state == 'submitted' then return { 'already-submitted' } end
@@ -466,11 +473,10 @@ set(r, 't' .. r.nt, ARGV[5])
 set(r, 'w' .. r.nt, g[2] .. '\\n' .. (g[6] or ''))
 touch(r, now)
 redis.call('HINCRBY', USAGE, r.u, tokens)
-redis.call('HINCRBY', CONTRIBUTIONS, ARGV[8], tokens)
+redis.call('HINCRBY', CONTRIBUTIONS, owner, tokens)
 local seconds = (tonumber(now) - tonumber(g[4])) / 1000
 if seconds < 0.001 then seconds = 0.001 end
-local server = ARGV[9] .. g[2]
-recordJob(server, server .. ARGV[10], UNUSED, g[2], tokens, tokens .. ' ' .. num(seconds), ARGV[11])
+addJob(server, server .. ARGV[9], UNUSED, g[2], tokens, tokens .. ' ' .. num(seconds), ARGV[10])
 local settled = settle(r, wasDone)
 flush(r)
 return { 'accepted', record(r), { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0, r.cx and 1 or 0 }`,
