@@ -91,7 +91,7 @@ export class GenerationService {
    * Queues a request for `n` generations and returns it. `clientAddress` tells anonymous requesters
    * apart for the per-user limit.
    */
-  async createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now()): Promise<RequestRecord> {
+  async createRequest(dto: CreatePromptDto, clientAddress = 'unknown', now = Date.now(), notifyWhenSettled = false): Promise<RequestRecord> {
     this.assertWithinLimits(dto);
     const { n = 1, ...params } = dto.params ?? {};
     const username = dto.username ?? ANONYMOUS;
@@ -102,7 +102,7 @@ export class GenerationService {
     const priority = await this.fairShare.priorityFor(username, now);
     const id = randomUUID();
     const wishes = wishesOf(dto);
-    const queued = await this.store.enqueue({ id, prompt: dto.prompt, params, username, requesterKey, wishes, n, priority, now }, limit);
+    const queued = await this.store.enqueue({ id, prompt: dto.prompt, params, username, requesterKey, wishes, n, priority, now, notifyWhenSettled }, limit);
     if (queued === 'over-limit') throw this.overRequestLimit(username);
     this.metrics.requestCreated(n, wishes.maxLength);
     return {
@@ -193,7 +193,8 @@ export class GenerationService {
     const wishes = wishesOf(dto);
     const reason = await this.whyNoServerCanServe(wishes);
     if (reason) throw new ServiceUnavailableException(`No active server can serve this request: ${reason}`);
-    const request = await this.createRequest(dto, clientAddress);
+    // Every instance is told when it settles: the submit that completes it may come through another one.
+    const request = await this.createRequest(dto, clientAddress, Date.now(), true);
     return this.syncCompletions.waitFor(request.id, signal);
   }
 

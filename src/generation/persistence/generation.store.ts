@@ -109,8 +109,9 @@ export abstract class GenerationStore {
 
   /**
    * Calls `listener` with the id of every request that became done (all slots finished, or cancelled
-   * with nothing in progress) or was expired, on whichever instance the change happened. Delivery may
-   * be lost between instances: a listener that must not miss one re-reads with findRequest on a timer.
+   * with nothing in progress) or was expired: on the instance where that happened, always; on the other
+   * instances, for requests enqueued with `notifyWhenSettled`. Delivery between instances may be lost:
+   * a listener that must not miss one re-reads with findRequest on a timer.
    */
   abstract onSettled(listener: (requestId: string) => void): void;
 }
@@ -128,6 +129,12 @@ export interface NewRequest {
   /** Standing in line, fixed at creation: higher is served first (the fair-share rule). */
   priority: number;
   now: number;
+  /**
+   * Tell every instance's onSettled listeners when it settles (a held /generate/sync may wait for it on
+   * another instance). Without it, only the instance where it settled is told: no message is sent
+   * between instances for the requests nobody waits on, which are most of them.
+   */
+  notifyWhenSettled?: boolean;
 }
 
 /** A request as stored, without its prompt and params (those are read only by the pop that starts a slot). */

@@ -478,7 +478,7 @@ describe('RedisGenerationStore', () => {
   });
 
   describe('onSettled across instances', () => {
-    it('tells another instance\'s listeners when a request becomes done or expires', async () => {
+    it('tells another instance\'s listeners when a request queued with notifyWhenSettled becomes done or expires; its own, of every request', async () => {
       const other = new RedisGenerationStore(await redis.connect());
       const heard: string[] = [];
       const received = new Promise<void>((resolve) =>
@@ -490,16 +490,20 @@ describe('RedisGenerationStore', () => {
       await other.listening();
       const mine: string[] = [];
       store.onSettled((id) => mine.push(id));
-      const done = newRequest();
-      const idle = newRequest({ now: 1 });
+      const quiet = newRequest();
+      const done = newRequest({ notifyWhenSettled: true });
+      const idle = newRequest({ now: 1, notifyWhenSettled: true });
+      await store.enqueue(quiet, 10);
       await store.enqueue(done, 10);
       await store.enqueue(idle, 10);
+      // Settled first, and never published (messages arrive in order, so it would be heard before the others).
+      await store.cancel(quiet.id, 2_000);
       const taken = started(await pop(store));
       await store.submit({ generationId: taken.generationId, text: 't', now: 3_000, tokens: 1, provenServerIds: PROVEN });
       await store.expireIdle(1_500, 10);
       await received;
       expect(heard.sort()).toEqual([done.id, idle.id].sort());
-      expect(mine.sort()).toEqual([done.id, idle.id].sort());
+      expect(mine.sort()).toEqual([quiet.id, done.id, idle.id].sort());
     });
   });
 

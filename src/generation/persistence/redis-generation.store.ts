@@ -107,9 +107,11 @@ type StoredGeneration = [string, string, string, string, string, string];
  * 64 of which the server cannot serve, is served in the ordinary order. Memory per waiting slot: one
  * member in `whole` and in each line of an offer that can serve it.
  *
- * onSettled: the scripts PUBLISH `<instance> <request id>` on `{kc}:gen:settled` when a request becomes
- * done (or is expired); this instance calls its listeners from the script's answer at once, the others
- * from their subscription (own messages are skipped).
+ * onSettled: the scripts PUBLISH `<instance> <request id>` on `{kc}:gen:settled` when a request queued
+ * with notifyWhenSettled becomes done (or is expired); this instance calls its listeners from the
+ * script's answer at once (for every request), the others from their subscription (own messages are
+ * skipped). A PUBLISH is sent to every subscribed instance, so it is kept for the requests a held
+ * /generate/sync may wait on.
  */
 export class RedisGenerationStore extends GenerationStore {
   private readonly logger = new Logger(RedisGenerationStore.name);
@@ -152,6 +154,7 @@ export class RedisGenerationStore extends GenerationStore {
       request.prompt,
       JSON.stringify(request.params),
       maxUnfinishedPerRequester,
+      request.notifyWhenSettled ? 1 : 0,
     ]);
     return answer as 'queued' | 'over-limit';
   }

@@ -75,14 +75,14 @@ end
 -- A request as a table (nil when unknown), and the values of the extra fields asked for.
 local function load(id, extra)
   local key = reqKey(id)
-  local names = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb' }
+  local names = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf' }
   local base = #names
   if extra then for _, name in ipairs(extra) do names[#names + 1] = name end end
   local v = redis.call('HMGET', key, unpack(names))
   if not v[1] then return nil end
   local r = { id = id, key = key, u = v[1], rk = v[2], models = v[3], mset = v[4], ml = tonumber(v[5]), mcl = tonumber(v[6]),
     n = tonumber(v[7]), sc = v[8], a = v[9], ca = v[10], la = v[11], un = tonumber(v[12]), pb = tonumber(v[13]), pr = tonumber(v[14]),
-    rs = tonumber(v[15]), cx = v[16] == '1', cnt = v[17] == '1', nt = tonumber(v[18]), lo = v[19] or '', lb = v[20] or '', w = {} }
+    rs = tonumber(v[15]), cx = v[16] == '1', cnt = v[17] == '1', nt = tonumber(v[18]), lo = v[19] or '', lb = v[20] or '', nf = v[21] == '1', w = {} }
   r.waiting = r.un + r.pb
   local x = {}
   for i = base + 1, #names do x[#x + 1] = v[i] end
@@ -207,7 +207,8 @@ local function addCount(hash, field, change)
   if redis.call('HINCRBY', hash, field, change) <= 0 then redis.call('HDEL', hash, field) end
 end
 
--- After a change (before flush): the unfinished counts, and a PUBLISH when the request just became done. True then.
+-- After a change (before flush): the unfinished counts, and when the request just became done, true, and a
+-- PUBLISH if it was queued to be told (notifyWhenSettled: a held /generate/sync may wait on another instance).
 local function settle(r, wasDone)
   local unfinished = not isDone(r)
   if unfinished ~= r.cnt then
@@ -218,7 +219,7 @@ local function settle(r, wasDone)
     set(r, 'cnt', unfinished and '1' or '0')
   end
   if wasDone or unfinished then return false end
-  redis.call('PUBLISH', CHANNEL, INSTANCE .. ' ' .. r.id)
+  if r.nf then redis.call('PUBLISH', CHANNEL, INSTANCE .. ' ' .. r.id) end
   return true
 end
 
@@ -285,7 +286,7 @@ function script(name: string, lua: string): LuaScript {
 
 /**
  * ARGV: id, username, requesterKey, models (JSON), mset, maxLength, maxContentLength, n, score (−priority),
- * now, prompt, params (JSON), cap. The per-requester cap is checked and the request queued in one step.
+ * now, prompt, params (JSON), cap, notify when settled (1/0). The per-requester cap is checked and the request queued in one step.
  * O(L × (n + log N)). Answers 'queued' or 'over-limit'.
  */
 export const ENQUEUE = script(
@@ -298,9 +299,10 @@ if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR request ' .
 local a = string.format('%016d', redis.call('INCR', SEQ))
 local n = tonumber(ARGV[11])
 local r = { id = id, key = key, u = ARGV[5], rk = rk, models = ARGV[7], mset = ARGV[8], ml = tonumber(ARGV[9]), mcl = tonumber(ARGV[10]),
-  n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', waiting = 0, w = {} }
+  n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', nf = ARGV[17] == '1',
+  waiting = 0, w = {} }
 r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[9], 'mcl', ARGV[10], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
-  'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[14], 'params', ARGV[15] }
+  'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[14], 'params', ARGV[15], 'nf', ARGV[17] }
 redis.call('HSET', IDS, a, id .. '\\n' .. r.sc .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset)
 setWaiting(r, n)
 touch(r, now)
@@ -591,7 +593,7 @@ for _, id in ipairs(idle) do
     end
     redis.call('DEL', r.key, r.key .. ':putback')
     redis.call('HDEL', IDS, r.a)
-    redis.call('PUBLISH', CHANNEL, INSTANCE .. ' ' .. r.id)
+    if r.nf then redis.call('PUBLISH', CHANNEL, INSTANCE .. ' ' .. r.id) end
     out[#out + 1] = r.id
     out[#out + 1] = done and 1 or 0
   end
