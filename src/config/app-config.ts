@@ -134,7 +134,10 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1)
   FORGET_UNUSED_SERVERS_HOURS = 24;
 
-  /** `GET /servers` answers from a list at most this many ms old, built once for all callers; 0 = build it per request. */
+  /**
+   * `GET /servers` answers from a list at most this many ms old, built once for all callers, and status
+   * reads from a copy of the active servers at most this old (ServersService.activeSnapshot); 0 = per request.
+   */
   @Transform(toInt) @IsInt() @Min(0) @Max(60000)
   SERVERS_LIST_CACHE_MS = 1000;
 

@@ -157,7 +157,7 @@ export class GenerationService {
 
   /** A request with its place in line, a wait estimate and whether an active server can serve it. */
   async getRequestStanding(id: string): Promise<RequestStanding> {
-    const active = await this.servers.findActive();
+    const active = await this.servers.activeSnapshot();
     const serving = notInMaintenance(active);
     const kinds = serverKinds(serving);
     const standing = await this.store.findStanding(

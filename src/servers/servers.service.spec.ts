@@ -186,3 +186,66 @@ describe('ServersService: proofs of a server by password', () => {
     expect(servers.serversProvenBy('api-key')).toEqual(ids);
   });
 });
+
+describe('ServersService: the active servers of status reads', () => {
+  let app: TestContext;
+  let servers: ServersService;
+  let repository: ServerRepository;
+
+  const checkIn = (service: ServersService, name: string, now: number) =>
+    service.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '10.0.0.1' }, now);
+  /** Another instance over the same repository (as two processes on one Redis). */
+  const anotherInstance = (): ServersService => {
+    const get = <T>(token: abstract new (...args: never[]) => T): T => app.context.get(token as never);
+    return new ServersService(repository, new PasswordHasher(), get(AuthFailureLimiter), get(AppConfig), get(RegistrationBudgetStore), get(StaleServersCursor));
+  };
+  const names = (list: readonly { name: string }[]): string[] => list.map((server) => server.name).sort();
+
+  beforeEach(async () => {
+    app = await startAppContext({ SERVERS_LIST_CACHE_MS: 1_000 });
+    servers = app.context.get(ServersService);
+    repository = app.context.get(ServerRepository);
+  });
+
+  afterEach(() => app.close());
+
+  it('reads the active servers once per SERVERS_LIST_CACHE_MS while nothing joins or leaves: stats and last-seen times may be that old', async () => {
+    await checkIn(servers, 'a', T0);
+    const reads = jest.spyOn(repository, 'findSeenSince');
+    expect(names(await servers.activeSnapshot(T0 + 10))).toEqual(['a']);
+    await servers.recordJob((await repository.findByName('a'))!.id, { tokens: 10, seconds: 1 });
+    const cached = await servers.activeSnapshot(T0 + 999);
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(cached[0].recentJobs).toEqual([]);
+    const fresh = await servers.activeSnapshot(T0 + 1_010);
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(fresh[0].recentJobs).toEqual([{ tokens: 10, seconds: 1 }]);
+  });
+
+  it('reads them again at once when a server joins, changes its offer, goes into maintenance or is deleted, through any instance', async () => {
+    const other = anotherInstance();
+    await checkIn(servers, 'a', T0);
+    expect(names(await servers.activeSnapshot(T0 + 1))).toEqual(['a']);
+    await checkIn(other, 'b', T0 + 2);
+    expect(names(await servers.activeSnapshot(T0 + 3))).toEqual(['a', 'b']);
+    await other.checkIn({ name: 'b', username: 'owner', password: 'pw', model: 'another', maxLength: 80, maxContentLength: 1024, clientAddress: () => '10.0.0.1' }, T0 + 4);
+    expect((await servers.activeSnapshot(T0 + 5)).find((server) => server.name === 'b')?.model).toBe('another');
+    const b = (await repository.findByName('b'))!;
+    await other.updateSettings(b.id, { maintenance: true });
+    expect((await servers.activeSnapshot(T0 + 6)).find((server) => server.name === 'b')?.maintenance).toBe(true);
+    await other.deleteById(b.id);
+    expect(names(await servers.activeSnapshot(T0 + 7))).toEqual(['a']);
+  });
+
+  it('reads them on every status read with SERVERS_LIST_CACHE_MS=0', async () => {
+    await app.close();
+    app = await startAppContext({ SERVERS_LIST_CACHE_MS: 0 });
+    servers = app.context.get(ServersService);
+    repository = app.context.get(ServerRepository);
+    await checkIn(servers, 'a', T0);
+    const reads = jest.spyOn(repository, 'findSeenSince');
+    await servers.activeSnapshot(T0 + 1);
+    await servers.activeSnapshot(T0 + 1);
+    expect(reads).toHaveBeenCalledTimes(2);
+  });
+});

@@ -55,6 +55,8 @@ export class ServersService {
   private readonly verifiedHashByName = new Map<string, string>();
   /** Passwords this instance verified, by fingerprint, and the servers they are the password of (see serversProvenBy). */
   private readonly proofs = new PasswordProofs();
+  /** The active servers as last read for status reads, and the list version they were read at (activeSnapshot). */
+  private activeCopy: { servers: readonly KoboldServer[]; readAt: number; version: number } | undefined;
 
   constructor(
     private readonly servers: ServerRepository,
@@ -126,16 +128,16 @@ export class ServersService {
     this.logger.log(`New server "${server.name}" (${server.id}) of ${server.owner} with ${server.model}`);
     this.rememberVerified(server.name, server.passwordHash);
     this.rememberProof(server.id, checkIn.password);
-    this.listVersion += 1;
+    await this.listChanged();
     return server;
   }
 
   /** The server after a check-in that applied `update` to `before`. */
-  private checkedIn(before: KoboldServer, update: CheckInUpdate, now: number): KoboldServer {
+  private async checkedIn(before: KoboldServer, update: CheckInUpdate, now: number): Promise<KoboldServer> {
     const back = !this.isActive(before, now);
     if (back) this.logger.log(`Server "${before.name}" is back`);
     if (back || before.owner !== update.owner || before.model !== update.model || before.maxLength !== update.maxLength || before.maxContentLength !== update.maxContentLength) {
-      this.listVersion += 1;
+      await this.listChanged();
     }
     return { ...before, ...update };
   }
@@ -216,7 +218,10 @@ export class ServersService {
   async updateSettings(id: string, settings: ServerSettings): Promise<KoboldServer> {
     const server = await this.servers.updateSettings(id, settings);
     if (!server) throw new NotFoundException(`No server with id "${id}"`);
-    if (settings.maintenance !== undefined) this.logger.log(`Server "${server.name}" (${id}) ${settings.maintenance ? 'is in maintenance' : 'is out of maintenance'}`);
+    if (settings.maintenance !== undefined) {
+      this.logger.log(`Server "${server.name}" (${id}) ${settings.maintenance ? 'is in maintenance' : 'is out of maintenance'}`);
+      await this.listChanged();
+    }
     return server;
   }
 
@@ -226,13 +231,35 @@ export class ServersService {
     if (!server) throw new NotFoundException(`No server with id "${id}"`);
     this.logger.log(`Server "${server.name}" (${id}) of ${server.owner} was deleted by its owner`);
     this.verifiedHashByName.delete(server.name);
-    this.listVersion += 1;
+    await this.listChanged();
     return server;
   }
 
   /** Servers seen within STALE_SERVER_SECONDS. */
   findActive(now = Date.now()): Promise<KoboldServer[]> {
     return this.servers.findSeenSince(now - this.staleAfterMs());
+  }
+
+  /**
+   * The active servers for a status read, which clients poll every second or faster: a copy this
+   * instance read at most SERVERS_LIST_CACHE_MS ago, unless a server joined or left the list, or changed
+   * its offer, owner or maintenance, on any instance since (ServerRepository.listVersion: one small read
+   * instead of every active server's). Stats and last-seen times may be that old, and a server that just
+   * went stale may still be in it for that long. Shared: callers must not change it.
+   */
+  async activeSnapshot(now = Date.now()): Promise<readonly KoboldServer[]> {
+    const version = await this.servers.listVersion();
+    const cached = this.activeCopy;
+    if (cached && cached.version === version && now - cached.readAt < this.config.SERVERS_LIST_CACHE_MS && now >= cached.readAt) return cached.servers;
+    const servers = await this.findActive(now);
+    this.activeCopy = { servers, readAt: now, version };
+    return servers;
+  }
+
+  /** A change of the active list: this instance's cached lists and every instance's copies are rebuilt. */
+  private async listChanged(): Promise<void> {
+    this.listVersion += 1;
+    await this.servers.markListChanged();
   }
 
   /**

@@ -110,6 +110,8 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
    */
   private readonly bySeen = new Map<string, KoboldServer>();
   private prunedUpTo = -Infinity;
+  /** See ServerRepository.listVersion: one process holds every copy, so it needs no persistence. */
+  private version = 0;
   /** New servers whose creation is being written to the journal: nobody is answered about them before it is on disk. */
   private readonly creating = new Map<string, Promise<unknown>>();
   private readonly files: StoreFiles<ServersSnapshot, ServerChange>;
@@ -239,6 +241,15 @@ export class InMemoryServerRepository extends ServerRepository implements OnModu
     this.remove(id);
     this.files.record({ op: 'forget', id });
     return copy(server);
+  }
+
+  listVersion(): Promise<number> {
+    return Promise.resolve(this.version);
+  }
+
+  markListChanged(): Promise<void> {
+    this.version += 1;
+    return Promise.resolve();
   }
 
   deleteUnusedSeenBefore(seenBefore: number): Promise<string[]> {

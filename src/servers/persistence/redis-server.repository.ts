@@ -166,15 +166,18 @@ const NUMBER_FIELDS = ['maxLength', 'maxContentLength', 'tokensGenerated', 'requ
  * ever there as its scrypt hash), `server:<id>:jobs` (the recent jobs, a list trimmed to the performance
  * window), `servers:id-by-name` (name → id: the first registration of a name wins), `servers:seen` (a
  * sorted set of ids by lastSeenAt, so the active servers are one range read) and `servers:unused` (the
- * same for servers that never fulfilled a request, which may be forgotten). Every write is one script.
+ * same for servers that never fulfilled a request, which may be forgotten) and `servers:list-version` (a
+ * counter: see ServerRepository.listVersion). Every write is one script.
  */
 export class RedisServerRepository extends ServerRepository {
   private readonly idByName: string;
   private readonly seen: string;
   private readonly unused: string;
+  private readonly version: string;
 
   constructor(private readonly redis: RedisConnection) {
     super();
+    this.version = redis.key('servers', 'list-version');
     this.idByName = redis.key('servers', 'id-by-name');
     this.seen = redis.key('servers', 'seen');
     this.unused = unusedServersKey(redis);
@@ -253,6 +256,14 @@ export class RedisServerRepository extends ServerRepository {
 
   async deleteById(id: string): Promise<KoboldServer | undefined> {
     return this.decode((await this.redis.runScript(DELETE, [...this.serverKeys(id), this.idByName, this.seen, this.unused], [id])) as StoredServer);
+  }
+
+  async listVersion(): Promise<number> {
+    return Number((await this.redis.run((client) => client.get(this.version))) ?? 0);
+  }
+
+  async markListChanged(): Promise<void> {
+    await this.redis.run((client) => client.incr(this.version));
   }
 
   /**

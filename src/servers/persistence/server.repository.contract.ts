@@ -191,6 +191,18 @@ export function describeServerRepositoryContract(adapter: string, create: () => 
       await expect(servers.deleteUnusedSeenBefore(Number.MAX_SAFE_INTEGER)).resolves.toEqual(expect.arrayContaining(['box', 'other']));
     });
 
+    it('changes the list version with markListChanged, and only then', async () => {
+      const first = await servers.listVersion();
+      await servers.create(aServer('box'));
+      await expect(servers.listVersion()).resolves.toBe(first);
+      await servers.markListChanged();
+      const second = await servers.listVersion();
+      expect(second).not.toBe(first);
+      await Promise.all([servers.markListChanged(), servers.markListChanged()]);
+      const third = await servers.listVersion();
+      expect([first, second]).not.toContain(third);
+    });
+
     it('keeps odd names apart and intact', async () => {
       const names = ['__proto__', 'constructor', 'a:b', '{kc}:servers', 'Ünïcödé 🦙', ' spaced '];
       const created = names.map((name) => aServer(name));

@@ -41,6 +41,13 @@ export abstract class ServerRepository {
   /** Deletes one server, freeing its name; answers it as it was, undefined when there was none. */
   abstract deleteById(id: string): Promise<KoboldServer | undefined>;
   /**
+   * The version of the active list as every instance sees it: changes with markListChanged. Instances
+   * compare it to tell whether a copy of the active servers they keep is still good (stats aside).
+   */
+  abstract listVersion(): Promise<number>;
+  /** A server joined or left the active list, or changed its offer, owner or maintenance: every instance's copy is out of date. */
+  abstract markListChanged(): Promise<void>;
+  /**
    * Deletes the servers that never fulfilled a request (requestsFulfilled 0) and were last seen at or
    * before `seenBefore` (ms since the epoch), freeing their names; answers the names deleted.
    */
