@@ -67,6 +67,18 @@ describe('Three instances on one Redis (e2e, built server)', () => {
     }
   });
 
+  it('lists a server that joined through one instance at once on another, in /servers and in status reads', async () => {
+    const [a, b] = instances;
+    const created = expectStatus(await a.request('POST', '/generate/prompt', { prompt: 'Who serves me?', params: { max_length: 16 }, username: 'alice', models: ['m-fresh'] }), 200, 'create on A').json;
+    // B reads both now, so that it holds copies made before the server joined.
+    expect(expectStatus(await b.request('GET', '/servers'), 200, '/servers on B').json).toEqual([]);
+    expect(expectStatus(await b.request('GET', `/generate/prompt/${created.id}`), 200, 'status on B').json).toMatchObject({ is_possible: false });
+    expectStatus(await a.request('POST', '/generate/pop', workerPop('fresh', { model: 'm-fresh' })), 200, 'pop on A');
+    const listed = expectStatus(await b.request('GET', '/servers'), 200, '/servers on B').json as { name: string }[];
+    expect(listed.map((server) => server.name)).toEqual(['fresh']);
+    expect(expectStatus(await b.request('GET', `/generate/prompt/${created.id}`), 200, 'status on B').json).toMatchObject({ is_possible: true });
+  });
+
   it(`answers a /generate/sync held on one instance when a submit through another completes it, within ${SYNC_LATENCY_MS} ms of that submit's answer`, async () => {
     const [a, b, c] = instances;
     // An active server that can serve the syncs (else the sync answers 503 at once).

@@ -8,12 +8,14 @@ const server = (name: string): KoboldServer => aServer(name, { id: `id-${name}` 
 
 describe('ActiveServersList (the body of GET /servers)', () => {
   let active: KoboldServer[];
-  let servers: { listVersion: number; findActive: jest.Mock };
+  let version: number;
+  let servers: { listVersion: () => Promise<number>; findActive: jest.Mock };
   let list: ActiveServersList;
 
   beforeEach(() => {
     active = [server('alpha')];
-    servers = { listVersion: 0, findActive: jest.fn(() => Promise.resolve(active.map((s) => ({ ...s })))) };
+    version = 0;
+    servers = { listVersion: () => Promise.resolve(version), findActive: jest.fn(() => Promise.resolve(active.map((s) => ({ ...s })))) };
     list = new ActiveServersList(servers as unknown as ServersService, Object.assign(new AppConfig(), { SERVERS_LIST_CACHE_MS: 1000 }));
   });
 
@@ -35,7 +37,7 @@ describe('ActiveServersList (the body of GET /servers)', () => {
   it('rebuilds it at once when a server joins or changes its model', async () => {
     await list.json(T0);
     active.push(server('beta'));
-    servers.listVersion += 1;
+    version += 1;
     expect(JSON.parse((await list.json(T0 + 1)).toString()).map((s: { name: string }) => s.name)).toEqual(['alpha', 'beta']);
   });
 

@@ -24,15 +24,16 @@ export class ActiveServersList {
   ) {}
 
   /** The list as UTF-8 JSON bytes, shared as they are by every caller (no copy, no per-request serialization). */
-  json(now = Date.now()): Promise<Buffer> {
+  async json(now = Date.now()): Promise<Buffer> {
+    // The version as every instance sees it: a server that joined through another instance is listed at once too.
+    const version = await this.servers.listVersion();
     const cached = this.cached;
-    if (cached && cached.version === this.servers.listVersion && now - cached.builtAt < this.config.SERVERS_LIST_CACHE_MS && now >= cached.builtAt) return Promise.resolve(cached.json);
-    this.building ??= this.build(now).finally(() => (this.building = undefined));
+    if (cached && cached.version === version && now - cached.builtAt < this.config.SERVERS_LIST_CACHE_MS && now >= cached.builtAt) return cached.json;
+    this.building ??= this.build(now, version).finally(() => (this.building = undefined));
     return this.building;
   }
 
-  private async build(now: number): Promise<Buffer> {
-    const version = this.servers.listVersion;
+  private async build(now: number, version: number): Promise<Buffer> {
     const servers = await this.servers.findActive(now);
     const parts: string[] = [];
     for (let i = 0; i < servers.length; i += ActiveServersList.CHUNK) {

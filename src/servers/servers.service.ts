@@ -43,11 +43,6 @@ export class ServersService {
   /** The stale cut-off of this instance's last sweep (undefined before its first). */
   private lastStaleCutoff: number | undefined;
   /**
-   * Changes whenever a server joins the active list (new, or back from stale) or changes its model,
-   * limits or owner: cached copies of the list are rebuilt then, whatever their age.
-   */
-  listVersion = 0;
-  /**
    * Per instance, safe to lose: the password hash of each server name a pop's password was verified
    * against here. The password of a later pop is checked against it in memory (PasswordHasher.remembers),
    * and the repository checks the name still has that hash in the same step as the check-in.
@@ -248,7 +243,7 @@ export class ServersService {
    * went stale may still be in it for that long. Shared: callers must not change it.
    */
   async activeSnapshot(now = Date.now()): Promise<readonly KoboldServer[]> {
-    const version = await this.servers.listVersion();
+    const version = await this.listVersion();
     const cached = this.activeCopy;
     if (cached && cached.version === version && now - cached.readAt < this.config.SERVERS_LIST_CACHE_MS && now >= cached.readAt) return cached.servers;
     const servers = await this.findActive(now);
@@ -256,9 +251,17 @@ export class ServersService {
     return servers;
   }
 
-  /** A change of the active list: this instance's cached lists and every instance's copies are rebuilt. */
+  /**
+   * Changes whenever a server joins the active list (new, or back from stale), leaves it (deleted), or
+   * changes its model, limits, owner or maintenance, through any instance: copies of the list
+   * (activeSnapshot, ActiveServersList) are rebuilt then, whatever their age.
+   */
+  listVersion(): Promise<number> {
+    return this.servers.listVersion();
+  }
+
+  /** A change of the active list (see listVersion). */
   private async listChanged(): Promise<void> {
-    this.listVersion += 1;
     await this.servers.markListChanged();
   }
 
