@@ -317,14 +317,17 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         const first = await started({ now: 2000 });
         const second = await started({ now: 2000, serverId: 's2' });
         const accepted = await store.submit({ generationId: first.generationId, text: 'one', now: 5000, tokens: 7, provenServerIds: ['s1'] });
+        // The request without its texts: a submit costs the same whatever n (findRequest has them).
         expect(accepted).toEqual({
           outcome: 'accepted',
-          request: expect.objectContaining({ id: made.id, generations: ['one'], waiting: 0, processing: 1, done: false, lastActivityAt: 5000 }),
+          request: { id: made.id, createdAt: made.now, cancelled: false, done: false },
           generation: expect.objectContaining({ id: first.generationId, state: 'submitted' }),
           completedRequest: false,
         });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ generations: ['one'], waiting: 0, processing: 1, done: false, lastActivityAt: 5000 });
         const last = await store.submit({ generationId: second.generationId, text: 'two', now: 6000, tokens: 5, provenServerIds: ['s2'] });
-        expect(last).toMatchObject({ outcome: 'accepted', request: { generations: ['one', 'two'], done: true }, completedRequest: true });
+        expect(last).toEqual({ outcome: 'accepted', request: { id: made.id, createdAt: made.now, cancelled: false, done: true }, generation: expect.objectContaining({ id: second.generationId }), completedRequest: true });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ generations: ['one', 'two'], done: true });
         await expect(fixture.credited.usage('alice')).resolves.toBe(12);
         await expect(fixture.credited.contributions('owner')).resolves.toBe(7);
         await expect(fixture.credited.contributions('owner2')).resolves.toBe(5);
@@ -340,8 +343,8 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         const third = await started({ serverId: 's2' });
         await submit(fromS2.generationId, 3000, 7, 'B');
         await expect(submit(fromS2.generationId, 3100, 7, 'B again')).resolves.toEqual({ outcome: 'already-submitted' });
-        const accepted = await submit(fromS1.generationId, 3200, 7, 'A');
-        expect(accepted).toMatchObject({ outcome: 'accepted', request: { generations: ['B', 'A'], generationAuthors: [{ serverId: 's2', model: 'other' }, { serverId: 's1', model: 'm' }] } });
+        await expect(submit(fromS1.generationId, 3200, 7, 'A')).resolves.toMatchObject({ outcome: 'accepted' });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ generations: ['B', 'A'], generationAuthors: [{ serverId: 's2', model: 'other' }, { serverId: 's1', model: 'm' }] });
         await submit(third.generationId, 3300, 7, 'C');
         await expect(store.findRequest(made.id)).resolves.toMatchObject({
           generations: ['B', 'A', 'C'],
@@ -374,7 +377,8 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(fixture.credited.usage('alice')).resolves.toBe(0);
         await expect(fixture.credited.contributions('owner2')).resolves.toBe(0);
         await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 0 });
-        await expect(submit(generation.generationId, 6000, 7, 'real', ['s2', 's1'])).resolves.toMatchObject({ outcome: 'accepted', request: { generations: ['real'] } });
+        await expect(submit(generation.generationId, 6000, 7, 'real', ['s2', 's1'])).resolves.toMatchObject({ outcome: 'accepted' });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ generations: ['real'] });
         await expect(fixture.credited.contributions('owner')).resolves.toBe(7);
         // Unknown comes first; once submitted, an unproven submit is still told 'unproven', not 'already-submitted'.
         await expect(submit('nope', 6000, 7, 'x', [])).resolves.toEqual({ outcome: 'unknown' });
@@ -442,7 +446,8 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await store.restartOverdue(late.deadline);
         const redo = await started({ now: late.deadline, serverId: 's2' });
         expect(redo.requestId).toBe(made.id);
-        await expect(submit(late.generationId, late.deadline + 10)).resolves.toMatchObject({ outcome: 'accepted', request: { waiting: 1, processing: 0 } });
+        await expect(submit(late.generationId, late.deadline + 10)).resolves.toMatchObject({ outcome: 'accepted', request: { done: false } });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, processing: 0 });
         await expect(store.findGeneration(redo.generationId)).resolves.toMatchObject({ state: 'superseded' });
         await expect(submit(redo.generationId, late.deadline + 20)).resolves.toEqual({ outcome: 'slot-complete' });
         await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, processing: 0, generations: [`text of ${late.generationId}`] });
@@ -457,9 +462,9 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         const made = await enqueue({ n: 1 });
         const late = await started({ now: 0 });
         await store.restartOverdue(late.deadline);
-        await expect(submit(late.generationId, late.deadline + 10)).resolves.toMatchObject({ outcome: 'accepted', completedRequest: true, request: { waiting: 0, done: true, restarted: 1 } });
+        await expect(submit(late.generationId, late.deadline + 10)).resolves.toMatchObject({ outcome: 'accepted', completedRequest: true, request: { done: true } });
         await expect(take({ now: late.deadline + 20 })).resolves.toEqual({ skipped: NONE_SKIPPED });
-        await expect(store.findRequest(made.id)).resolves.toMatchObject({ done: true });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 0, done: true, restarted: 1 });
       });
 
       it("refuses a late text once the redo's text completed the slot", async () => {
@@ -499,7 +504,8 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         const made = await enqueue({ n: 1 });
         const given = await started({ now: 2000 });
         await store.abandon(given.generationId, 2500);
-        await expect(submit(given.generationId, 2600)).resolves.toMatchObject({ outcome: 'accepted', completedRequest: true, request: { waiting: 0, done: true, restarted: 1 } });
+        await expect(submit(given.generationId, 2600)).resolves.toMatchObject({ outcome: 'accepted', completedRequest: true, request: { done: true } });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 0, done: true, restarted: 1 });
         await expect(take({ now: 2700 })).resolves.toEqual({ skipped: NONE_SKIPPED });
         await expect(store.findRequest(made.id)).resolves.toMatchObject({ generationAuthors: [{ serverId: 's1', model: 'm' }] });
       });
@@ -554,9 +560,10 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(store.countUnfinishedByUsername('alice')).resolves.toBe(1);
         await expect(submit(generation.generationId, 4000)).resolves.toMatchObject({
           outcome: 'accepted',
-          request: { cancelled: true, done: true, generations: [`text of ${generation.generationId}`] },
+          request: { cancelled: true, done: true },
           completedRequest: true,
         });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ generations: [`text of ${generation.generationId}`] });
         // Once: the cancel, with a generation in progress, did not settle it.
         await expect(settled.atLeast(1)).resolves.toEqual([made.id]);
         await expect(fixture.credited.usage('alice')).resolves.toBe(7);

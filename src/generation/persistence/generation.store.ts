@@ -215,8 +215,8 @@ export interface Submission {
 export type SubmitOutcome =
   | {
       outcome: 'accepted';
-      /** The request after the text was added. */
-      request: RequestRecord;
+      /** The request after the text was added, without its texts (findRequest has them). */
+      request: SubmittedRequest;
       generation: GenerationRecord;
       /** This submit made the request done (for the completion metric). */
       completedRequest: boolean;
@@ -224,6 +224,18 @@ export type SubmitOutcome =
   /** The generation exists, but its server is not among `provenServerIds` or no longer exists: nothing changed. */
   | { outcome: 'unproven'; serverId: string }
   | { outcome: 'unknown' | 'already-submitted' | 'slot-complete' };
+
+/**
+ * What a submit answers of its request: no texts, so that a submit costs the same whatever the request's
+ * `n` (the texts so far would be read and sent back with every one of its n submits).
+ */
+export interface SubmittedRequest {
+  id: string;
+  createdAt: number;
+  cancelled: boolean;
+  /** Nothing waiting or in progress. */
+  done: boolean;
+}
 
 export type AbandonOutcome =
   | {

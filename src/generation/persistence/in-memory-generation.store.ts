@@ -151,7 +151,8 @@ export class InMemoryGenerationStore extends GenerationStore {
       seconds: (submission.now - generation.startedAt) / 1000,
     });
     const completedRequest = !wasDone && prompt.done;
-    const outcome: SubmitOutcome = { outcome: 'accepted', request: recordOf(prompt), generation: generationRecordOf(generation), completedRequest };
+    const request = { id: prompt.id, createdAt: prompt.createdAt, cancelled: prompt.cancelled, done: prompt.done };
+    const outcome: SubmitOutcome = { outcome: 'accepted', request, generation: generationRecordOf(generation), completedRequest };
     if (completedRequest) this.settled(prompt.id);
     await credited;
     return outcome;

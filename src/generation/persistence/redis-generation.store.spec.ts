@@ -258,8 +258,9 @@ describe('RedisGenerationStore', () => {
       const outcomes = await Promise.all([store.submit(submission), new RedisGenerationStore(await redis.connect()).submit(submission)]);
       expect(outcomes.map((o) => o.outcome).sort()).toEqual(['accepted', 'already-submitted']);
       const accepted = outcomes.find((o) => o.outcome === 'accepted');
+      await expect(store.findRequest(request.id)).resolves.toMatchObject({ generations: ['once upon'], waiting: 1, processing: 0, done: false, lastActivityAt: 3_500 });
       expect(accepted).toMatchObject({
-        request: { generations: ['once upon'], waiting: 1, processing: 0, done: false, lastActivityAt: 3_500 },
+        request: { id: request.id, done: false },
         generation: { id: taken.generationId, state: 'submitted', serverId: 'server-1' },
         completedRequest: false,
       });
@@ -279,7 +280,8 @@ describe('RedisGenerationStore', () => {
       await expect(store.restartOverdue(first.deadline)).resolves.toBe(0);
       const redo = started(await pop(store, OFFER, [], 10_000));
       const late = await store.submit({ generationId: first.generationId, text: 'late', now: 11_000, tokens: 1, provenServerIds: PROVEN });
-      expect(late).toMatchObject({ outcome: 'accepted', completedRequest: true, request: { done: true, generations: ['late'] } });
+      expect(late).toMatchObject({ outcome: 'accepted', completedRequest: true, request: { done: true } });
+      await expect(store.findRequest(request.id)).resolves.toMatchObject({ generations: ['late'] });
       await expect(store.findGeneration(redo.generationId)).resolves.toMatchObject({ state: 'superseded' });
       await expect(store.submit({ generationId: redo.generationId, text: 'x', now: 12_000, tokens: 1, provenServerIds: PROVEN })).resolves.toEqual({
         outcome: 'slot-complete',
@@ -409,7 +411,8 @@ describe('RedisGenerationStore', () => {
       expect(settled).toEqual([]);
       await expect(pop(store)).resolves.toEqual({ skipped: { model: 0, max_content_length: 0, max_length: 0 } });
       const outcome = await store.submit({ generationId: taken.generationId, text: 't', now: 4_000, tokens: 3, provenServerIds: PROVEN });
-      expect(outcome).toMatchObject({ outcome: 'accepted', request: { cancelled: true, done: true, generations: ['t'] } });
+      expect(outcome).toMatchObject({ outcome: 'accepted', request: { cancelled: true, done: true } });
+      await expect(store.findRequest(request.id)).resolves.toMatchObject({ generations: ['t'] });
       expect(settled).toEqual([request.id]);
       await expect(store.cancel('nope', 1)).resolves.toBeUndefined();
     });

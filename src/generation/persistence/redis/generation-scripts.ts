@@ -434,7 +434,7 @@ return { 'started', genId, r.id, deadline, x[1], x[2], r.models, tostring(r.ml),
  * the generation's server is among the proven ids and exists; reads its owner; takes the text and credits
  * the requester's usage, the owner's contribution and the server's job (RECORD_JOB_LUA) in the same step.
  * O(1) (plus the length of the proven ids), or O(L × log N) when a late text takes a put-back slot out of
- * line. Answers {'accepted', request, generation, became done (1/0), cancelled (1/0)}, {'unproven', server
+ * line. Answers {'accepted', {id, createdAt, cancelled (1/0), done (1/0)} (no texts: a submit costs the same whatever n), generation, became done (1/0)}, {'unproven', server
  * id} or {refusal}.
  */
 export const SUBMIT = script(
@@ -481,7 +481,7 @@ if seconds < 0.001 then seconds = 0.001 end
 addJob(server, server .. ARGV[9], UNUSED, g[2], tokens, tokens .. ' ' .. num(seconds), ARGV[10])
 local settled = settle(r, wasDone)
 flush(r)
-return { 'accepted', record(r), { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0, r.cx and 1 or 0 }`,
+return { 'accepted', { r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0 }, { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0 }`,
 );
 
 /**
