@@ -123,7 +123,7 @@ export class ServersService {
     this.logger.log(`New server "${server.name}" (${server.id}) of ${server.owner} with ${server.model}`);
     this.rememberVerified(server.name, server.passwordHash);
     this.rememberProof(server.id, checkIn.password);
-    await this.listChanged();
+    await this.servers.markListChanged();
     return server;
   }
 
@@ -132,19 +132,16 @@ export class ServersService {
     const back = !this.isActive(before, now);
     if (back) this.logger.log(`Server "${before.name}" is back`);
     if (back || before.owner !== update.owner || before.model !== update.model || before.maxLength !== update.maxLength || before.maxContentLength !== update.maxContentLength) {
-      await this.listChanged();
+      await this.servers.markListChanged();
     }
     return { ...before, ...update };
   }
 
   /** Remembers, for this instance only, that a pop's password was verified against the hash of the server named `name`. */
   private rememberVerified(name: string, passwordHash: string): void {
-    if (this.verifiedHashByName.size >= MAX_REMEMBERED_NAMES && !this.verifiedHashByName.has(name)) {
-      // The oldest entry goes: forgetting costs one more round trip on that server's next pop, nothing else.
-      const oldest = this.verifiedHashByName.keys().next();
-      if (!oldest.done) this.verifiedHashByName.delete(oldest.value);
-    }
     this.verifiedHashByName.set(name, passwordHash);
+    // The oldest entry goes: forgetting costs one more round trip on that server's next pop, nothing else.
+    if (this.verifiedHashByName.size > MAX_REMEMBERED_NAMES) this.verifiedHashByName.delete(this.verifiedHashByName.keys().next().value as string);
   }
 
   /** The server, if `password` is its password; otherwise 401 (429 after too many wrong ones). Remembered as a proof (serversProvenBy). */
@@ -215,7 +212,7 @@ export class ServersService {
     if (!server) throw new NotFoundException(`No server with id "${id}"`);
     if (settings.maintenance !== undefined) {
       this.logger.log(`Server "${server.name}" (${id}) ${settings.maintenance ? 'is in maintenance' : 'is out of maintenance'}`);
-      await this.listChanged();
+      await this.servers.markListChanged();
     }
     return server;
   }
@@ -226,7 +223,7 @@ export class ServersService {
     if (!server) throw new NotFoundException(`No server with id "${id}"`);
     this.logger.log(`Server "${server.name}" (${id}) of ${server.owner} was deleted by its owner`);
     this.verifiedHashByName.delete(server.name);
-    await this.listChanged();
+    await this.servers.markListChanged();
     return server;
   }
 
@@ -258,11 +255,6 @@ export class ServersService {
    */
   listVersion(): Promise<number> {
     return this.servers.listVersion();
-  }
-
-  /** A change of the active list (see listVersion). */
-  private async listChanged(): Promise<void> {
-    await this.servers.markListChanged();
   }
 
   /**

@@ -51,12 +51,17 @@ export function isRedisUnavailable(error: unknown): boolean {
 
 /** A Lua script run atomically by Redis, through EVALSHA (EVAL when Redis does not know it: RedisConnection.runScript). */
 export class LuaScript {
+  /** Its SHA-1, by which EVALSHA runs it. */
+  readonly sha: string;
+
   constructor(
-    /** A name unique among the scripts (it becomes an ioredis command name). */
+    /** A name unique among the scripts (two scripts of one name are refused when run: see runScript). */
     readonly name: string,
     readonly numberOfKeys: number,
     readonly lua: string,
-  ) {}
+  ) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
 }
 
 /**
@@ -70,7 +75,6 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   readonly target: string;
   private readonly scripts = new Map<string, LuaScript>();
-  private readonly scriptShas = new Map<LuaScript, string>();
   /** The pub/sub connection, made on the first subscribe (a subscribed connection can run nothing else). */
   private subscriber: Redis | undefined;
   private readonly channelListeners = new Map<string, ((message: string) => void)[]>();
@@ -248,10 +252,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     if (known !== script) {
       if (known) throw new Error(`Two Lua scripts are named ${script.name}`);
       this.scripts.set(script.name, script);
-      this.scriptShas.set(script, createHash('sha1').update(script.lua).digest('hex'));
     }
     try {
-      return await this.client.evalsha(this.scriptShas.get(script) as string, script.numberOfKeys, ...keysAndArgs);
+      return await this.client.evalsha(script.sha, script.numberOfKeys, ...keysAndArgs);
     } catch (error) {
       if (!(error instanceof RedisReplyError && error.message.startsWith('NOSCRIPT'))) throw error;
       return this.client.eval(script.lua, script.numberOfKeys, ...keysAndArgs);

@@ -129,7 +129,7 @@ export class InMemoryGenerationStore extends GenerationStore {
   async submit(submission: Submission): Promise<SubmitOutcome> {
     const known = this.generations.get(submission.generationId);
     if (!known || !this.prompts.has(known.promptId)) return UNKNOWN;
-    if (!submission.provenServerIds.includes(known.serverId)) return Promise.resolve({ outcome: 'unproven', serverId: known.serverId });
+    if (!submission.provenServerIds.includes(known.serverId)) return { outcome: 'unproven', serverId: known.serverId };
     // Read before the turn that checks and accepts, which awaits nothing until the credit has started.
     const serverOwner = await this.ledger.ownerOf(known.serverId);
     const generation = this.generations.get(submission.generationId);

@@ -138,62 +138,42 @@ local CODE_REASON = { M = 'model', C = 'max_content_length', L = 'max_length' }
 local function setWaiting(r, new)
   local old = r.waiting
   if new == old then return end
-  if new < old and r.lb == lineChanges() then
-    -- Slots started, completed or dropped, the lines unchanged since 'lo' was worked out: only the lines
-    -- that hold the request and the offers that count it change; no offer is parsed or matched.
-    local members = {}
-    for k = new, old - 1 do members[#members + 1] = r.a .. ':' .. k end
-    each('ZREM', WHOLE, members)
+  local adding = new > old
+  local command = adding and 'ZADD' or 'ZREM'
+  local items = {}
+  for k = math.min(old, new), math.max(old, new) - 1 do
+    if adding then items[#items + 1] = r.sc end
+    items[#items + 1] = r.a .. ':' .. k
+  end
+  -- The skip counters count it while it waits: from its first waiting slot to its last.
+  local skipped = (old == 0 and 1) or (new == 0 and -1) or 0
+  each(command, WHOLE, items)
+  if r.lb == lineChanges() then
+    -- The lines unchanged since 'lo' was worked out: only the lines that hold the request and the offers
+    -- that count it change; no offer is parsed or matched.
     for code, okey in string.gmatch(r.lo, '([^\\n])([^\\n]*)') do
-      if code == '+' then each('ZREM', lineKey(okey), members)
-      elseif new == 0 then redis.call('HINCRBY', skipKey(okey), CODE_REASON[code], -1) end
+      if code == '+' then each(command, lineKey(okey), items)
+      elseif skipped ~= 0 then redis.call('HINCRBY', skipKey(okey), CODE_REASON[code], skipped) end
     end
-    if new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
-    r.waiting = new
-    return
-  end
-  local lo = {}
-  if new > old then
-    local args = {}
-    for k = old, new - 1 do
-      args[#args + 1] = r.sc
-      args[#args + 1] = r.a .. ':' .. k
-    end
-    each('ZADD', WHOLE, args)
-    for _, o in ipairs(offers()) do
-      local reason = skipReason(r, o)
-      if reason == nil then
-        each('ZADD', lineKey(o.key), args)
-        lo[#lo + 1] = '+' .. o.key
-      else
-        if old == 0 then redis.call('HINCRBY', skipKey(o.key), reason, 1) end
-        lo[#lo + 1] = REASON_CODE[reason] .. o.key
-      end
-    end
-    if old == 0 then redis.call('ZADD', userKey(r.u), r.sc, userMember(r)) end
   else
-    local members = {}
-    for k = new, old - 1 do members[#members + 1] = r.a .. ':' .. k end
-    each('ZREM', WHOLE, members)
+    local lo = {}
     for _, o in ipairs(offers()) do
       local reason = skipReason(r, o)
       if reason == nil then
-        each('ZREM', lineKey(o.key), members)
+        each(command, lineKey(o.key), items)
         lo[#lo + 1] = '+' .. o.key
       else
-        if new == 0 then redis.call('HINCRBY', skipKey(o.key), reason, -1) end
+        if skipped ~= 0 then redis.call('HINCRBY', skipKey(o.key), reason, skipped) end
         lo[#lo + 1] = REASON_CODE[reason] .. o.key
       end
     end
-    if new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
-  end
-  r.waiting = new
-  local joined = table.concat(lo, '\\n')
-  if joined ~= r.lo or r.lb ~= lineChanges() then
-    r.lo, r.lb = joined, lineChanges()
-    set(r, 'lo', joined)
+    r.lo, r.lb = table.concat(lo, '\\n'), lineChanges()
+    set(r, 'lo', r.lo)
     set(r, 'lb', r.lb)
   end
+  if old == 0 then redis.call('ZADD', userKey(r.u), r.sc, userMember(r))
+  elseif new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
+  r.waiting = new
 end
 
 -- Activity: the request by its last activity (equal times in the order of the ids).
