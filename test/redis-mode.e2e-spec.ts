@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedisReadinessCheck } from '../src/common/redis/redis-readiness.check';
@@ -65,6 +66,44 @@ describe('Redis mode (e2e)', () => {
     }
     // Each instance closed its connection at shutdown.
     expect(redis.cli('CLIENT', 'LIST')).not.toContain('name=koboldai-cluster');
+  });
+
+  it('pops a server whose password this instance verified before in one EVALSHA: check-in and take together', async () => {
+    const app = await start({ SWEEP_INTERVAL_SECONDS: 3600 });
+    await app.http.post('/generate/prompt').send({ prompt: 'Once upon a time', params: { max_length: 16 }, username: 'alice' }).expect(200);
+    // The first pop verifies (here: registers) the name, then pops.
+    await app.http.post('/generate/pop').send(popBody('box')).expect(200);
+    await app.http.post('/generate/prompt').send({ prompt: 'Once upon a time', params: { max_length: 16 }, username: 'alice' }).expect(200);
+    const watcher = new Redis(redis.socketUrl);
+    const monitor = await watcher.monitor();
+    const commands: string[] = [];
+    let marked: () => void = () => undefined;
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (args[0].toLowerCase() === 'ping' && args[1] === 'mark') marked();
+      else if (!source.startsWith('lua')) commands.push(args[0].toLowerCase());
+    });
+    /** The commands the app sent to Redis while `run` ran (not those inside scripts). */
+    const commandsOf = async (run: () => Promise<unknown>): Promise<string[]> => {
+      commands.length = 0;
+      await run();
+      const mark = new Promise<void>((resolve) => (marked = resolve));
+      redis.cli('PING', 'mark');
+      await mark;
+      return [...commands];
+    };
+    try {
+      let job: { id: string | null } = { id: null };
+      await expect(commandsOf(async () => (job = (await app.http.post('/generate/pop').send(popBody('box')).expect(200)).body))).resolves.toEqual(['evalsha']);
+      expect(job.id).toEqual(expect.any(String));
+      // Nothing to do: one too, with the skipped counts.
+      const empty = await commandsOf(async () => expect((await app.http.post('/generate/pop').send(popBody('box')).expect(200)).body).toMatchObject({ id: null }));
+      expect(empty).toEqual(['evalsha']);
+      // A wrong password is never taken for the verified one: checked against the stored hash (401).
+      await app.http.post('/generate/pop').send(popBody('box', { password: 'not the password' })).expect(401);
+    } finally {
+      monitor.disconnect();
+      watcher.disconnect();
+    }
   });
 
   it('shares rate limits between instances', async () => {

@@ -1,6 +1,15 @@
 import { INestApplicationContext, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { startAppContext, TestContext } from '../../test/support/app-context';
+import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
+import { AppConfig } from '../config/app-config';
+import { ClusterMetrics } from '../metrics/cluster-metrics.service';
+import { PasswordHasher } from '../servers/domain/password-hasher';
+import { RegistrationBudgetStore } from '../servers/persistence/registration-budget.store';
+import { ServerRepository } from '../servers/persistence/server.repository';
+import { StaleServersCursor } from '../servers/persistence/stale-servers-cursor';
 import { ServersService } from '../servers/servers.service';
+import { FairShare } from './fair-share';
+import { SyncCompletions } from './sync-completions';
 import { GenerationService } from './generation.service';
 import { GenerationStore } from './persistence/generation.store';
 
@@ -242,5 +251,71 @@ describe('GenerationService.submit: the proof of the server by password', () => 
     });
     await expect(generation.submit(id, 'pw-a', 'text')).rejects.toThrow(UnauthorizedException);
     await expect(store.findGeneration(id)).resolves.toMatchObject({ state: 'processing' });
+  });
+});
+
+describe('GenerationService.popJob: the pop of a known server', () => {
+  let app: TestContext;
+  let generation: GenerationService;
+  let servers: ServersService;
+  let store: GenerationStore;
+
+  const pop = (service: GenerationService, name: string, password: string, username = 'owner') =>
+    service.pop({ username, password, name, model: 'm' }, () => '10.0.0.1');
+
+  /** Another instance over the same stores (as two processes on one Redis): its own GenerationService and ServersService, so its own password memory. */
+  const anotherInstance = (): GenerationService => {
+    const get = <T>(token: abstract new (...args: never[]) => T): T => app.context.get(token as never);
+    const otherServers = new ServersService(get(ServerRepository), new PasswordHasher(), get(AuthFailureLimiter), get(AppConfig), get(RegistrationBudgetStore), get(StaleServersCursor));
+    return new GenerationService(store, otherServers, get(FairShare), get(SyncCompletions), get(AppConfig), get(ClusterMetrics));
+  };
+
+  beforeEach(async () => {
+    app = await startAppContext();
+    generation = app.context.get(GenerationService);
+    servers = app.context.get(ServersService);
+    store = app.context.get(GenerationStore);
+  });
+
+  afterEach(() => app.close());
+
+  it('makes one store step (popFor) and no scrypt once the password is verified: the first pop verifies it (here: registers the name)', async () => {
+    await generation.createRequest({ prompt: 'p', params: { n: 2 } });
+    const popFor = jest.spyOn(store, 'popFor');
+    const checkIn = jest.spyOn(servers, 'checkIn');
+    await expect(pop(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: expect.any(String) });
+    expect(checkIn).toHaveBeenCalledTimes(1);
+    expect(popFor).toHaveBeenCalledTimes(1);
+    checkIn.mockClear();
+    popFor.mockClear();
+    const scrypt = jest.spyOn(app.context.get(PasswordHasher), 'verify');
+    await expect(pop(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: expect.any(String) });
+    await expect(pop(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: null });
+    expect(popFor).toHaveBeenCalledTimes(2);
+    expect(checkIn).not.toHaveBeenCalled();
+    expect(scrypt).not.toHaveBeenCalled();
+  });
+
+  it('answers 401 to a wrong password, whatever this instance remembers, and hands nothing out', async () => {
+    const request = await generation.createRequest({ prompt: 'p' });
+    await pop(generation, 'alpha', 'pw');
+    await generation.createRequest({ prompt: 'p' });
+    await expect(pop(generation, 'alpha', 'wrong', 'mallory')).rejects.toThrow(UnauthorizedException);
+    await expect(generation.getRequest(request.id)).resolves.toMatchObject({ processing: 1 });
+    await expect(servers.findActive()).resolves.toEqual([expect.objectContaining({ name: 'alpha', owner: 'owner' })]);
+  });
+
+  it('does not let a password remembered for a deleted server pop the new server that took its name on another instance', async () => {
+    const other = anotherInstance();
+    await pop(generation, 'alpha', 'pw');
+    await pop(other, 'alpha', 'pw'); // the other instance remembers 'pw' for alpha too
+    const [old] = await servers.findActive();
+    await servers.deleteById(old.id);
+    await pop(generation, 'alpha', 'new-pw', 'new-owner');
+    const request = await generation.createRequest({ prompt: 'p' });
+    await expect(pop(other, 'alpha', 'pw')).rejects.toThrow(UnauthorizedException);
+    await expect(generation.getRequest(request.id)).resolves.toMatchObject({ waiting: 1, processing: 0 });
+    await expect(pop(other, 'alpha', 'new-pw', 'new-owner')).resolves.toMatchObject({ id: expect.any(String) });
+    await expect(servers.findActive()).resolves.toEqual([expect.objectContaining({ name: 'alpha', owner: 'new-owner' })]);
   });
 });

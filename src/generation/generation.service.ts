@@ -13,16 +13,15 @@ import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { ClusterMetrics } from '../metrics/cluster-metrics.service';
 import { KoboldServer, tokensPerSecond } from '../servers/domain/kobold-server';
-import { ClientAddress, ServersService, WRONG_SERVER_PASSWORD } from '../servers/servers.service';
+import { CheckIn, ClientAddress, ServersService, WRONG_SERVER_PASSWORD } from '../servers/servers.service';
 import { ANONYMOUS } from '../users/domain/user';
-import { deadlineRuleFor } from './domain/deadline';
 import { offerKey, ServerOffer, skipReason, SkippedCounts, SkipReason } from './domain/prompt-queue';
 import { countTokens } from './domain/token-counter';
 import { PromptWishes } from './domain/waiting-prompt';
 import { CreatePromptDto } from './dto/create-prompt.dto';
 import { PopRequestDto } from './dto/pop-request.dto';
 import { FairShare } from './fair-share';
-import { GenerationStore, QueueSummary, RequestRecord } from './persistence/generation.store';
+import { GenerationStore, QueueSummary, RequestRecord, ServerPopOutcome } from './persistence/generation.store';
 import { SyncCompletions } from './sync-completions';
 
 export const DEFAULT_REQUEST_MAX_LENGTH = 80;
@@ -60,10 +59,10 @@ export interface PopJobRequest {
 }
 
 /** What a pop hands out: a slot to generate (with the model it was taken for and its deadline), or the skipped counts. */
-export type PopJob = { server: KoboldServer } & (
-  | { id: string; payload: Record<string, unknown>; model: string; deadline: number }
-  | { id: null; skipped: SkippedCounts; inMaintenance?: true }
-);
+export type PopJob = { id: string; payload: Record<string, unknown>; model: string; deadline: number } | { id: null; skipped: SkippedCounts; inMaintenance?: true };
+
+/** Store steps a pop makes at most before giving up on a name that keeps changing hands (a 503). */
+const POP_ATTEMPTS = 3;
 
 /** The skipped counts of a pop that looked at no request (its server is in maintenance). */
 const NOTHING_SKIPPED: SkippedCounts = { model: 0, max_content_length: 0, max_length: 0 };
@@ -211,48 +210,60 @@ export class GenerationService {
   }
 
   /**
-   * The pop of either API: checks the server in with its first model, then tries its models in order (one
-   * atomic takeNextSlot each, so a v1 pop is one) and hands out a slot of the first request one of them
-   * can serve. With nothing to do, the skipped counts of all its models merged (see mergeSkipped).
+   * The pop of either API: checks the server in with its first model, then tries its models in order and
+   * hands out a slot of the first request one of them can serve; with nothing to do, the skipped counts
+   * of all its models merged (see mergeSkipped). One store step (GenerationStore.popFor) when this
+   * instance has verified the password for the name before; otherwise the password is verified (or the
+   * name registered) first, and remembered.
    */
   async popJob(request: PopJobRequest, clientAddress: ClientAddress = () => 'unknown'): Promise<PopJob> {
-    const maxLength = request.maxLength ?? DEFAULT_SERVER_MAX_LENGTH;
-    const maxContentLength = request.maxContentLength ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH;
-    const server = await this.servers.checkIn({
-      model: request.models[0],
-      maxLength,
-      maxContentLength,
+    const checkIn: CheckIn = {
       name: request.name,
       username: request.username,
       password: request.password,
+      model: request.models[0],
+      maxLength: request.maxLength ?? DEFAULT_SERVER_MAX_LENGTH,
+      maxContentLength: request.maxContentLength ?? DEFAULT_SERVER_MAX_CONTENT_LENGTH,
       clientAddress,
-    });
-    if (server.maintenance) {
+    };
+    for (let attempt = 0; attempt < POP_ATTEMPTS; attempt++) {
+      const now = Date.now();
+      const proven = this.servers.provenCheckIn(checkIn, now);
+      if (proven) {
+        const popped = await this.store.popFor({
+          name: request.name,
+          ...proven,
+          models: request.models,
+          priorityUsernames: request.priorityUsernames ?? [],
+          generationId: randomUUID(),
+          deadline: this.config,
+        });
+        if (popped) {
+          await this.servers.checkedIn(popped.server, proven.update, now);
+          return this.jobOf(popped);
+        }
+        // The name's password hash is no longer the one verified here (deleted and registered again): verify again.
+        this.servers.forgetVerified(request.name);
+      }
+      // Verifies the password against the server (401; 429 after too many wrong ones) or registers the name; remembered.
+      await this.servers.checkIn(checkIn, now);
+    }
+    throw new ServiceUnavailableException(`Server name "${request.name}" changed hands while it was checking in; try again`);
+  }
+
+  private jobOf(popped: ServerPopOutcome): PopJob {
+    if ('inMaintenance' in popped) {
       // Checked in (it stays listed, with maintenance_mode), but handed nothing until its owner ends maintenance.
       this.metrics.popped(false);
-      return { server, id: null, skipped: { ...NOTHING_SKIPPED }, inMaintenance: true };
+      return { id: null, skipped: { ...NOTHING_SKIPPED }, inMaintenance: true };
     }
-    const priorityUsernames = new Set([server.owner, ...(request.priorityUsernames ?? [])]);
-    const deadline = deadlineRuleFor(tokensPerSecond(server), this.config);
-    let skipped: SkippedCounts | undefined;
-    for (const model of request.models) {
-      const taken = await this.store.takeNextSlot({
-        offer: { model, maxLength, maxContentLength },
-        priorityUsernames,
-        serverId: server.id,
-        generationId: randomUUID(),
-        deadline,
-        now: Date.now(),
-      });
-      if ('skipped' in taken) {
-        skipped = skipped ? mergeSkipped(skipped, taken.skipped) : taken.skipped;
-        continue;
-      }
-      this.metrics.popped(true);
-      return { server, id: taken.generationId, payload: taken.payload, model, deadline: taken.deadline };
+    if ('skipped' in popped) {
+      this.metrics.popped(false);
+      return { id: null, skipped: popped.skipped.reduce(mergeSkipped) };
     }
-    this.metrics.popped(false);
-    return { server, id: null, skipped: skipped as SkippedCounts };
+    this.metrics.popped(true);
+    const { started, model } = popped;
+    return { id: started.generationId, payload: started.payload, model, deadline: started.deadline };
   }
 
   /**

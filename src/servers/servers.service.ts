@@ -6,7 +6,7 @@ import { isActive, KoboldServer, ServerCapabilities, ServerJob, ServerSettings }
 import { PasswordHasher } from './domain/password-hasher';
 import { PasswordProofs } from './domain/password-proofs';
 import { RegistrationBudgetStore } from './persistence/registration-budget.store';
-import { CheckInUpdate, ServerRepository } from './persistence/server.repository';
+import { CheckInUpdate, ServerBeforeCheckIn, ServerRepository } from './persistence/server.repository';
 import { StaleServersCursor } from './persistence/stale-servers-cursor';
 
 /**
@@ -67,13 +67,7 @@ export class ServersService {
    * and last-seen time, from whichever machine, as long as the password matches the name.
    */
   async checkIn(checkIn: CheckIn, now = Date.now()): Promise<KoboldServer> {
-    const update = {
-      owner: checkIn.username,
-      model: checkIn.model,
-      maxLength: checkIn.maxLength,
-      maxContentLength: checkIn.maxContentLength,
-      lastSeenAt: now,
-    };
+    const update = this.checkInUpdate(checkIn, now);
     // A known server whose password this instance verified before is checked in by one repository call.
     const remembered = this.verifiedHashByName.get(checkIn.name);
     let proven = remembered !== undefined && this.passwords.remembers(checkIn.password, remembered) ? remembered : undefined;
@@ -86,7 +80,10 @@ export class ServersService {
         continue;
       }
       const server = found.before;
-      if (found.checkedIn) return this.checkedIn(server, update, now);
+      if (found.checkedIn) {
+        await this.checkedIn(server, update, now);
+        return { ...server, ...update };
+      }
       if (!(await this.isPasswordOf(server, checkIn.password, checkIn.clientAddress))) {
         this.verifiedHashByName.delete(checkIn.name);
         throw new UnauthorizedException(`Wrong password for server name "${checkIn.name}": that name is already taken`);
@@ -95,6 +92,39 @@ export class ServersService {
       this.rememberVerified(checkIn.name, proven);
     }
     throw new ServiceUnavailableException(`Server name "${checkIn.name}" changed hands while it was checking in; try again`);
+  }
+
+  /**
+   * A pop's check-in as one store step (GenerationStore.popFor), when this instance has verified the pop's
+   * password for its server name before: the update, and the hash the password was verified against.
+   * Undefined otherwise: the pop then checks in through checkIn, which verifies (or registers) it.
+   */
+  provenCheckIn(checkIn: CheckIn, now = Date.now()): { update: CheckInUpdate; provenPasswordHash: string } | undefined {
+    const remembered = this.verifiedHashByName.get(checkIn.name);
+    if (remembered === undefined || !this.passwords.remembers(checkIn.password, remembered)) return undefined;
+    return { update: this.checkInUpdate(checkIn, now), provenPasswordHash: remembered };
+  }
+
+  /** The verified hash of a name that a proven check-in refused (the name's server changed): the next pop verifies again. */
+  forgetVerified(name: string): void {
+    this.verifiedHashByName.delete(name);
+  }
+
+  /**
+   * After a check-in made by the store with `update` (GenerationStore.popFor) on the server as it was
+   * (`before`): logs a server that is back, and tells every instance's copies of the active list when the
+   * server joined it or changed its offer or owner.
+   */
+  async checkedIn(before: ServerBeforeCheckIn, update: CheckInUpdate, now: number): Promise<void> {
+    const back = !this.isActive(before, now);
+    if (back) this.logger.log(`Server "${before.name}" is back`);
+    if (back || before.owner !== update.owner || before.model !== update.model || before.maxLength !== update.maxLength || before.maxContentLength !== update.maxContentLength) {
+      await this.servers.markListChanged();
+    }
+  }
+
+  private checkInUpdate(checkIn: CheckIn, now: number): CheckInUpdate {
+    return { owner: checkIn.username, model: checkIn.model, maxLength: checkIn.maxLength, maxContentLength: checkIn.maxContentLength, lastSeenAt: now };
   }
 
   /** A new server for a pop of an unknown name, or undefined when another pop registered the name first. */
@@ -127,15 +157,6 @@ export class ServersService {
     return server;
   }
 
-  /** The server after a check-in that applied `update` to `before`. */
-  private async checkedIn(before: KoboldServer, update: CheckInUpdate, now: number): Promise<KoboldServer> {
-    const back = !this.isActive(before, now);
-    if (back) this.logger.log(`Server "${before.name}" is back`);
-    if (back || before.owner !== update.owner || before.model !== update.model || before.maxLength !== update.maxLength || before.maxContentLength !== update.maxContentLength) {
-      await this.servers.markListChanged();
-    }
-    return { ...before, ...update };
-  }
 
   /** Remembers, for this instance only, that a pop's password was verified against the hash of the server named `name`. */
   private rememberVerified(name: string, passwordHash: string): void {
@@ -309,7 +330,7 @@ export class ServersService {
     }
   }
 
-  isActive(server: KoboldServer, now = Date.now()): boolean {
+  isActive(server: Pick<KoboldServer, 'lastSeenAt'>, now = Date.now()): boolean {
     return isActive(server, now, this.staleAfterMs());
   }
 

@@ -1,5 +1,13 @@
+import { tokensPerSecond } from '../../servers/domain/kobold-server';
+import { deadlineOf, deadlineRuleFor, DeadlineSettings } from '../domain/deadline';
 import { ServerOffer, SkippedCounts } from '../domain/prompt-queue';
-import { DeadlineRule, GenerationStore, NewRequest, SlotTake, StartedGeneration } from './generation.store';
+import { DeadlineRule, GenerationStore, NewRequest, ServerPop, ServerPopOutcome, SlotTake, StartedGeneration } from './generation.store';
+
+/** The name of the server a fixture's addServer adds (`server <id>`), and its password hash. */
+export function contractServerName(serverId: string): string {
+  return `server ${serverId}`;
+}
+export const CONTRACT_SERVER_HASH = 'scrypt$test';
 
 /** What the adapter under test credited, read from where it credits (a fake ledger in memory; the Redis users and servers in Redis). */
 export interface CreditedTotals {
@@ -15,8 +23,14 @@ export interface CreditedTotals {
 export interface GenerationStoreFixture {
   store: GenerationStore;
   credited: CreditedTotals;
-  /** Makes a server known to the accounts the store credits and reads owners from. Called before its first pop. */
+  /**
+   * Makes a server known to the accounts the store credits and reads owners from, and to the servers a pop
+   * checks in (named contractServerName(serverId), with the password hash CONTRACT_SERVER_HASH, model m,
+   * max_length 80, max_content_length 1024, last seen at 0, not in maintenance). Called before its first pop.
+   */
   addServer(serverId: string, owner: string): Promise<void>;
+  /** Its owner puts the server in maintenance, or ends it. */
+  setMaintenance(serverId: string, maintenance: boolean): Promise<void>;
   /** The server's owner changes (as on a check-in by another username). */
   changeOwner(serverId: string, owner: string): Promise<void>;
   /** The server is deleted. */
@@ -267,6 +281,103 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         expect(startedOnes).toHaveLength(1);
         expect(startedOnes[0].requestId).toBe(made.id);
         await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 0, processing: 1 });
+      });
+    });
+
+    describe('popFor', () => {
+      const SETTINGS: DeadlineSettings = { GENERATION_TIMEOUT_MIN_SECONDS: 1, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
+
+      function pop(over: Partial<ServerPop> = {}, now = 3000, owner = 'owner'): Promise<ServerPopOutcome | undefined> {
+        return store.popFor({
+          name: contractServerName('s1'),
+          provenPasswordHash: CONTRACT_SERVER_HASH,
+          update: { owner, model: over.models?.[0] ?? 'm', maxLength: 80, maxContentLength: 1024, lastSeenAt: now },
+          models: ['m'],
+          priorityUsernames: [],
+          generationId: `g${++nextGeneration}`,
+          deadline: SETTINGS,
+          ...over,
+        });
+      }
+
+      async function startedBy(over: Partial<ServerPop> = {}, now = 3000, owner = 'owner'): Promise<StartedGeneration> {
+        const popped = await pop(over, now, owner);
+        if (!popped || !('started' in popped)) throw new Error(`Expected a started slot, got ${JSON.stringify(popped)}`);
+        return popped.started;
+      }
+
+      it('checks the server in and starts the best slot, in one step: answers the server as it was and the model that took it', async () => {
+        const made = await enqueue({ n: 2 });
+        const popped = await pop({}, 3000, 'new owner');
+        expect(popped).toEqual({
+          server: { id: 's1', name: contractServerName('s1'), owner: 'owner', model: 'm', maxLength: 80, maxContentLength: 1024, lastSeenAt: 0, maintenance: false },
+          started: {
+            generationId: `g${nextGeneration}`,
+            requestId: made.id,
+            payload: { temperature: 0.5, max_length: 80, prompt: 'It was a dark and stormy night', n: 1 },
+            wishes: made.wishes,
+            // No job yet: the minimum.
+            deadline: 3000 + 1000,
+          },
+          model: 'm',
+        });
+        await expect(store.findGeneration(`g${nextGeneration}`)).resolves.toMatchObject({ serverId: 's1', startedAt: 3000, state: 'processing' });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, processing: 1, lastActivityAt: 3000 });
+        // The check-in took: the next pop sees the server as the first left it.
+        await expect(pop({}, 4000, 'new owner')).resolves.toMatchObject({ server: { owner: 'new owner', lastSeenAt: 3000 } });
+      });
+
+      it('changes nothing and answers undefined for a hash that is not the password hash, or a name nobody holds', async () => {
+        const made = await enqueue();
+        await expect(pop({ provenPasswordHash: 'scrypt$other' })).resolves.toBeUndefined();
+        await expect(pop({ name: 'nobody' })).resolves.toBeUndefined();
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1, processing: 0 });
+        await expect(pop({}, 5000)).resolves.toMatchObject({ server: { lastSeenAt: 0 } });
+      });
+
+      it('checks a server in maintenance in, and hands it nothing', async () => {
+        const made = await enqueue();
+        await fixture.setMaintenance('s1', true);
+        await expect(pop({}, 3000)).resolves.toEqual({ server: expect.objectContaining({ maintenance: true, lastSeenAt: 0 }), inMaintenance: true });
+        await expect(store.findRequest(made.id)).resolves.toMatchObject({ waiting: 1 });
+        await fixture.setMaintenance('s1', false);
+        await expect(pop({}, 4000)).resolves.toMatchObject({ server: { maintenance: false, lastSeenAt: 3000 }, started: { requestId: made.id } });
+      });
+
+      it('tries its models in order: the first that can serve a request starts it; with none, the skipped counts of each', async () => {
+        const wantsB = await enqueue({ wishes: { models: ['b'], maxLength: 80, maxContentLength: 1024 } });
+        await expect(pop({ models: ['a', 'b'] })).resolves.toMatchObject({ started: { requestId: wantsB.id }, model: 'b' });
+        await expect(store.findGeneration(`g${nextGeneration}`)).resolves.toMatchObject({ serverId: 's1' });
+        await enqueue({ wishes: { models: ['c'], maxLength: 80, maxContentLength: 1024 } });
+        await enqueue({ wishes: { models: ['a'], maxLength: 999, maxContentLength: 1024 } });
+        await expect(pop({ models: ['a', 'b'] })).resolves.toMatchObject({
+          skipped: [
+            { model: 1, max_content_length: 0, max_length: 1 },
+            { model: 2, max_content_length: 0, max_length: 0 },
+          ],
+        });
+      });
+
+      it("serves its owner's and the priority usernames' requests before anyone else's, the best of theirs first", async () => {
+        const other = await enqueue({ username: 'carol', priority: 5 });
+        const vip = await enqueue({ username: 'vip', priority: -5 });
+        const own = await enqueue({ username: 'boss', priority: -10 });
+        const order: string[] = [];
+        for (let i = 0; i < 3; i++) order.push((await startedBy({ priorityUsernames: ['vip'] }, 3000, 'boss')).requestId);
+        expect(order).toEqual([vip.id, own.id, other.id]);
+      });
+
+      it("sets the deadline by the server's measured speed over its recent jobs, exactly as deadlineRuleFor and deadlineOf", async () => {
+        await enqueue({ n: 3, wishes: { models: [], maxLength: 77, maxContentLength: 1024 } });
+        // Two jobs: 7 tokens in 1.234 s, 11 tokens in 0.777 s (awkward numbers: the arithmetic must be the same).
+        const first = await startedBy({}, 10_000);
+        await expect(submit(first.generationId, 11_234, 7)).resolves.toMatchObject({ outcome: 'accepted' });
+        const second = await startedBy({}, 20_000);
+        await expect(submit(second.generationId, 20_777, 11)).resolves.toMatchObject({ outcome: 'accepted' });
+        const speed = tokensPerSecond({ recentJobs: [{ tokens: 7, seconds: 1.234 }, { tokens: 11, seconds: 0.777 }] } as never) as number;
+        const third = await startedBy({}, 30_000);
+        expect(third.deadline).toBe(deadlineOf(deadlineRuleFor(speed, SETTINGS), 77, 30_000));
+        expect(third.deadline).not.toBe(30_000 + 1000);
       });
     });
 

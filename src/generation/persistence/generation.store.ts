@@ -1,5 +1,6 @@
 import { ServerOffer, SkippedCounts } from '../domain/prompt-queue';
-import type { DeadlineRule } from '../domain/deadline';
+import type { DeadlineRule, DeadlineSettings } from '../domain/deadline';
+import type { CheckInUpdate, ServerBeforeCheckIn } from '../../servers/persistence/server.repository';
 import { GenerationAuthor, PromptWishes } from '../domain/waiting-prompt';
 
 /**
@@ -39,6 +40,18 @@ export abstract class GenerationStore {
    * activity on the request.
    */
   abstract takeNextSlot(take: SlotTake): Promise<StartedGeneration | { skipped: SkippedCounts }>;
+
+  /**
+   * The pop of a server whose password the caller has proven (`pop.provenPasswordHash`, the hash it
+   * verified the pop's password against), in one step: the server's check-in (ServerRepository.checkInByName
+   * with `pop.update`), then, unless its owner put it in maintenance, a takeNextSlot for each of its
+   * offers in turn (the pop's models with its limits; priority to its owner, `update.owner`, then
+   * `pop.priorityUsernames`; the deadline rule of its measured speed, deadlineRuleFor) until one starts a
+   * slot. Answers undefined, without any change, when no server holds the name or the proven hash is not
+   * its password hash (the caller then proves the password against the server as it is, and pops again).
+   * A networked adapter makes it one round trip for a pop, whatever the number of models.
+   */
+  abstract popFor(pop: ServerPop): Promise<ServerPopOutcome | undefined>;
 
   /**
    * The processing generation with this id (in progress, overdue or done), or undefined once its
@@ -182,6 +195,31 @@ export interface SlotTake {
   deadline: DeadlineRule;
   now: number;
 }
+
+export interface ServerPop {
+  /** The popping server's name, and the hash its password was proven against by the caller. */
+  name: string;
+  provenPasswordHash: string;
+  /** The check-in (owner, the first model, limits, last seen: now). */
+  update: CheckInUpdate;
+  /** The models offered, tried in order with the update's limits; the first is the update's model. */
+  models: readonly [string, ...string[]];
+  /** Served first after the owner (update.owner). */
+  priorityUsernames: readonly string[];
+  /** The id of the processing generation, if one is started. */
+  generationId: string;
+  deadline: DeadlineSettings;
+}
+
+export type { ServerBeforeCheckIn } from '../../servers/persistence/server.repository';
+
+/** A popFor's outcome, with its server as it was before the check-in (to tell what the check-in changed). */
+export type ServerPopOutcome = { server: ServerBeforeCheckIn } & (
+  | { inMaintenance: true }
+  /** A started slot, with the model whose offer took it; or, with nothing to do, the skipped counts of each model in order. */
+  | { started: StartedGeneration; model: string }
+  | { skipped: SkippedCounts[] }
+);
 
 export interface StartedGeneration {
   generationId: string;

@@ -1,4 +1,4 @@
-import { describeGenerationStoreContract, GenerationStoreFixture } from './generation.store.contract';
+import { CONTRACT_SERVER_HASH, contractServerName, describeGenerationStoreContract, GenerationStoreFixture } from './generation.store.contract';
 import { RecordingLedger } from '../../../test/support/recording-ledger';
 import { GenerationCredit } from './generation-ledger';
 import { InMemoryGenerationStore } from './in-memory-generation.store';
@@ -20,7 +20,16 @@ describeGenerationStoreContract('in memory', (): Promise<GenerationStoreFixture>
           seconds: sum((c) => c.serverId === serverId, (c) => c.seconds),
         }),
     },
-    addServer: (serverId, owner) => Promise.resolve(void ledger.owners.set(serverId, owner)),
+    addServer: (serverId, owner) => {
+      ledger.owners.set(serverId, owner);
+      const name = contractServerName(serverId);
+      ledger.servers.set(name, {
+        id: serverId, name, owner, passwordHash: CONTRACT_SERVER_HASH, model: 'm', maxLength: 80, maxContentLength: 1024,
+        tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
+      });
+      return Promise.resolve();
+    },
+    setMaintenance: (serverId, maintenance) => Promise.resolve(void Object.assign(ledger.servers.get(contractServerName(serverId)) ?? {}, { maintenance })),
     changeOwner: (serverId, owner) => Promise.resolve(void ledger.owners.set(serverId, owner)),
     removeServer: (serverId) => Promise.resolve(void ledger.owners.delete(serverId)),
   });

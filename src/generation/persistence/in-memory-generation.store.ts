@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Heap } from 'heap-js';
-import { deadlineOf } from '../domain/deadline';
+import { tokensPerSecond } from '../../servers/domain/kobold-server';
+import { deadlineOf, deadlineRuleFor } from '../domain/deadline';
 import { ProcessingGeneration } from '../domain/processing-generation';
 import { PromptQueue, ServerOffer, SkippedCounts } from '../domain/prompt-queue';
 import { WaitingPrompt, WishesInterner } from '../domain/waiting-prompt';
@@ -14,6 +15,9 @@ import {
   QueueSummary,
   RequestRecord,
   RequestStandingRecord,
+  ServerBeforeCheckIn,
+  ServerPop,
+  ServerPopOutcome,
   SlotTake,
   StartedGeneration,
   Submission,
@@ -94,6 +98,34 @@ export class InMemoryGenerationStore extends GenerationStore {
     if (!prompt) return NOTHING;
     const { position, ahead } = this.queue.standingOf(prompt, offers);
     return Promise.resolve({ request: recordOf(prompt), position, ahead });
+  }
+
+  async popFor(pop: ServerPop): Promise<ServerPopOutcome | undefined> {
+    const found = await this.ledger.checkIn(pop.name, pop.update, pop.provenPasswordHash);
+    if (!found?.checkedIn) return undefined;
+    const { before } = found;
+    const server: ServerBeforeCheckIn = {
+      id: before.id,
+      name: before.name,
+      owner: before.owner,
+      model: before.model,
+      maxLength: before.maxLength,
+      maxContentLength: before.maxContentLength,
+      lastSeenAt: before.lastSeenAt,
+      maintenance: before.maintenance,
+    };
+    if (before.maintenance) return { server, inMaintenance: true };
+    const { maxLength, maxContentLength, owner, lastSeenAt: now } = pop.update;
+    const priorityUsernames = new Set([owner, ...pop.priorityUsernames]);
+    // The check-in leaves the jobs as they were: the speed is that of `before`.
+    const deadline = deadlineRuleFor(tokensPerSecond(before), pop.deadline);
+    const skipped: SkippedCounts[] = [];
+    for (const model of pop.models) {
+      const taken = await this.takeNextSlot({ offer: { model, maxLength, maxContentLength }, priorityUsernames, serverId: before.id, generationId: pop.generationId, deadline, now });
+      if (!('skipped' in taken)) return { server, started: taken, model };
+      skipped.push(taken.skipped);
+    }
+    return { server, skipped };
   }
 
   takeNextSlot(take: SlotTake): Promise<StartedGeneration | { skipped: SkippedCounts }> {

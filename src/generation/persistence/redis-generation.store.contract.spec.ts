@@ -1,7 +1,7 @@
 import { useTestRedis } from '../../../test/support/redis-server';
 import { RedisServerRepository, serverKeys } from '../../servers/persistence/redis-server.repository';
 import { RedisUserRepository } from '../../users/persistence/redis-user.repository';
-import { describeGenerationStoreContract } from './generation.store.contract';
+import { CONTRACT_SERVER_HASH, contractServerName, describeGenerationStoreContract } from './generation.store.contract';
 import { RedisGenerationStore } from './redis-generation.store';
 
 // The shared contract, run against the Redis adapter: credits are read back from the Redis users and servers.
@@ -25,9 +25,12 @@ describeGenerationStoreContract('Redis', async () => {
     },
     addServer: async (serverId, owner) => {
       await servers.create({
-        id: serverId, name: `server ${serverId}`, owner, passwordHash: 'scrypt$test', model: 'm', maxLength: 80, maxContentLength: 1024,
+        id: serverId, name: contractServerName(serverId), owner, passwordHash: CONTRACT_SERVER_HASH, model: 'm', maxLength: 80, maxContentLength: 1024,
         tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
       });
+    },
+    setMaintenance: async (serverId, maintenance) => {
+      await servers.updateSettings(serverId, { maintenance });
     },
     changeOwner: async (serverId, owner) => {
       await connection.run((client) => client.hset(serverKeys(connection, serverId)[0], 'owner', owner));

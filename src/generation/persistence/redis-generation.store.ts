@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
 import { PERFORMANCE_WINDOW } from '../../servers/domain/kobold-server';
-import { SERVER_JOBS_SUFFIX, serverKeyPrefix, unusedServersKey } from '../../servers/persistence/redis-server.repository';
+import { SERVER_JOBS_SUFFIX, serverKeyPrefix, serversIdByNameKey, serversSeenKey, unusedServersKey } from '../../servers/persistence/redis-server.repository';
 import { userTallyKeys } from '../../users/persistence/redis-user.repository';
 import { DEFAULT_QUEUE_LIMITS, offerKey, ServerOffer, SkippedCounts } from '../domain/prompt-queue';
 import { GenerationAuthor } from '../domain/waiting-prompt';
@@ -15,6 +15,9 @@ import {
   QueueSummary,
   RequestRecord,
   RequestStandingRecord,
+  ServerBeforeCheckIn,
+  ServerPop,
+  ServerPopOutcome,
   SlotTake,
   StartedGeneration,
   Submission,
@@ -30,6 +33,7 @@ import {
   FIND_REQUEST,
   FIND_STANDING,
   GENERATION_KEYS,
+  POP,
   RESTART_OVERDUE,
   RETAIN_OFFERS,
   SUBMIT,
@@ -51,6 +55,11 @@ export const DEFAULT_REDIS_GENERATION_LIMITS: RedisGenerationStoreLimits = {
   priorityScan: DEFAULT_QUEUE_LIMITS.heavyRequester,
   batch: 500,
 };
+
+/** A started slot as the scripts answer it: {'started', generationId, requestId, deadline, prompt, params, models, maxLength, maxContentLength}. */
+type StoredStarted = ['started', string, string, string, string, string, string, string, string];
+/** The popping server before its check-in, as the pop script answers it (CHECKED_IN_FIELDS of PROVEN_CHECK_IN_LUA). */
+type StoredServerBefore = [string, string, string, string, string, string, string, string | null];
 
 /** A request as the scripts answer it (see `record` in the scripts' prelude). */
 type StoredRequest = [string, string, string, string, string, string, string, string, string, number, number, number, number, string[], string[]];
@@ -120,6 +129,8 @@ export class RedisGenerationStore extends GenerationStore {
   private readonly instance = randomUUID();
   private readonly keys: string[];
   private readonly serverPrefix: string;
+  private readonly serverIdByName: string;
+  private readonly serversSeen: string;
   private readonly listeners: ((requestId: string) => void)[] = [];
   private subscription: Promise<void> | undefined;
   private readonly limits: RedisGenerationStoreLimits;
@@ -135,6 +146,8 @@ export class RedisGenerationStore extends GenerationStore {
     const tallies = userTallyKeys(redis);
     this.keys = [...GENERATION_KEYS.map((name) => this.prefix + name), tallies.usage, tallies.contributions, unusedServersKey(redis)];
     this.serverPrefix = serverKeyPrefix(redis);
+    this.serverIdByName = serversIdByNameKey(redis);
+    this.serversSeen = serversSeenKey(redis);
   }
 
   async enqueue(request: NewRequest, maxUnfinishedPerRequester: number): Promise<'queued' | 'over-limit'> {
@@ -194,14 +207,42 @@ export class RedisGenerationStore extends GenerationStore {
       const [, model, maxContentLength, maxLength] = answer as [string, number, number, number];
       return { skipped: { model, max_content_length: maxContentLength, max_length: maxLength } };
     }
-    const [, generationId, requestId, deadlineAt, prompt, params, models, maxLength, maxContentLength] = answer as string[];
-    return {
-      generationId,
-      requestId,
-      payload: { ...(JSON.parse(params) as Record<string, unknown>), prompt, n: 1 },
-      wishes: { models: JSON.parse(models) as string[], maxLength: Number(maxLength), maxContentLength: Number(maxContentLength) },
-      deadline: Number(deadlineAt),
-    };
+    return toStarted(answer as StoredStarted);
+  }
+
+  async popFor(pop: ServerPop): Promise<ServerPopOutcome | undefined> {
+    const { update, deadline } = pop;
+    const priorityUsernames = new Set(pop.priorityUsernames);
+    priorityUsernames.delete(update.owner);
+    const args: (string | number)[] = [
+      pop.name,
+      pop.provenPasswordHash,
+      this.serverPrefix,
+      SERVER_JOBS_SUFFIX,
+      this.serverIdByName,
+      this.serversSeen,
+      update.lastSeenAt,
+      update.owner,
+      update.maxLength,
+      update.maxContentLength,
+      pop.generationId,
+      deadline.GENERATION_TIMEOUT_SAFETY_FACTOR * 1000,
+      deadline.GENERATION_TIMEOUT_MIN_SECONDS * 1000,
+      deadline.PROMPT_EXPIRY_SECONDS * 1000,
+      this.limits.maxOfferLines,
+      this.limits.priorityScan,
+      pop.models.length,
+    ];
+    for (const model of pop.models) args.push(offerKey({ model, maxLength: update.maxLength, maxContentLength: update.maxContentLength }), model);
+    args.push(...priorityUsernames);
+    const answer = (await this.run(POP, args)) as [StoredServerBefore, string, ...unknown[]] | null;
+    if (!answer) return undefined;
+    const [before, outcome, ...rest] = answer;
+    const server = toServerBefore(before);
+    if (outcome === 'maintenance') return { server, inMaintenance: true };
+    if (outcome === 'skipped') return { server, skipped: (rest as [number, number, number][]).map(([model, maxContentLength, maxLength]) => ({ model, max_content_length: maxContentLength, max_length: maxLength })) };
+    const [taken, model] = rest as [StoredStarted, string];
+    return { server, started: toStarted(taken), model };
   }
 
   async findGeneration(id: string): Promise<GenerationRecord | undefined> {
@@ -374,3 +415,16 @@ function toGeneration([id, requestId, serverId, startedAt, deadline, state]: Sto
   return { id, requestId, serverId, startedAt: Number(startedAt), deadline: Number(deadline), state: state as GenerationRecord['state'] };
 }
 
+function toStarted([, generationId, requestId, deadlineAt, prompt, params, models, maxLength, maxContentLength]: StoredStarted): StartedGeneration {
+  return {
+    generationId,
+    requestId,
+    payload: { ...(JSON.parse(params) as Record<string, unknown>), prompt, n: 1 },
+    wishes: { models: JSON.parse(models) as string[], maxLength: Number(maxLength), maxContentLength: Number(maxContentLength) },
+    deadline: Number(deadlineAt),
+  };
+}
+
+function toServerBefore([id, name, owner, model, maxLength, maxContentLength, lastSeenAt, maintenance]: StoredServerBefore): ServerBeforeCheckIn {
+  return { id, name, owner, model, maxLength: Number(maxLength), maxContentLength: Number(maxContentLength), lastSeenAt: Number(lastSeenAt), maintenance: maintenance === '1' };
+}

@@ -48,7 +48,7 @@ export interface ServerCapabilities {
   maxContentLength: number;
 }
 
-export function isActive(server: KoboldServer, now: number, staleAfterMs: number): boolean {
+export function isActive(server: Pick<KoboldServer, 'lastSeenAt'>, now: number, staleAfterMs: number): boolean {
   return now - server.lastSeenAt < staleAfterMs;
 }
 

@@ -64,6 +64,39 @@ return {fields, jobs, 1}`,
 );
 
 /**
+ * Lua: a pop's check-in of a server whose password hash the caller proved, for the generation store's pop
+ * script (src/generation/persistence/redis), which checks the server in and takes its slot in one step.
+ * `provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, update)` with `update` a table of
+ * owner, model, maxLength, maxContentLength (strings as stored) and lastSeenAt: when `provenHash` is the
+ * password hash of the server holding the name, writes the fields that changed (always lastSeenAt) and its
+ * places in the seen and unused sets, and answers its hash key and, as it was before, its CHECKED_IN_FIELDS
+ * values (id first); otherwise changes nothing and answers nil. The outcome of checkInByName, for the
+ * fields a pop needs, without reading or sending the whole server.
+ */
+export const PROVEN_CHECK_IN_LUA = `local CHECKED_IN_FIELDS = { 'id', 'name', 'owner', 'model', 'maxLength', 'maxContentLength', 'lastSeenAt', 'maintenance' }
+local function provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, update)
+  local id = redis.call('HGET', idByName, name)
+  if not id then return nil end
+  local server = serverPrefix .. id
+  local v = redis.call('HMGET', server, 'passwordHash', 'requestsFulfilled', unpack(CHECKED_IN_FIELDS))
+  if v[1] ~= provenHash then return nil end
+  local before, changes = {}, { 'lastSeenAt', update.lastSeenAt }
+  for i, field in ipairs(CHECKED_IN_FIELDS) do
+    before[i] = v[i + 2]
+    if update[field] ~= nil and field ~= 'lastSeenAt' and update[field] ~= v[i + 2] then
+      changes[#changes + 1] = field
+      changes[#changes + 1] = update[field]
+    end
+  end
+  redis.call('HSET', server, unpack(changes))
+  redis.call('ZADD', seen, update.lastSeenAt, id)
+  -- A server is in the unused set exactly while it has fulfilled no request.
+  if v[2] == '0' then redis.call('ZADD', unused, 'XX', update.lastSeenAt, id) end
+  return server, before
+end
+`;
+
+/**
  * Lua: records one job of a server in one step (its stats and performance window), false when the server
  * does not exist; `addJob` the same for a server known to exist. The one definition of it: ADD_JOB below
  * and the generation store's submit script (src/generation/persistence/redis) both embed it.
@@ -151,6 +184,16 @@ export function serverKeys(redis: RedisConnection, id: string): [string, string]
   return [server, server + SERVER_JOBS_SUFFIX];
 }
 
+/** The hash of server name → id. */
+export function serversIdByNameKey(redis: RedisConnection): string {
+  return redis.key('servers', 'id-by-name');
+}
+
+/** The sorted set of every server by last seen. */
+export function serversSeenKey(redis: RedisConnection): string {
+  return redis.key('servers', 'seen');
+}
+
 /** The sorted set of servers that never fulfilled a request, by last seen (a job takes a server out of it). */
 export function unusedServersKey(redis: RedisConnection): string {
   return redis.key('servers', 'unused');
@@ -178,8 +221,8 @@ export class RedisServerRepository extends ServerRepository {
   constructor(private readonly redis: RedisConnection) {
     super();
     this.version = redis.key('servers', 'list-version');
-    this.idByName = redis.key('servers', 'id-by-name');
-    this.seen = redis.key('servers', 'seen');
+    this.idByName = serversIdByNameKey(redis);
+    this.seen = serversSeenKey(redis);
     this.unused = unusedServersKey(redis);
   }
 

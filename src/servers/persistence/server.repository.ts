@@ -12,6 +12,9 @@ export interface CheckInOutcome {
   checkedIn: boolean;
 }
 
+/** A server as it was before a pop's check-in: what a pop needs of it (GenerationStore.popFor answers it). */
+export type ServerBeforeCheckIn = Pick<KoboldServer, 'id' | 'name' | 'owner' | 'model' | 'maxLength' | 'maxContentLength' | 'lastSeenAt' | 'maintenance'>;
+
 /**
  * Port for the known servers. Async so that a networked store can implement it later; each update is
  * one call, so concurrent pops and submits cannot overwrite each other's changes.

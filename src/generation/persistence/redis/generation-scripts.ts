@@ -1,5 +1,5 @@
 import { LuaScript } from '../../../common/redis/redis-connection';
-import { RECORD_JOB_LUA } from '../../../servers/persistence/redis-server.repository';
+import { PROVEN_CHECK_IN_LUA, RECORD_JOB_LUA } from '../../../servers/persistence/redis-server.repository';
 
 /**
  * The Lua scripts of RedisGenerationStore: every operation that changes a request is one script, so it is
@@ -292,120 +292,185 @@ return 'queued'`,
 );
 
 /**
+ * Lua: a pop's take, `takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound, priorities)` for the
+ * offer o = {key, model, ml, mcl}: makes the offer's line when it has none (O(N), from the whole queue;
+ * past the line limit the least recently popped line goes first); then O(U × S + L × log N) for U priority
+ * usernames (the list `priorities`) scanned up to S (`bound`) requests each and L lines. `deadlineRule()`
+ * answers {minMs, msPerToken, maxMs}, asked only when a slot is started. Answers {'started', generationId,
+ * requestId, deadline, prompt, params, models, maxLength, maxContentLength} or {'skipped', model,
+ * max_content_length, max_length}.
+ */
+const TAKE_SLOT_LUA = `
+local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound, priorities)
+  local line, skip = lineKey(o.key), skipKey(o.key)
+  if redis.call('ZADD', OFFERS, now, o.key) == 1 then
+    -- A new line. Past the limit, the least recently popped other line goes.
+    if redis.call('ZCARD', OFFERS) > lineLimit then
+      local two = redis.call('ZRANGE', OFFERS, 0, 1)
+      local oldest = two[1] ~= o.key and two[1] or two[2]
+      redis.call('DEL', lineKey(oldest), skipKey(oldest))
+      redis.call('ZREM', OFFERS, oldest)
+      lineChanged()
+    end
+    -- Read once from the whole queue (already in serving order; a request's slots side by side), a chunk
+    -- at a time, the wishes of a chunk's requests in one HMGET of 'ids'.
+    redis.call('DEL', line, skip)
+    local counts = { model = 0, max_content_length = 0, max_length = 0 }
+    local total, previousLast = redis.call('ZCARD', WHOLE), nil
+    for start = 0, total - 1, 2000 do
+      -- Members only (no WITHSCORES: formatting 2,000 doubles costs more than the rest); a request's score is in its entry.
+      local chunk = redis.call('ZRANGE', WHOLE, start, start + 1999)
+      local arrivals, firstOf = {}, {}
+      local last
+      for i = 1, #chunk do
+        local a = string.sub(chunk[i], 1, 16)
+        if a ~= last then
+          last = a
+          arrivals[#arrivals + 1] = a
+          firstOf[#arrivals] = i
+        end
+      end
+      firstOf[#arrivals + 1] = #chunk + 1
+      local entries = redis.call('HMGET', IDS, unpack(arrivals))
+      local batch = {}
+      for k, entry in ipairs(entries) do
+        local w = wishesOfEntry(entry)
+        local reason = skipReason(w, o)
+        if reason == nil then
+          for i = firstOf[k], firstOf[k + 1] - 1 do
+            batch[#batch + 1] = w.sc
+            batch[#batch + 1] = chunk[i]
+          end
+        -- (a request whose slots straddle two chunks is counted in the first)
+        elseif k > 1 or arrivals[1] ~= previousLast then
+          counts[reason] = counts[reason] + 1
+        end
+      end
+      if #batch > 0 then each('ZADD', line, batch) end
+      previousLast = last
+    end
+    redis.call('HSET', skip, 'model', counts.model, 'max_content_length', counts.max_content_length, 'max_length', counts.max_length)
+    -- Every request's remembered lines ('lo') now miss this one: the next change of each works them out again.
+    lineChanged()
+  end
+
+  -- The priority usernames' best servable requests (each username's set is in serving order, its members
+  -- carry the wishes; at most the scan bound of its first requests are looked at), before the offer's line.
+  local bestScore, bestA, bestId
+  for _, username in ipairs(priorities) do
+    local candidates = redis.call('ZRANGE', userKey(username), 0, bound - 1, 'WITHSCORES')
+    for j = 1, #candidates, 2 do
+      local a, id, ml, mcl, mset = string.match(candidates[j], '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+      local score = tonumber(candidates[j + 1])
+      if bestA and (score > bestScore or (score == bestScore and a > bestA)) then break end
+      if skipReason({ mset = mset, ml = tonumber(ml), mcl = tonumber(mcl) }, o) == nil then
+        bestScore, bestA, bestId = score, a, id
+        break
+      end
+    end
+  end
+  if not bestId then
+    local first = redis.call('ZRANGE', line, 0, 0)[1]
+    if not first then
+      local c = redis.call('HMGET', skip, 'model', 'max_content_length', 'max_length')
+      return { 'skipped', tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0') }
+    end
+    bestId = string.match(redis.call('HGET', IDS, string.sub(first, 1, 16)), '^[^\\n]*')
+  end
+
+  local r, x = load(bestId, { 'prompt', 'params', 'g' })
+  local slot
+  if r.pb > 0 then
+    slot = tonumber(redis.call('LPOP', r.key .. ':putback'))
+    r.pb = r.pb - 1
+    set(r, 'pb', r.pb)
+  else
+    slot = r.n - r.un
+    r.un = r.un - 1
+    set(r, 'un', r.un)
+  end
+  r.pr = r.pr + 1
+  set(r, 'pr', r.pr)
+  set(r, 's' .. slot, 'p' .. genId)
+  set(r, 'g', (x[3] or '') == '' and genId or (x[3] .. ' ' .. genId))
+  setWaiting(r, r.waiting - 1)
+  touch(r, now)
+  flush(r)
+  local rule = deadlineRule()
+  local wait = r.ml * rule.msPerToken
+  if wait < rule.minMs then wait = rule.minMs end
+  if wait > rule.maxMs then wait = rule.maxMs end
+  local deadline = num(tonumber(now) + wait)
+  redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'm', o.model, 'slot', slot, 'st', now, 'dl', deadline)
+  redis.call('ZADD', DEADLINES, deadline, genId)
+  return { 'started', genId, r.id, deadline, x[1], x[2], r.models, tostring(r.ml), tostring(r.mcl) }
+end
+`;
+
+/**
  * A pop. ARGV: offer key, model, maxLength, maxContentLength, serverId, generationId, now, minMs, msPerToken,
- * maxMs, line limit, priority scan bound, then the priority usernames. Makes the offer's line when it has
- * none (O(N), from the whole queue; past the line limit the least recently popped line goes first); then
- * O(U × S + L × log N) for U priority usernames scanned up to S requests each and L lines. Answers
- * {'started', generationId, requestId, deadline, prompt, params, models, maxLength, maxContentLength} or
- * {'skipped', model, max_content_length, max_length}.
+ * maxMs, line limit, priority scan bound, then the priority usernames. See TAKE_SLOT_LUA.
  */
 export const TAKE_NEXT_SLOT = script(
   'kcGenTakeNextSlot',
-  `
-local o = { key = ARGV[4], model = ARGV[5], ml = tonumber(ARGV[6]), mcl = tonumber(ARGV[7]) }
-local serverId, genId, now = ARGV[8], ARGV[9], ARGV[10]
-local line, skip = lineKey(o.key), skipKey(o.key)
-if redis.call('ZADD', OFFERS, now, o.key) == 1 then
-  -- A new line. Past the limit, the least recently popped other line goes.
-  if redis.call('ZCARD', OFFERS) > tonumber(ARGV[14]) then
-    local two = redis.call('ZRANGE', OFFERS, 0, 1)
-    local oldest = two[1] ~= o.key and two[1] or two[2]
-    redis.call('DEL', lineKey(oldest), skipKey(oldest))
-    redis.call('ZREM', OFFERS, oldest)
-    lineChanged()
-  end
-  -- Read once from the whole queue (already in serving order; a request's slots side by side), a chunk
-  -- at a time, the wishes of a chunk's requests in one HMGET of 'ids'.
-  redis.call('DEL', line, skip)
-  local counts = { model = 0, max_content_length = 0, max_length = 0 }
-  local total, previousLast = redis.call('ZCARD', WHOLE), nil
-  for start = 0, total - 1, 2000 do
-    -- Members only (no WITHSCORES: formatting 2,000 doubles costs more than the rest); a request's score is in its entry.
-    local chunk = redis.call('ZRANGE', WHOLE, start, start + 1999)
-    local arrivals, firstOf = {}, {}
-    local last
-    for i = 1, #chunk do
-      local a = string.sub(chunk[i], 1, 16)
-      if a ~= last then
-        last = a
-        arrivals[#arrivals + 1] = a
-        firstOf[#arrivals] = i
-      end
-    end
-    firstOf[#arrivals + 1] = #chunk + 1
-    local entries = redis.call('HMGET', IDS, unpack(arrivals))
-    local batch = {}
-    for k, entry in ipairs(entries) do
-      local w = wishesOfEntry(entry)
-      local reason = skipReason(w, o)
-      if reason == nil then
-        for i = firstOf[k], firstOf[k + 1] - 1 do
-          batch[#batch + 1] = w.sc
-          batch[#batch + 1] = chunk[i]
-        end
-      -- (a request whose slots straddle two chunks is counted in the first)
-      elseif k > 1 or arrivals[1] ~= previousLast then
-        counts[reason] = counts[reason] + 1
-      end
-    end
-    if #batch > 0 then each('ZADD', line, batch) end
-    previousLast = last
-  end
-  redis.call('HSET', skip, 'model', counts.model, 'max_content_length', counts.max_content_length, 'max_length', counts.max_length)
-  -- Every request's remembered lines ('lo') now miss this one: the next change of each works them out again.
-  lineChanged()
-end
+  `${TAKE_SLOT_LUA}
+local rule = { minMs = tonumber(ARGV[11]), msPerToken = tonumber(ARGV[12]), maxMs = tonumber(ARGV[13]) }
+local priorities = {}
+for i = 16, #ARGV do priorities[#priorities + 1] = ARGV[i] end
+return takeSlot({ key = ARGV[4], model = ARGV[5], ml = tonumber(ARGV[6]), mcl = tonumber(ARGV[7]) }, ARGV[8], ARGV[9], ARGV[10],
+  function() return rule end, tonumber(ARGV[14]), tonumber(ARGV[15]), priorities)`,
+);
 
--- The priority usernames' best servable requests (each username's set is in serving order, its members
--- carry the wishes; at most the scan bound of its first requests are looked at), before the offer's line.
-local bestScore, bestA, bestId
-local bound = tonumber(ARGV[15])
-for i = 16, #ARGV do
-  local candidates = redis.call('ZRANGE', userKey(ARGV[i]), 0, bound - 1, 'WITHSCORES')
-  for j = 1, #candidates, 2 do
-    local a, id, ml, mcl, mset = string.match(candidates[j], '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
-    local score = tonumber(candidates[j + 1])
-    if bestA and (score > bestScore or (score == bestScore and a > bestA)) then break end
-    if skipReason({ mset = mset, ml = tonumber(ml), mcl = tonumber(mcl) }, o) == nil then
-      bestScore, bestA, bestId = score, a, id
-      break
-    end
+/**
+ * The pop of a server whose password this instance proved: its check-in (PROVEN_CHECK_IN_LUA) and the take
+ * of each of its offers in turn (TAKE_SLOT_LUA) until one starts a slot, in one step. ARGV: the server's
+ * name, the proven password hash, the server key prefix, the server jobs suffix, the id-by-name and seen
+ * keys, lastSeenAt, owner, maxLength, maxContentLength, generationId, the deadline's safety factor × 1000,
+ * minMs, maxMs, line limit, priority scan bound, the number of offers, then per offer its key and model
+ * (the first is the one it is checked in with), then the priority usernames besides the owner. The
+ * deadline rule follows the server's measured speed over its recent jobs (tokensPerSecond and
+ * deadlineRuleFor in TypeScript, the same arithmetic in the same order). Answers false when the hash is
+ * not the password hash of a server of that name (nothing changed); otherwise {the server before the
+ * check-in (CHECKED_IN_FIELDS), 'maintenance'} (checked in, nothing taken), {server, 'started', TAKE_SLOT_LUA's
+ * answer, the model of the offer that took it} or {server, 'skipped', {counts of the first offer}, {of the second}, ...}.
+ */
+export const POP = script(
+  'kcGenPop',
+  `${PROVEN_CHECK_IN_LUA}${TAKE_SLOT_LUA}
+local now = ARGV[10]
+local offers = tonumber(ARGV[20])
+local update = { lastSeenAt = now, owner = ARGV[11], model = ARGV[22], maxLength = ARGV[12], maxContentLength = ARGV[13] }
+local server, before = provenCheckIn(ARGV[8], ARGV[9], UNUSED, ARGV[6], ARGV[4], ARGV[5], update)
+if not server then return false end
+if before[8] == '1' then return { before, 'maintenance' } end
+local rule
+local function deadlineRule()
+  if rule then return rule end
+  -- tokensPerSecond over the recent jobs ('tokens seconds', seconds already at least 0.001), then deadlineRuleFor.
+  local tokens, seconds = 0, 0
+  for _, job in ipairs(redis.call('LRANGE', server .. ARGV[7], 0, -1)) do
+    local t, s = string.match(job, '^(%S+) (%S+)$')
+    tokens = tokens + tonumber(t)
+    seconds = seconds + math.max(tonumber(s), 0.001)
   end
-end
-if not bestId then
-  local first = redis.call('ZRANGE', line, 0, 0)[1]
-  if not first then
-    local c = redis.call('HMGET', skip, 'model', 'max_content_length', 'max_length')
-    return { 'skipped', tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0') }
+  local msPerToken = 0
+  if seconds > 0 then
+    local speed = tokens / seconds
+    if speed ~= 0 then msPerToken = tonumber(ARGV[15]) / speed end
   end
-  bestId = string.match(redis.call('HGET', IDS, string.sub(first, 1, 16)), '^[^\\n]*')
+  rule = { minMs = tonumber(ARGV[16]), msPerToken = msPerToken, maxMs = tonumber(ARGV[17]) }
+  return rule
 end
-
-local r, x = load(bestId, { 'prompt', 'params', 'g' })
-local slot
-if r.pb > 0 then
-  slot = tonumber(redis.call('LPOP', r.key .. ':putback'))
-  r.pb = r.pb - 1
-  set(r, 'pb', r.pb)
-else
-  slot = r.n - r.un
-  r.un = r.un - 1
-  set(r, 'un', r.un)
+local priorities = { update.owner }
+for i = 21 + 2 * offers, #ARGV do priorities[#priorities + 1] = ARGV[i] end
+local answer = { before, 'skipped' }
+for k = 1, offers do
+  local o = { key = ARGV[19 + 2 * k], model = ARGV[20 + 2 * k], ml = tonumber(update.maxLength), mcl = tonumber(update.maxContentLength) }
+  local taken = takeSlot(o, before[1], ARGV[14], now, deadlineRule, tonumber(ARGV[18]), tonumber(ARGV[19]), priorities)
+  if taken[1] == 'started' then return { before, 'started', taken, o.model } end
+  answer[#answer + 1] = { taken[2], taken[3], taken[4] }
 end
-r.pr = r.pr + 1
-set(r, 'pr', r.pr)
-set(r, 's' .. slot, 'p' .. genId)
-set(r, 'g', (x[3] or '') == '' and genId or (x[3] .. ' ' .. genId))
-setWaiting(r, r.waiting - 1)
-touch(r, now)
-flush(r)
-local wait = r.ml * tonumber(ARGV[12])
-if wait < tonumber(ARGV[11]) then wait = tonumber(ARGV[11]) end
-if wait > tonumber(ARGV[13]) then wait = tonumber(ARGV[13]) end
-local deadline = num(tonumber(now) + wait)
-redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'm', o.model, 'slot', slot, 'st', now, 'dl', deadline)
-redis.call('ZADD', DEADLINES, deadline, genId)
-return { 'started', genId, r.id, deadline, x[1], x[2], r.models, tostring(r.ml), tostring(r.mcl) }`,
+return answer`,
 );
 
 /**
