@@ -174,7 +174,7 @@ describe('GenerationService with the scheduled sweep (fake clock)', () => {
   });
 });
 
-describe('GenerationService.submit: the proof of the server by password', () => {
+describe('GenerationService: the proof of the server by password, on pops and submits', () => {
   let app: TestContext;
   let generation: GenerationService;
   let servers: ServersService;
@@ -252,15 +252,8 @@ describe('GenerationService.submit: the proof of the server by password', () => 
     await expect(generation.submit(id, 'pw-a', 'text')).rejects.toThrow(UnauthorizedException);
     await expect(store.findGeneration(id)).resolves.toMatchObject({ state: 'processing' });
   });
-});
 
-describe('GenerationService.popJob: the pop of a known server', () => {
-  let app: TestContext;
-  let generation: GenerationService;
-  let servers: ServersService;
-  let store: GenerationStore;
-
-  const pop = (service: GenerationService, name: string, password: string, username = 'owner') =>
+  const popThrough = (service: GenerationService, name: string, password: string, username = 'owner') =>
     service.pop({ username, password, name, model: 'm' }, () => '10.0.0.1');
 
   /** Another instance over the same stores (as two processes on one Redis): its own GenerationService and ServersService, so its own password memory. */
@@ -270,27 +263,18 @@ describe('GenerationService.popJob: the pop of a known server', () => {
     return new GenerationService(store, otherServers, get(FairShare), get(SyncCompletions), get(AppConfig), get(ClusterMetrics));
   };
 
-  beforeEach(async () => {
-    app = await startAppContext();
-    generation = app.context.get(GenerationService);
-    servers = app.context.get(ServersService);
-    store = app.context.get(GenerationStore);
-  });
-
-  afterEach(() => app.close());
-
   it('makes one store step (popFor) and no scrypt once the password is verified: the first pop verifies it (here: registers the name)', async () => {
     await generation.createRequest({ prompt: 'p', params: { n: 2 } });
     const popFor = jest.spyOn(store, 'popFor');
     const checkIn = jest.spyOn(servers, 'checkIn');
-    await expect(pop(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: expect.any(String) });
+    await expect(popThrough(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: expect.any(String) });
     expect(checkIn).toHaveBeenCalledTimes(1);
     expect(popFor).toHaveBeenCalledTimes(1);
     checkIn.mockClear();
     popFor.mockClear();
     const scrypt = jest.spyOn(app.context.get(PasswordHasher), 'verify');
-    await expect(pop(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: expect.any(String) });
-    await expect(pop(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: null });
+    await expect(popThrough(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: expect.any(String) });
+    await expect(popThrough(generation, 'alpha', 'pw')).resolves.toMatchObject({ id: null });
     expect(popFor).toHaveBeenCalledTimes(2);
     expect(checkIn).not.toHaveBeenCalled();
     expect(scrypt).not.toHaveBeenCalled();
@@ -298,24 +282,24 @@ describe('GenerationService.popJob: the pop of a known server', () => {
 
   it('answers 401 to a wrong password, whatever this instance remembers, and hands nothing out', async () => {
     const request = await generation.createRequest({ prompt: 'p' });
-    await pop(generation, 'alpha', 'pw');
+    await popThrough(generation, 'alpha', 'pw');
     await generation.createRequest({ prompt: 'p' });
-    await expect(pop(generation, 'alpha', 'wrong', 'mallory')).rejects.toThrow(UnauthorizedException);
+    await expect(popThrough(generation, 'alpha', 'wrong', 'mallory')).rejects.toThrow(UnauthorizedException);
     await expect(generation.getRequest(request.id)).resolves.toMatchObject({ processing: 1 });
     await expect(servers.findActive()).resolves.toEqual([expect.objectContaining({ name: 'alpha', owner: 'owner' })]);
   });
 
   it('does not let a password remembered for a deleted server pop the new server that took its name on another instance', async () => {
     const other = anotherInstance();
-    await pop(generation, 'alpha', 'pw');
-    await pop(other, 'alpha', 'pw'); // the other instance remembers 'pw' for alpha too
+    await popThrough(generation, 'alpha', 'pw');
+    await popThrough(other, 'alpha', 'pw'); // the other instance remembers 'pw' for alpha too
     const [old] = await servers.findActive();
     await servers.deleteById(old.id);
-    await pop(generation, 'alpha', 'new-pw', 'new-owner');
+    await popThrough(generation, 'alpha', 'new-pw', 'new-owner');
     const request = await generation.createRequest({ prompt: 'p' });
-    await expect(pop(other, 'alpha', 'pw')).rejects.toThrow(UnauthorizedException);
+    await expect(popThrough(other, 'alpha', 'pw')).rejects.toThrow(UnauthorizedException);
     await expect(generation.getRequest(request.id)).resolves.toMatchObject({ waiting: 1, processing: 0 });
-    await expect(pop(other, 'alpha', 'new-pw', 'new-owner')).resolves.toMatchObject({ id: expect.any(String) });
+    await expect(popThrough(other, 'alpha', 'new-pw', 'new-owner')).resolves.toMatchObject({ id: expect.any(String) });
     await expect(servers.findActive()).resolves.toEqual([expect.objectContaining({ name: 'alpha', owner: 'new-owner' })]);
   });
 });

@@ -69,8 +69,7 @@ export class ServersService {
   async checkIn(checkIn: CheckIn, now = Date.now()): Promise<KoboldServer> {
     const update = this.checkInUpdate(checkIn, now);
     // A known server whose password this instance verified before is checked in by one repository call.
-    const remembered = this.verifiedHashByName.get(checkIn.name);
-    let proven = remembered !== undefined && this.passwords.remembers(checkIn.password, remembered) ? remembered : undefined;
+    let proven = this.provenCheckIn(checkIn, now)?.provenPasswordHash;
     for (let attempt = 0; attempt < CHECK_IN_ATTEMPTS; attempt++) {
       const found = await this.servers.checkInByName(checkIn.name, update, proven);
       if (!found) {
@@ -156,7 +155,6 @@ export class ServersService {
     await this.servers.markListChanged();
     return server;
   }
-
 
   /** Remembers, for this instance only, that a pop's password was verified against the hash of the server named `name`. */
   private rememberVerified(name: string, passwordHash: string): void {

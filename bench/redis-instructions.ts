@@ -1,0 +1,123 @@
+/**
+ * Redis instructions per pop and per submit of the Redis generation store (issue 13; not part of
+ * `npm test` or CI): counts, not times, so a change of a few per cent shows on a shared, noisy machine.
+ * Starts a private redis-server under `valgrind --tool=callgrind` (instrumentation off), fills it with
+ * 10,000 waiting requests no server can serve and BENCH_OPS (1,000) that one can, then counts the
+ * instructions Redis executes for BENCH_OPS pops (callgrind_control -i on/off around them) and for their
+ * submits. Both pop paths are measured, each on a fresh server: `popFor` (one script: check-in and take)
+ * and the two calls it replaced (ServerRepository.checkInByName, then takeNextSlot).
+ *
+ *   npx ts-node --transpile-only bench/redis-instructions.ts   (BENCH_OPS=<n>; BENCH_USERS=<requesters>, 1;
+ *                                                              BENCH_REDIS_ARGS="<redis-server arguments>")
+ *
+ * Needs valgrind (Debian's package). BENCH_USERS=500 shows the cost of tallies kept in small hashes:
+ * Redis keeps a hash of up to hash-max-listpack-entries fields (512 in Debian's Redis 7) as a list that
+ * each HINCRBY scans.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NewRequest } from '../src/generation/persistence/generation.store';
+import { RedisGenerationStore } from '../src/generation/persistence/redis-generation.store';
+import { RedisServerRepository } from '../src/servers/persistence/redis-server.repository';
+import { connectToRedis } from '../test/support/redis-server';
+
+const OPS = Number(process.env.BENCH_OPS ?? 1_000);
+const USERS = Number(process.env.BENCH_USERS ?? 1);
+/** Extra redis-server arguments, e.g. "--hash-max-listpack-entries 64". */
+const REDIS_ARGS = (process.env.BENCH_REDIS_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
+const SERVERS = 40;
+const HASH = 'scrypt$bench';
+const OFFER = { model: 'm', maxLength: 512, maxContentLength: 2048 };
+const DEADLINE = { GENERATION_TIMEOUT_MIN_SECONDS: 120, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
+
+type PopPath = 'popFor' | 'checkInByName + takeNextSlot';
+
+/** Tells the callgrind of `pid` something (-i on/off, -z, -d label). */
+function callgrind(pid: number, ...args: string[]): void {
+  execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore' });
+}
+
+/** The instructions Redis executed while collection was on, from the dump callgrind writes now. */
+function dumpedInstructions(pid: number, dir: string, label: string): number {
+  callgrind(pid, '-i', 'off');
+  const before = new Set(readdirSync(dir));
+  callgrind(pid, '-d', label);
+  const file = readdirSync(dir).find((name) => name.startsWith('callgrind.out.') && !before.has(name));
+  if (!file) throw new Error(`callgrind wrote no dump for ${label}`);
+  const totals = /([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS/.exec(execFileSync('callgrind_annotate', [join(dir, file)], { encoding: 'utf8' }));
+  callgrind(pid, '-z');
+  return Number(totals?.[1].replaceAll(',', '') ?? NaN);
+}
+
+async function measure(path: PopPath): Promise<{ pop: number; submit: number; started: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'kc-callgrind-'));
+  const socket = join(dir, 'redis.sock');
+  const redis = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'callgrind.out.%n')}`, 'redis-server', '--port', '0', '--unixsocket', socket, '--save', '', '--appendonly', 'no', '--dir', dir, ...REDIS_ARGS], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 200 && !readdirSync(dir).includes('redis.sock'); i++) await sleep(100);
+    const connection = await connectToRedis(`unix://${socket}`);
+    const store = new RedisGenerationStore(connection);
+    const servers = new RedisServerRepository(connection);
+    const now = Date.now();
+    for (let i = 0; i < SERVERS; i++) {
+      await servers.create({
+        id: `server-${i}`, name: `box-${i}`, owner: 'owner', passwordHash: HASH, ...OFFER, tokensGenerated: 0, requestsFulfilled: 0,
+        recentJobs: [{ tokens: 80, seconds: 3.3 }, { tokens: 70, seconds: 2.1 }], createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
+      });
+    }
+    let next = 0;
+    const request = (servable: boolean): NewRequest => {
+      const username = `user-${next % USERS}`;
+      return { id: `req-${next++}`, prompt: 'x'.repeat(1024), params: { max_length: 80 }, username, requesterKey: username, wishes: { models: servable ? [] : ['nobody-runs-this'], maxLength: 80, maxContentLength: 1024 }, n: 1, priority: -next, now };
+    };
+    for (let i = 0; i < 10_000; i++) await store.enqueue(request(false), 1e9);
+    for (let i = 0; i <= OPS; i++) await store.enqueue(request(true), 1e9);
+    const started: { generationId: string; serverId: string }[] = [];
+    const pop = async (i: number): Promise<void> => {
+      const name = `box-${i % SERVERS}`;
+      const update = { owner: 'owner', ...OFFER, lastSeenAt: now + 1 };
+      const generationId = `gen-${i}`;
+      if (path === 'popFor') {
+        const popped = await store.popFor({ name, provenPasswordHash: HASH, update, models: [OFFER.model], priorityUsernames: [], generationId, deadline: DEADLINE });
+        if (popped && 'started' in popped) started.push({ generationId, serverId: popped.server.id });
+      } else {
+        const found = await servers.checkInByName(name, update, HASH);
+        const serverId = found?.before.id as string;
+        const taken = await store.takeNextSlot({ offer: OFFER, priorityUsernames: new Set(['owner']), serverId, generationId, deadline: { minMs: 120_000, msPerToken: 60, maxMs: 600_000 }, now: now + 1 });
+        if ('requestId' in taken) started.push({ generationId, serverId });
+      }
+    };
+    // The first of each loads the scripts (and makes the offer's line); then one at a time, so only the store's work is counted.
+    await pop(0);
+    await store.submit({ ...started[0], text: 'y'.repeat(400), now: now + 2_000, tokens: 80, provenServerIds: [started[0].serverId] });
+    const pid = redis.pid as number;
+    callgrind(pid, '-z');
+    callgrind(pid, '-i', 'on');
+    for (let i = 1; i <= OPS; i++) await pop(i);
+    const pops = dumpedInstructions(pid, dir, 'pops');
+    callgrind(pid, '-i', 'on');
+    for (const job of started.slice(1)) await store.submit({ ...job, text: 'y'.repeat(400), now: now + 2_000, tokens: 80, provenServerIds: [job.serverId] });
+    const submits = dumpedInstructions(pid, dir, 'submits');
+    void connection.onApplicationShutdown();
+    return { pop: pops / OPS, submit: submits / (started.length - 1), started: started.length - 1 };
+  } finally {
+    redis.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`Redis instructions per operation (callgrind), ${OPS} pops and their submits, 10,000 other waiting requests, ${USERS} requester(s)${REDIS_ARGS.length > 0 ? `, redis-server ${REDIS_ARGS.join(' ')}` : ''}`);
+  console.log('| pop path | instructions per pop | per submit | pop + submit |');
+  console.log('| --- | --- | --- | --- |');
+  for (const path of ['checkInByName + takeNextSlot', 'popFor'] as const) {
+    const { pop, submit, started } = await measure(path);
+    if (started !== OPS) throw new Error(`${path}: ${started} of ${OPS} pops started a slot`);
+    console.log(`| ${path} | ${Math.round(pop).toLocaleString('en-US')} | ${Math.round(submit).toLocaleString('en-US')} | ${Math.round(pop + submit).toLocaleString('en-US')} |`);
+  }
+  process.exit(0);
+}
+void main();
