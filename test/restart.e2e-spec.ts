@@ -3,6 +3,11 @@ import { join } from 'node:path';
 import { countTokens } from '../src/generation/domain/token-counter';
 import { makeDataDir, popBody, removeDataDir, startTestApp } from './support/test-app';
 
+// Two app starts on one DATA_DIR, each new server written and fdatasynced before its pop is answered, and
+// scrypt for each password: about half a second alone, but it shares the disk and the 2 cores with the
+// rest of the suite in CI (a CI run took 6.9 s), so the default 5 s is too tight.
+jest.setTimeout(30_000);
+
 describe('Restart on the same DATA_DIR (e2e)', () => {
   let dataDir: string;
 
