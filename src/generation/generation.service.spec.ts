@@ -1,12 +1,8 @@
 import { INestApplicationContext, NotFoundException, UnauthorizedException } from '@nestjs/common';
-import { startAppContext, TestContext } from '../../test/support/app-context';
-import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
+import { anotherServersService, startAppContext, TestContext } from '../../test/support/app-context';
 import { AppConfig } from '../config/app-config';
 import { ClusterMetrics } from '../metrics/cluster-metrics.service';
 import { PasswordHasher } from '../servers/domain/password-hasher';
-import { RegistrationBudgetStore } from '../servers/persistence/registration-budget.store';
-import { ServerRepository } from '../servers/persistence/server.repository';
-import { StaleServersCursor } from '../servers/persistence/stale-servers-cursor';
 import { ServersService } from '../servers/servers.service';
 import { FairShare } from './fair-share';
 import { SyncCompletions } from './sync-completions';
@@ -259,8 +255,7 @@ describe('GenerationService: the proof of the server by password, on pops and su
   /** Another instance over the same stores (as two processes on one Redis): its own GenerationService and ServersService, so its own password memory. */
   const anotherInstance = (): GenerationService => {
     const get = <T>(token: abstract new (...args: never[]) => T): T => app.context.get(token as never);
-    const otherServers = new ServersService(get(ServerRepository), new PasswordHasher(), get(AuthFailureLimiter), get(AppConfig), get(RegistrationBudgetStore), get(StaleServersCursor));
-    return new GenerationService(store, otherServers, get(FairShare), get(SyncCompletions), get(AppConfig), get(ClusterMetrics));
+    return new GenerationService(store, anotherServersService(app.context), get(FairShare), get(SyncCompletions), get(AppConfig), get(ClusterMetrics));
   };
 
   it('makes one store step (popFor) and no scrypt once the password is verified: the first pop verifies it (here: registers the name)', async () => {

@@ -1,13 +1,9 @@
 import { HttpException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
-import { startAppContext, TestContext } from '../../test/support/app-context';
+import { anotherServersService, startAppContext, TestContext } from '../../test/support/app-context';
 import { aServer, T0 } from '../../test/support/servers';
 import { ClusterSweeper } from '../generation/cluster-sweeper';
-import { AuthFailureLimiter } from '../common/rate-limit/auth-failure-limiter';
-import { AppConfig } from '../config/app-config';
 import { PasswordHasher } from './domain/password-hasher';
-import { RegistrationBudgetStore } from './persistence/registration-budget.store';
 import { ServerRepository } from './persistence/server.repository';
-import { StaleServersCursor } from './persistence/stale-servers-cursor';
 import { CheckIn, ServersService } from './servers.service';
 
 const HOUR = 3_600_000;
@@ -79,9 +75,7 @@ describe('ServersService: the check-in of a known server', () => {
   /** Another instance: its own ServersService and password memory over the same repository (as two processes on one Redis). */
   const anotherInstance = (): { service: ServersService; passwords: PasswordHasher } => {
     const hasher = new PasswordHasher();
-    const get = <T>(token: abstract new (...args: never[]) => T): T => app.context.get(token as never);
-    const service = new ServersService(repository, hasher, get(AuthFailureLimiter), get(AppConfig), get(RegistrationBudgetStore), get(StaleServersCursor));
-    return { service, passwords: hasher };
+    return { service: anotherServersService(app.context, hasher), passwords: hasher };
   };
 
   beforeEach(async () => {
@@ -195,10 +189,7 @@ describe('ServersService: the active servers of status reads', () => {
   const checkIn = (service: ServersService, name: string, now: number) =>
     service.checkIn({ name, username: 'owner', password: 'pw', model: 'm', maxLength: 80, maxContentLength: 1024, clientAddress: () => '10.0.0.1' }, now);
   /** Another instance over the same repository (as two processes on one Redis). */
-  const anotherInstance = (): ServersService => {
-    const get = <T>(token: abstract new (...args: never[]) => T): T => app.context.get(token as never);
-    return new ServersService(repository, new PasswordHasher(), get(AuthFailureLimiter), get(AppConfig), get(RegistrationBudgetStore), get(StaleServersCursor));
-  };
+  const anotherInstance = (): ServersService => anotherServersService(app.context);
   const names = (list: readonly { name: string }[]): string[] => list.map((server) => server.name).sort();
 
   beforeEach(async () => {

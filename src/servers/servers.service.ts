@@ -69,7 +69,7 @@ export class ServersService {
   async checkIn(checkIn: CheckIn, now = Date.now()): Promise<KoboldServer> {
     const update = this.checkInUpdate(checkIn, now);
     // A known server whose password this instance verified before is checked in by one repository call.
-    let proven = this.provenCheckIn(checkIn, now)?.provenPasswordHash;
+    let proven = this.verifiedHashOf(checkIn);
     for (let attempt = 0; attempt < CHECK_IN_ATTEMPTS; attempt++) {
       const found = await this.servers.checkInByName(checkIn.name, update, proven);
       if (!found) {
@@ -99,9 +99,14 @@ export class ServersService {
    * Undefined otherwise: the pop then checks in through checkIn, which verifies (or registers) it.
    */
   provenCheckIn(checkIn: CheckIn, now = Date.now()): { update: CheckInUpdate; provenPasswordHash: string } | undefined {
+    const proven = this.verifiedHashOf(checkIn);
+    return proven === undefined ? undefined : { update: this.checkInUpdate(checkIn, now), provenPasswordHash: proven };
+  }
+
+  /** The hash this instance verified the check-in's password against for its name, if it did. */
+  private verifiedHashOf(checkIn: CheckIn): string | undefined {
     const remembered = this.verifiedHashByName.get(checkIn.name);
-    if (remembered === undefined || !this.passwords.remembers(checkIn.password, remembered)) return undefined;
-    return { update: this.checkInUpdate(checkIn, now), provenPasswordHash: remembered };
+    return remembered !== undefined && this.passwords.remembers(checkIn.password, remembered) ? remembered : undefined;
   }
 
   /** The verified hash of a name that a proven check-in refused (the name's server changed): the next pop verifies again. */

@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppModule } from '../../src/app.module';
-import { AppConfigOverrides } from '../../src/config/app-config';
+import { AuthFailureLimiter } from '../../src/common/rate-limit/auth-failure-limiter';
+import { AppConfig, AppConfigOverrides } from '../../src/config/app-config';
+import { PasswordHasher } from '../../src/servers/domain/password-hasher';
+import { RegistrationBudgetStore } from '../../src/servers/persistence/registration-budget.store';
+import { ServerRepository } from '../../src/servers/persistence/server.repository';
+import { StaleServersCursor } from '../../src/servers/persistence/stale-servers-cursor';
+import { ServersService } from '../../src/servers/servers.service';
 
 export interface TestContext {
   context: INestApplicationContext;
@@ -25,4 +31,13 @@ export async function startAppContext(overrides: AppConfigOverrides = {}): Promi
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Another instance's ServersService over the same stores as `context` (as two processes on one Redis):
+ * its own password memory, and its own `passwords` hasher (to spy on).
+ */
+export function anotherServersService(context: INestApplicationContext, passwords = new PasswordHasher()): ServersService {
+  const get = <T>(token: abstract new (...args: never[]) => T): T => context.get(token as never);
+  return new ServersService(get(ServerRepository), passwords, get(AuthFailureLimiter), get(AppConfig), get(RegistrationBudgetStore), get(StaleServersCursor));
 }

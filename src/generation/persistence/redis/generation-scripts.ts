@@ -438,7 +438,7 @@ export const POP = script(
   'kcGenPop',
   `${PROVEN_CHECK_IN_LUA}${TAKE_SLOT_LUA}
 local now = ARGV[10]
-local offers = tonumber(ARGV[20])
+local offerCount = tonumber(ARGV[20])
 local update = { lastSeenAt = now, owner = ARGV[11], model = ARGV[22], maxLength = ARGV[12], maxContentLength = ARGV[13] }
 local server, before = provenCheckIn(ARGV[8], ARGV[9], UNUSED, ARGV[6], ARGV[4], ARGV[5], update)
 if not server then return false end
@@ -462,9 +462,9 @@ local function deadlineRule()
   return rule
 end
 local priorities = { update.owner }
-for i = 21 + 2 * offers, #ARGV do priorities[#priorities + 1] = ARGV[i] end
+for i = 21 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
 local answer = { before, 'skipped' }
-for k = 1, offers do
+for k = 1, offerCount do
   local o = { key = ARGV[19 + 2 * k], model = ARGV[20 + 2 * k], ml = tonumber(update.maxLength), mcl = tonumber(update.maxContentLength) }
   local taken = takeSlot(o, before[1], ARGV[14], now, deadlineRule, tonumber(ARGV[18]), tonumber(ARGV[19]), priorities)
   if taken[1] == 'started' then return { before, 'started', taken, o.model } end
