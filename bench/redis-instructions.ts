@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NewRequest } from '../src/generation/persistence/generation.store';
 import { RedisGenerationStore } from '../src/generation/persistence/redis-generation.store';
+import { PERFORMANCE_WINDOW } from '../src/servers/domain/kobold-server';
 import { RedisServerRepository } from '../src/servers/persistence/redis-server.repository';
 import { connectToRedis } from '../test/support/redis-server';
 
@@ -65,7 +66,7 @@ async function measure(path: PopPath): Promise<{ pop: number; submit: number; st
     for (let i = 0; i < SERVERS; i++) {
       await servers.create({
         id: `server-${i}`, name: `box-${i}`, owner: 'owner', passwordHash: HASH, ...OFFER, tokensGenerated: 0, requestsFulfilled: 0,
-        recentJobs: [{ tokens: 80, seconds: 3.3 }, { tokens: 70, seconds: 2.1 }], createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
+        recentJobs: Array.from({ length: PERFORMANCE_WINDOW }, (_, j) => ({ tokens: 70 + j, seconds: 2.1 + j / 7 })), createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
       });
     }
     let next = 0;

@@ -313,7 +313,7 @@ async function splitCycle(base: string, jobs: number, measured: (step: SplitStep
 interface RedisCounters {
   /** Redis process CPU (INFO cpu: user + system), µs: commands, scripts and socket I/O alike. */
   cpu: number;
-  /** Time inside scripts (INFO commandstats: evalsha + eval), µs. */
+  /** Time inside scripts and functions (INFO commandstats: fcall + evalsha + eval), µs. */
   scripts: number;
   /** Top-level calls: scripts, MULTI/EXEC transactions and the commands outside them (commands inside scripts are counted by Redis too, and left out here). */
   calls: number;
@@ -328,7 +328,7 @@ function redisCounters(redis: TestRedisServer): RedisCounters {
     if (match) stats.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
   }
   const of = (name: string): { calls: number; usec: number } => stats.get(name) ?? { calls: 0, usec: 0 };
-  return { cpu: (read('used_cpu_user') + read('used_cpu_sys')) * 1e6, scripts: of('evalsha').usec + of('eval').usec, calls: of('evalsha').calls + of('eval').calls };
+  return { cpu: (read('used_cpu_user') + read('used_cpu_sys')) * 1e6, scripts: of('fcall').usec + of('evalsha').usec + of('eval').usec, calls: of('fcall').calls + of('evalsha').calls + of('eval').calls };
 }
 
 /** Redis's used_memory (INFO memory), bytes. */

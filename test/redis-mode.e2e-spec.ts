@@ -68,7 +68,7 @@ describe('Redis mode (e2e)', () => {
     expect(redis.cli('CLIENT', 'LIST')).not.toContain('name=koboldai-cluster');
   });
 
-  it('pops a server whose password this instance verified before in one EVALSHA: check-in and take together', async () => {
+  it('pops a server whose password this instance verified before in one FCALL: check-in and take together', async () => {
     const app = await start({ SWEEP_INTERVAL_SECONDS: 3600 });
     await app.http.post('/generate/prompt').send({ prompt: 'Once upon a time', params: { max_length: 16 }, username: 'alice' }).expect(200);
     // The first pop verifies (here: registers) the name, then pops.
@@ -93,11 +93,11 @@ describe('Redis mode (e2e)', () => {
     };
     try {
       let job: { id: string | null } = { id: null };
-      await expect(commandsOf(async () => (job = (await app.http.post('/generate/pop').send(popBody('box')).expect(200)).body))).resolves.toEqual(['evalsha']);
+      await expect(commandsOf(async () => (job = (await app.http.post('/generate/pop').send(popBody('box')).expect(200)).body))).resolves.toEqual(['fcall']);
       expect(job.id).toEqual(expect.any(String));
       // Nothing to do: one too, with the skipped counts.
       const empty = await commandsOf(async () => expect((await app.http.post('/generate/pop').send(popBody('box')).expect(200)).body).toMatchObject({ id: null }));
-      expect(empty).toEqual(['evalsha']);
+      expect(empty).toEqual(['fcall']);
       // A wrong password is never taken for the verified one: checked against the stored hash (401).
       await app.http.post('/generate/pop').send(popBody('box', { password: 'not the password' })).expect(401);
     } finally {

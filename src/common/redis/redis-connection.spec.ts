@@ -3,6 +3,7 @@ import { waitFor } from '../../../test/support/processes';
 import { TestRedisServer, useTestRedis } from '../../../test/support/redis-server';
 import {
   isRedisUnavailable,
+  LuaLibrary,
   LuaScript,
   REDIS_COMMAND_TIMEOUT_MS,
   REDIS_READINESS_TIMEOUT_MS,
@@ -52,6 +53,57 @@ describe('RedisConnection (against a real redis-server)', () => {
     const answers = await Promise.all(scripts.flatMap((script) => [1, 2, 3].map(() => connection.runScript(script, [connection.key('first-use')]))));
     expect(answers).toHaveLength(15);
     expect(redis.cli('GET', '{kc}:first-use')).toBe(String(3 * (1 + 2 + 3 + 4 + 5)));
+  });
+
+  describe('Lua libraries (FUNCTION LOAD, FCALL)', () => {
+    function counterLibrary(step: number): { library: LuaLibrary; add: ReturnType<LuaLibrary['define']>; calls: ReturnType<LuaLibrary['define']> } {
+      // The prelude runs once per load: 'loads' counts loads, 'calls' counts calls in an upvalue.
+      const library = new LuaLibrary('kctest', 1, `local calls = 0\nlocal STEP = ${step}\nlocal function bump() calls = calls + 1 end`);
+      const add = library.define('add', "bump()\nreturn redis.call('INCRBY', KEYS[1], ARGV[1] * STEP)");
+      const calls = library.define('calls', 'return calls');
+      return { library, add, calls };
+    }
+
+    it('loads the library on first use, runs its shared code once, and loads it again when Redis lost it', async () => {
+      const { add, calls } = counterLibrary(1);
+      const key = connection.key('lib-n');
+      await expect(connection.runFunction(add, [key], [2])).resolves.toBe(2);
+      await expect(connection.runFunction(add, [key], [3])).resolves.toBe(5);
+      // The prelude's state lives on between calls: it ran once, at load.
+      await expect(connection.runFunction(calls, [key])).resolves.toBe(2);
+      expect(redis.cli('FUNCTION', 'LIST', 'LIBRARYNAME', 'kctest_*')).toContain(`kctest_${add.library.version}`);
+      await connection.run((client) => client.function('FLUSH'));
+      await expect(connection.runFunction(add, [key], [4])).resolves.toBe(9);
+      await expect(connection.runFunction(calls, [key])).resolves.toBe(1);
+    });
+
+    it('loads it once for calls that miss it together, and lets two builds of one library live side by side', async () => {
+      const one = counterLibrary(1);
+      const ten = counterLibrary(10);
+      expect(one.library.version).not.toBe(ten.library.version);
+      const key = connection.key('lib-both');
+      redis.cli('FUNCTION', 'FLUSH');
+      redis.cli('CONFIG', 'RESETSTAT');
+      const answers = await Promise.all([1, 2, 3, 4].flatMap(() => [connection.runFunction(one.add, [key], [1]), connection.runFunction(ten.add, [key], [1])]));
+      expect(answers).toHaveLength(8);
+      expect(redis.cli('GET', '{kc}:lib-both')).toBe(String(4 * 1 + 4 * 10));
+      expect(redis.cli('INFO', 'commandstats')).toMatch(/^cmdstat_function\|load:calls=2,/m);
+      await expect(connection.runFunction(one.calls, [key])).resolves.toBe(4);
+      // Another connection (another instance) with the same build finds the library there.
+      const other = await testRedis.connect();
+      await expect(other.runFunction(one.add, [key], [1])).resolves.toBe(45);
+      await expect(other.runFunction(one.calls, [key])).resolves.toBe(5);
+    });
+
+    it('rethrows an error of the function as a bug (a 500), not as an outage or a missing library, and refuses late definitions', async () => {
+      const { library, add } = counterLibrary(1);
+      await connection.run((client) => client.set(connection.key('lib-s'), 'text'));
+      const { error } = await timed(connection.runFunction(add, [connection.key('lib-s')], [1]));
+      expect(error).toBeInstanceOf(RedisReplyError);
+      expect(error).not.toBeInstanceOf(SharedStoreUnavailableException);
+      expect(() => library.define('late', 'return 1')).toThrow(/complete/);
+      expect(() => connection.runFunction(add, [], [1])).toThrow(/takes 1 keys, got 0/);
+    });
   });
 
   it('rethrows an error reply that is a bug of ours as is (a 500), not as an outage', async () => {

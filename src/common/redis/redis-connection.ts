@@ -65,6 +65,94 @@ export class LuaScript {
 }
 
 /**
+ * The globals a library's code may use, bound once per Redis to upvalues of the same names (see LuaLibrary):
+ * a function's global reads go through a metatable (Redis's sandbox), an upvalue read does not.
+ */
+const LIBRARY_GLOBALS = ['redis', 'string', 'math', 'table', 'tonumber', 'tostring', 'ipairs', 'pairs', 'unpack', 'type'];
+
+/**
+ * Lua functions that share one library of code, loaded once into Redis (FUNCTION LOAD, Redis ≥ 7.0) and
+ * called by name (FCALL): the library's shared code (`prelude`: its local functions and tables) runs when
+ * the library is loaded, not on every call as the prelude of an EVAL script does. Each function still runs
+ * as one atomic step. Inside a function body, KEYS and ARGV are its keys and arguments, as in a script, and
+ * the prelude's functions see them too (library upvalues set at each call). The prelude must not keep state
+ * across calls unless its functions reset it (each body may call a reset of its own first).
+ *
+ * The library's name in Redis carries a hash of its code, and so do its functions' names: instances of
+ * different builds share one Redis (a rolling deploy), each calling its own code. A Redis without the
+ * library (first use, restarted without persistence, FUNCTION FLUSH) gets it from the first call that
+ * misses it (RedisConnection.runFunction).
+ */
+export class LuaLibrary {
+  private readonly functions: LuaFunction[] = [];
+  private loadable: { name: string; code: string; version: string } | undefined;
+
+  constructor(
+    /** Letters, digits and underscores (a Redis library name). */
+    readonly name: string,
+    readonly numberOfKeys: number,
+    private readonly prelude: string,
+  ) {}
+
+  /** A function of this library; all are defined before the library is first loaded. */
+  define(name: string, body: string): LuaFunction {
+    if (this.loadable) throw new Error(`Lua library ${this.name} is complete: define ${name} before its first use`);
+    if (this.functions.some((f) => f.name === name)) throw new Error(`Lua library ${this.name} defines ${name} twice`);
+    const defined = new LuaFunction(this, name, body);
+    this.functions.push(defined);
+    return defined;
+  }
+
+  /** The hash of the library's code: part of its name and of its functions' names in Redis. */
+  get version(): string {
+    return this.complete().version;
+  }
+
+  /** The library's name in Redis and the code FUNCTION LOAD takes. */
+  complete(): { name: string; code: string; version: string } {
+    if (this.loadable) return this.loadable;
+    const hash = createHash('sha1').update(this.name).update('\0').update(this.prelude);
+    for (const f of this.functions) hash.update('\0').update(f.name).update('\0').update(f.body);
+    const version = hash.digest('hex').slice(0, 12);
+    const globals = LIBRARY_GLOBALS.join(', ');
+    const code = [
+      `#!lua name=${this.name}_${version}`,
+      // Redis's own `redis` while loading (it has register_function), then the call-time globals as upvalues.
+      'local libraryApi = redis',
+      `local function callTimeGlobals() return ${globals} end`,
+      `local ${globals}`,
+      'local KEYS, ARGV',
+      this.prelude,
+      ...this.functions.map((f) =>
+        [
+          `libraryApi.register_function('${f.name}_${version}', function(keys, args)`,
+          `  if not redis then ${globals} = callTimeGlobals() end`,
+          '  KEYS, ARGV = keys, args',
+          f.body,
+          'end)',
+        ].join('\n'),
+      ),
+    ].join('\n');
+    this.loadable = { name: `${this.name}_${version}`, code, version };
+    return this.loadable;
+  }
+}
+
+/** A function of a LuaLibrary, run by RedisConnection.runFunction. */
+export class LuaFunction {
+  constructor(
+    readonly library: LuaLibrary,
+    readonly name: string,
+    readonly body: string,
+  ) {}
+
+  /** Its name in Redis (with its library's version). */
+  get redisName(): string {
+    return `${this.name}_${this.library.version}`;
+  }
+}
+
+/**
  * The connection to the shared store (REDIS_URL), with the timeouts that keep a Redis outage from
  * hanging requests: while Redis is unreachable every command fails at once (no offline queue) or after
  * REDIS_COMMAND_TIMEOUT_MS (a hung server), and is reported as SharedStoreUnavailableException (503);
@@ -75,6 +163,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   readonly target: string;
   private readonly scripts = new Map<string, LuaScript>();
+  /** Library loads under way (one per library at a time, however many calls missed it). */
+  private readonly libraryLoads = new Map<LuaLibrary, Promise<void>>();
   /** The pub/sub connection, made on the first subscribe (a subscribed connection can run nothing else). */
   private subscriber: Redis | undefined;
   private readonly channelListeners = new Map<string, ((message: string) => void)[]>();
@@ -169,6 +259,12 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     return this.run(() => this.evalScript(script, [...keys, ...args]));
   }
 
+  /** Runs `fn` (one atomic step in Redis) with its keys and arguments; loads its library first where Redis lacks it. */
+  runFunction(fn: LuaFunction, keys: string[], args: (string | number)[] = []): Promise<unknown> {
+    if (keys.length !== fn.library.numberOfKeys) throw new Error(`Function ${fn.name} takes ${fn.library.numberOfKeys} keys, got ${keys.length}`);
+    return this.run(() => this.callFunction(fn, keys, args));
+  }
+
   /**
    * Calls `onMessage` with every message published on `channel` (PUBLISH, from anywhere, scripts too),
    * received on a second, dedicated connection. Resolves once the subscription is in place. That
@@ -259,6 +355,40 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       if (!(error instanceof RedisReplyError && error.message.startsWith('NOSCRIPT'))) throw error;
       return this.client.eval(script.lua, script.numberOfKeys, ...keysAndArgs);
     }
+  }
+
+  /**
+   * FCALL; when Redis lacks the library (first use, a restart without persistence), FUNCTION LOAD and
+   * FCALL again: the first FCALL did not run. Libraries of other names (other builds) are left alone; one
+   * of the same name has the same code, so "already exists" (another instance was first) is success.
+   */
+  private async callFunction(fn: LuaFunction, keys: string[], args: (string | number)[]): Promise<unknown> {
+    const call = (): Promise<unknown> => this.client.fcall(fn.redisName, keys.length, ...keys, ...args);
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof RedisReplyError && /^ERR Function not found/.test(error.message))) throw error;
+      await this.loadLibrary(fn.library);
+      return call();
+    }
+  }
+
+  private loadLibrary(library: LuaLibrary): Promise<void> {
+    let loading = this.libraryLoads.get(library);
+    if (!loading) {
+      const { name, code } = library.complete();
+      loading = this.client
+        .function('LOAD', code)
+        .then(
+          () => this.logger.log(`Loaded the Lua library ${name} into the shared store (Redis)`),
+          (error: unknown) => {
+            if (!(error instanceof RedisReplyError && /already exists/.test(error.message))) throw error;
+          },
+        )
+        .finally(() => this.libraryLoads.delete(library));
+      this.libraryLoads.set(library, loading);
+    }
+    return loading;
   }
 
   private reportRecovery(): void {

@@ -374,7 +374,7 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(submit(first.generationId, 11_234, 7)).resolves.toMatchObject({ outcome: 'accepted' });
         const second = await startedBy({}, 20_000);
         await expect(submit(second.generationId, 20_777, 11)).resolves.toMatchObject({ outcome: 'accepted' });
-        const speed = tokensPerSecond({ recentJobs: [{ tokens: 7, seconds: 1.234 }, { tokens: 11, seconds: 0.777 }] } as never) as number;
+        const speed = tokensPerSecond({ recentJobs: [{ tokens: 7, seconds: 1.234 }, { tokens: 11, seconds: 0.777 }] }) as number;
         const third = await startedBy({}, 30_000);
         expect(third.deadline).toBe(deadlineOf(deadlineRuleFor(speed, SETTINGS), 77, 30_000));
         expect(third.deadline).not.toBe(30_000 + 1000);

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { RedisConnection, SharedStoreUnavailableException } from '../../common/redis/redis-connection';
+import { jobMilliseconds, KoboldServer, PERFORMANCE_WINDOW, tokensPerSecond } from '../../servers/domain/kobold-server';
 import { RedisServerRepository } from '../../servers/persistence/redis-server.repository';
+import { deadlineOf, deadlineRuleFor } from '../domain/deadline';
 import { RedisUserRepository } from '../../users/persistence/redis-user.repository';
 import { useTestRedis } from '../../../test/support/redis-server';
 import { ProcessingGeneration } from '../domain/processing-generation';
@@ -325,27 +327,58 @@ describe('RedisGenerationStore', () => {
       return seen;
     }
 
-    it('takes a proven submit, with its proof, the owner read and the credits, in one EVALSHA; an unproven one in one too, changing nothing', async () => {
+    it('takes a proven submit, with its proof, the owner read and the credits, in one FCALL; an unproven one in one too, changing nothing', async () => {
       await store.enqueue(newRequest({ n: 2 }), 10);
       const first = started(await pop(store));
       const second = started(await pop(store));
-      // The script is loaded (a first run may need an EVAL after NOSCRIPT).
+      // The library is loaded (a first call may need a FUNCTION LOAD).
       await store.submit({ generationId: first.generationId, text: 'one', now: 3_000, tokens: 1, provenServerIds: ['server-1'] });
       let outcome: unknown;
       const proven = await clientCommandsOf(async () => {
         outcome = await store.submit({ generationId: second.generationId, text: 'two', now: 3_000, tokens: 2, provenServerIds: ['server-a', 'server-1'] });
       });
       expect(outcome).toMatchObject({ outcome: 'accepted', completedRequest: true });
-      expect(proven).toEqual(['evalsha']);
+      expect(proven).toEqual(['fcall']);
       await store.enqueue(newRequest(), 10);
       const third = started(await pop(store));
       const unproven = await clientCommandsOf(async () => {
         outcome = await store.submit({ generationId: third.generationId, text: 'x', now: 3_000, tokens: 1, provenServerIds: ['server-a'] });
       });
       expect(outcome).toEqual({ outcome: 'unproven', serverId: 'server-1' });
-      expect(unproven).toEqual(['evalsha']);
+      expect(unproven).toEqual(['fcall']);
       await expect(store.findGeneration(third.generationId)).resolves.toMatchObject({ state: 'processing' });
       await expect(new RedisUserRepository(connection).findByUsername('bob')).resolves.toMatchObject({ contributions: 3 });
+    });
+  });
+
+  describe("the deadline from the server's job sums", () => {
+    const SETTINGS = { GENERATION_TIMEOUT_MIN_SECONDS: 1, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
+    const popFor = (now: number) =>
+      store.popFor({
+        name: 'box server-1', provenPasswordHash: 'x', update: { owner: 'bob', model: 'nerys', maxLength: 80, maxContentLength: 1024, lastSeenAt: now },
+        models: ['nerys'], priorityUsernames: [], generationId: `g${nextGeneration++}`, deadline: SETTINGS,
+      });
+
+    it('works them out from the list for a server stored before they were kept, exactly as tokensPerSecond, and keeps them from then on', async () => {
+      const jobs = Array.from({ length: PERFORMANCE_WINDOW }, (_, i) => ({ tokens: 7 + i, seconds: 1.234 + i / 3 }));
+      const servers = new RedisServerRepository(connection);
+      for (const job of jobs) await servers.addJob('server-1', job);
+      redis.server.cli('HDEL', '{kc}:server:server-1', 'jobTokens', 'jobMs');
+      await store.enqueue(newRequest({ n: 2 }, { maxLength: 77 }), 10);
+      const popped = await popFor(50_000);
+      const server = (await servers.findById('server-1')) as KoboldServer;
+      expect(popped && 'started' in popped && popped.started.deadline).toBe(deadlineOf(deadlineRuleFor(tokensPerSecond(server), SETTINGS), 77, 50_000));
+      expect(redis.server.cli('HMGET', '{kc}:server:server-1', 'jobTokens', 'jobMs').split('\n').map(Number)).toEqual([
+        server.recentJobs.reduce((sum, job) => sum + job.tokens, 0),
+        server.recentJobs.reduce((sum, job) => sum + jobMilliseconds(job), 0),
+      ]);
+      // The submit keeps the sums: the next pop's deadline follows the window with the new job in it.
+      const submitted = await store.submit({ generationId: (popped as { started: StartedGeneration }).started.generationId, text: 't', now: 52_345, tokens: 40, provenServerIds: ['server-1'] });
+      expect(submitted).toMatchObject({ outcome: 'accepted' });
+      const after = (await servers.findById('server-1')) as KoboldServer;
+      expect(after.recentJobs[PERFORMANCE_WINDOW - 1]).toEqual({ tokens: 40, seconds: 2.345 });
+      const next = await popFor(60_000);
+      expect(next && 'started' in next && next.started.deadline).toBe(deadlineOf(deadlineRuleFor(tokensPerSecond(after), SETTINGS), 77, 60_000));
     });
   });
 

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
+import { LuaFunction, RedisConnection } from '../../common/redis/redis-connection';
 import { PERFORMANCE_WINDOW } from '../../servers/domain/kobold-server';
 import { SERVER_JOBS_SUFFIX, serverKeyPrefix, serversIdByNameKey, serversSeenKey, unusedServersKey } from '../../servers/persistence/redis-server.repository';
 import { userTallyKeys } from '../../users/persistence/redis-user.repository';
@@ -380,8 +380,8 @@ export class RedisGenerationStore extends GenerationStore {
     }
   }
 
-  private run(script: LuaScript, args: (string | number)[]): Promise<unknown> {
-    return this.redis.runScript(script, this.keys, [this.prefix, this.channel, this.instance, ...args]);
+  private run(fn: LuaFunction, args: (string | number)[]): Promise<unknown> {
+    return this.redis.runFunction(fn, this.keys, [this.prefix, this.channel, this.instance, ...args]);
   }
 }
 

@@ -1,4 +1,4 @@
-import { describePerformance, isActive, KoboldServer, PERFORMANCE_WINDOW, recordJob, tokensPerSecond } from './kobold-server';
+import { describePerformance, isActive, jobMilliseconds, KoboldServer, PERFORMANCE_WINDOW, recordJob, tokensPerSecond } from './kobold-server';
 import { aServer } from '../../../test/support/servers';
 
 function server(): KoboldServer {
@@ -33,6 +33,17 @@ describe('KoboldServer', () => {
     for (let i = 0; i < PERFORMANCE_WINDOW; i++) recordJob(s, { tokens: 1, seconds: 1 });
     expect(tokensPerSecond(s)).toBe(1);
     expect(s.tokensGenerated).toBe(1000 + PERFORMANCE_WINDOW);
+  });
+
+  it('times each job in whole milliseconds, so that a store can keep exact sums of its recent jobs as they come and go', () => {
+    expect(jobMilliseconds({ tokens: 1, seconds: 1.2344 })).toBe(1234);
+    expect(jobMilliseconds({ tokens: 1, seconds: 1.2345 })).toBe(1235);
+    expect(jobMilliseconds({ tokens: 1, seconds: 0.0004 })).toBe(1);
+    const s = server();
+    recordJob(s, { tokens: 7, seconds: 1.2344 });
+    recordJob(s, { tokens: 11, seconds: 0.777 });
+    // 18 tokens in 2.011 s, not in 2.0114 s.
+    expect(tokensPerSecond(s)).toBe((18 * 1000) / 2011);
   });
 
   it('is active until it has not been seen for the stale time', () => {

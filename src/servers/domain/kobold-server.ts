@@ -60,16 +60,30 @@ export function recordJob(server: KoboldServer, job: ServerJob): void {
   if (server.recentJobs.length > PERFORMANCE_WINDOW) server.recentJobs.shift();
 }
 
+/**
+ * A job's time in whole milliseconds, at least one: the unit of the speed figure. Whole numbers sum
+ * exactly in any order, so a store can keep the sums of a server's recent jobs as jobs come and go (the
+ * Redis store does, and its pop script works the speed out from them) and still agree to the last bit
+ * with tokensPerSecond over the list.
+ */
+export function jobMilliseconds(job: ServerJob): number {
+  return Math.max(Math.round(job.seconds * 1000), 1);
+}
+
+/** Tokens per second from the sums of some jobs' tokens and milliseconds (null for no time): the one formula. */
+export function speedOf(tokens: number, milliseconds: number): number | null {
+  return milliseconds > 0 ? (tokens * 1000) / milliseconds : null;
+}
+
 /** Tokens per second over the recent jobs, or null before the first job. Never divides by zero. */
-export function tokensPerSecond(server: KoboldServer): number | null {
-  if (server.recentJobs.length === 0) return null;
+export function tokensPerSecond(server: Pick<KoboldServer, 'recentJobs'>): number | null {
   let tokens = 0;
-  let seconds = 0;
+  let milliseconds = 0;
   for (const job of server.recentJobs) {
     tokens += job.tokens;
-    seconds += Math.max(job.seconds, 0.001);
+    milliseconds += jobMilliseconds(job);
   }
-  return tokens / seconds;
+  return speedOf(tokens, milliseconds);
 }
 
 export function describePerformance(server: KoboldServer): string {

@@ -8,6 +8,7 @@ import { ServersService } from '../servers.service';
 import { PasswordHasher } from '../domain/password-hasher';
 import { AuthFailureLimiter } from '../../common/rate-limit/auth-failure-limiter';
 import { RedisServerRepository } from './redis-server.repository';
+import { jobMilliseconds, PERFORMANCE_WINDOW } from '../domain/kobold-server';
 import { aServer } from './server.repository.contract';
 
 const redis = useTestRedis();
@@ -37,6 +38,36 @@ describe('RedisServerRepository', () => {
     expect(redis.server.cli('HGET', `{kc}:server:${server.id}`, 'maintenance')).toBe('1');
     redis.server.cli('HDEL', `{kc}:server:${server.id}`, 'maintenance', 'info');
     await expect(servers.findById(server.id)).resolves.toEqual({ ...server, maintenance: false, info: '' });
+  });
+
+  describe('the sums of the recent jobs (jobTokens, jobMs: what a pop works its deadline out from)', () => {
+    const sumsOf = (id: string): number[] => redis.server.cli('HMGET', `{kc}:server:${id}`, 'jobTokens', 'jobMs').split('\n').map(Number);
+    const listSums = (server: { recentJobs: { tokens: number; seconds: number }[] }): number[] => [
+      server.recentJobs.reduce((sum, job) => sum + job.tokens, 0),
+      server.recentJobs.reduce((sum, job) => sum + jobMilliseconds(job), 0),
+    ];
+
+    it('are written with the server and kept exact as jobs come and leave the window', async () => {
+      const servers = new RedisServerRepository(connection);
+      const server = aServer('box', { recentJobs: [{ tokens: 5, seconds: 0.0004 }, { tokens: 9, seconds: 2.2226 }] });
+      await servers.create(server);
+      expect(sumsOf(server.id)).toEqual([14, 1 + 2223]);
+      let found = server;
+      for (let i = 0; i < PERFORMANCE_WINDOW + 5; i++) found = (await servers.addJob(server.id, { tokens: 10 + i, seconds: 1 / (i + 3) })) as typeof server;
+      expect(found.recentJobs).toHaveLength(PERFORMANCE_WINDOW);
+      expect(sumsOf(server.id)).toEqual(listSums(found));
+    });
+
+    it('are worked out from the list for a server stored before they were kept, by its next job', async () => {
+      const servers = new RedisServerRepository(connection);
+      const server = aServer('old', { recentJobs: Array.from({ length: PERFORMANCE_WINDOW }, (_, i) => ({ tokens: i + 1, seconds: 0.25 * (i + 1) })) });
+      await servers.create(server);
+      redis.server.cli('HDEL', `{kc}:server:${server.id}`, 'jobTokens', 'jobMs');
+      const found = (await servers.addJob(server.id, { tokens: 100, seconds: 7 })) as typeof server;
+      expect(found.recentJobs).toHaveLength(PERFORMANCE_WINDOW);
+      expect(sumsOf(server.id)).toEqual(listSums(found));
+      expect(sumsOf(server.id)[0]).toBe(100 + (2 + PERFORMANCE_WINDOW) * (PERFORMANCE_WINDOW - 1) / 2);
+    });
   });
 
   it('deletes every key of a deleted server', async () => {

@@ -1,5 +1,5 @@
 import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
-import { KoboldServer, PERFORMANCE_WINDOW, ServerJob, ServerSettings } from '../domain/kobold-server';
+import { jobMilliseconds, KoboldServer, PERFORMANCE_WINDOW, ServerJob, ServerSettings } from '../domain/kobold-server';
 import { CheckInOutcome, CheckInUpdate, ServerRepository } from './server.repository';
 
 /** The server hash and its recent jobs, as one reply: `{HGETALL, LRANGE}`, or nil when there is no such server. */
@@ -69,8 +69,9 @@ return {fields, jobs, 1}`,
  * `provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, update)` with `update` a table of
  * owner, model, maxLength, maxContentLength (strings as stored) and lastSeenAt: when `provenHash` is the
  * password hash of the server holding the name, writes the fields that changed (always lastSeenAt) and its
- * places in the seen and unused sets, and answers its hash key and, as it was before, its CHECKED_IN_FIELDS
- * values (id first); otherwise changes nothing and answers nil. The outcome of checkInByName, for the
+ * places in the seen and unused sets, and answers its hash key, as it was before, its CHECKED_IN_FIELDS
+ * values (id first), and the sums of its recent jobs' tokens and milliseconds (false, false for a server
+ * stored before the sums were kept: see RECORD_JOB_LUA); otherwise changes nothing and answers nil. The outcome of checkInByName, for the
  * fields a pop needs, without reading or sending the whole server.
  */
 export const PROVEN_CHECK_IN_LUA = `local CHECKED_IN_FIELDS = { 'id', 'name', 'owner', 'model', 'maxLength', 'maxContentLength', 'lastSeenAt', 'maintenance' }
@@ -78,12 +79,12 @@ local function provenCheckIn(idByName, seen, unused, serverPrefix, name, provenH
   local id = redis.call('HGET', idByName, name)
   if not id then return nil end
   local server = serverPrefix .. id
-  local v = redis.call('HMGET', server, 'passwordHash', 'requestsFulfilled', unpack(CHECKED_IN_FIELDS))
+  local v = redis.call('HMGET', server, 'passwordHash', 'requestsFulfilled', 'jobTokens', 'jobMs', unpack(CHECKED_IN_FIELDS))
   if v[1] ~= provenHash then return nil end
   local before, changes = {}, { 'lastSeenAt', update.lastSeenAt }
   for i, field in ipairs(CHECKED_IN_FIELDS) do
-    before[i] = v[i + 2]
-    if update[field] ~= nil and field ~= 'lastSeenAt' and update[field] ~= v[i + 2] then
+    before[i] = v[i + 4]
+    if update[field] ~= nil and field ~= 'lastSeenAt' and update[field] ~= v[i + 4] then
       changes[#changes + 1] = field
       changes[#changes + 1] = update[field]
     end
@@ -92,7 +93,7 @@ local function provenCheckIn(idByName, seen, unused, serverPrefix, name, provenH
   redis.call('ZADD', seen, update.lastSeenAt, id)
   -- A server is in the unused set exactly while it has fulfilled no request.
   if v[2] == '0' then redis.call('ZADD', unused, 'XX', update.lastSeenAt, id) end
-  return server, before
+  return server, before, v[3], v[4]
 end
 `;
 
@@ -101,24 +102,63 @@ end
  * does not exist; `addJob` the same for a server known to exist. The one definition of it: ADD_JOB below
  * and the generation store's submit script (src/generation/persistence/redis) both embed it.
  */
-export const RECORD_JOB_LUA = `local function addJob(server, jobs, unused, id, tokens, entry, window)
+export const RECORD_JOB_LUA = `-- A job's time in whole milliseconds, at least 1 (jobMilliseconds; Math.round(x) is floor(x + 0.5) here).
+local function jobMilliseconds(seconds)
+  local ms = math.floor(seconds * 1000 + 0.5)
+  if ms < 1 then return 1 end
+  return ms
+end
+-- A list entry 'tokens seconds': its tokens and milliseconds.
+local function jobOfEntry(entry)
+  local t, s = string.match(entry, '^(%S+) (%S+)$')
+  return tonumber(t), jobMilliseconds(tonumber(s))
+end
+-- The sums of the recent jobs' tokens and milliseconds, worked out from the list and written to the
+-- server's fields jobTokens and jobMs: for a server stored before the sums were kept.
+local function recountJobs(server, jobs)
+  local tokens, ms = 0, 0
+  for _, entry in ipairs(redis.call('LRANGE', jobs, 0, -1)) do
+    local t, m = jobOfEntry(entry)
+    tokens, ms = tokens + t, ms + m
+  end
+  redis.call('HSET', server, 'jobTokens', tokens, 'jobMs', ms)
+  return tokens, ms
+end
+-- sumsKept: the server has the fields jobTokens and jobMs (else they are worked out from the list).
+local function addJob(server, jobs, unused, id, tokens, seconds, entry, window, sumsKept)
   redis.call('HINCRBY', server, 'tokensGenerated', tokens)
   -- A server is in the unused set exactly while it has fulfilled no request.
-  if redis.call('HINCRBY', server, 'requestsFulfilled', 1) == 1 then redis.call('ZREM', unused, id) end
-  if redis.call('RPUSH', jobs, entry) > tonumber(window) then redis.call('LTRIM', jobs, -tonumber(window), -1) end
+  if redis.call('HINCRBY', server, 'requestsFulfilled', '1') == 1 then redis.call('ZREM', unused, id) end
+  local length, limit = redis.call('RPUSH', jobs, entry), tonumber(window)
+  if not sumsKept then
+    if length > limit then redis.call('LTRIM', jobs, -limit, -1) end
+    recountJobs(server, jobs)
+    return
+  end
+  -- The sums change by the new job less the jobs that leave the window, in whole numbers (exact).
+  local addTokens, addMs = tonumber(tokens), jobMilliseconds(tonumber(seconds))
+  if length > limit then
+    for _, old in ipairs(redis.call('LPOP', jobs, length - limit)) do
+      local t, m = jobOfEntry(old)
+      addTokens, addMs = addTokens - t, addMs - m
+    end
+  end
+  redis.call('HINCRBY', server, 'jobTokens', addTokens)
+  redis.call('HINCRBY', server, 'jobMs', addMs)
 end
-local function recordJob(server, jobs, unused, id, tokens, entry, window)
-  if redis.call('EXISTS', server) == 0 then return false end
-  addJob(server, jobs, unused, id, tokens, entry, window)
+local function recordJob(server, jobs, unused, id, tokens, seconds, entry, window)
+  local v = redis.call('HMGET', server, 'id', 'jobMs')
+  if not v[1] then return false end
+  addJob(server, jobs, unused, id, tokens, seconds, entry, window, v[2] ~= false)
   return true
 end
 `;
 
-/** KEYS: server, jobs, unused. ARGV: id, tokens, the job as stored, the performance window. Stats and window in one step. */
+/** KEYS: server, jobs, unused. ARGV: id, tokens, seconds, the job as stored, the performance window. Stats and window in one step. */
 const ADD_JOB = new LuaScript(
   'kcServerAddJob',
   3,
-  `${RECORD_JOB_LUA}if not recordJob(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return false end
+  `${RECORD_JOB_LUA}if not recordJob(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) then return false end
 return ${READ_SERVER}`,
 );
 
@@ -256,7 +296,10 @@ export class RedisServerRepository extends ServerRepository {
     const fields: (string | number)[] = [];
     for (const field of [...TEXT_FIELDS, ...NUMBER_FIELDS]) fields.push(field, server[field]);
     fields.push('maintenance', server.maintenance ? 1 : 0);
-    const jobs = server.recentJobs.slice(-PERFORMANCE_WINDOW).map(encodeJob);
+    const recent = server.recentJobs.slice(-PERFORMANCE_WINDOW);
+    // The sums the pop's deadline is worked out from (see RECORD_JOB_LUA).
+    fields.push('jobTokens', recent.reduce((sum, job) => sum + job.tokens, 0), 'jobMs', recent.reduce((sum, job) => sum + jobMilliseconds(job), 0));
+    const jobs = recent.map(encodeJob);
     const [serverKey, jobsKey] = this.serverKeys(server.id);
     const holder = (await this.redis.runScript(
       CREATE,
@@ -285,8 +328,9 @@ export class RedisServerRepository extends ServerRepository {
   async addJob(id: string, job: ServerJob): Promise<KoboldServer | undefined> {
     if (!Number.isSafeInteger(job.tokens)) throw new RangeError(`Tokens must be a whole number, got ${job.tokens}`);
     // As recordJob does in memory: a duration below a millisecond counts as a millisecond.
-    const stored = encodeJob({ tokens: job.tokens, seconds: Math.max(job.seconds, 0.001) });
-    return this.decode((await this.redis.runScript(ADD_JOB, [...this.serverKeys(id), this.unused], [id, job.tokens, stored, PERFORMANCE_WINDOW])) as StoredServer);
+    const seconds = Math.max(job.seconds, 0.001);
+    const stored = encodeJob({ tokens: job.tokens, seconds });
+    return this.decode((await this.redis.runScript(ADD_JOB, [...this.serverKeys(id), this.unused], [id, job.tokens, seconds, stored, PERFORMANCE_WINDOW])) as StoredServer);
   }
 
   async updateSettings(id: string, settings: ServerSettings): Promise<KoboldServer | undefined> {

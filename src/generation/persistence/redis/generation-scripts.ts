@@ -1,13 +1,15 @@
-import { LuaScript } from '../../../common/redis/redis-connection';
+import { LuaFunction, LuaLibrary } from '../../../common/redis/redis-connection';
 import { PROVEN_CHECK_IN_LUA, RECORD_JOB_LUA } from '../../../servers/persistence/redis-server.repository';
 
 /**
- * The Lua scripts of RedisGenerationStore: every operation that changes a request is one script, so it is
- * one atomic step in Redis whichever instance runs it. See RedisGenerationStore for the data layout.
+ * The Lua of RedisGenerationStore: every operation that changes a request is one function of one library
+ * (`kcgen`, see LuaLibrary: loaded once per Redis, called by FCALL), so it is one atomic step in Redis
+ * whichever instance runs it. See RedisGenerationStore for the data layout. (They were EVAL scripts, which
+ * ran the whole shared prelude on every call: about 40,000 Redis instructions per call.)
  *
- * Every script takes the same KEYS (the fixed keys, see GENERATION_KEYS) and the same first three ARGV
+ * Every function takes the same KEYS (the fixed keys, see GENERATION_KEYS) and the same first three ARGV
  * (the key prefix `{kc}:gen:` of the per-request, per-offer, per-user and per-generation keys, which the
- * scripts build from it; the settled channel; the instance id that tags its PUBLISHes). Every key is
+ * functions build from it; the settled channel; the instance id that tags its PUBLISHes). Every key is
  * under the one hash tag `{kc}`, so on a Redis Cluster they all live in one slot, the one of KEYS.
  * Their own arguments start at ARGV[4].
  */
@@ -25,21 +27,42 @@ export const GENERATION_KEYS = [
 export const SCRIPT_KEY_COUNT = GENERATION_KEYS.length + 3;
 
 /**
- * Shared Lua. Each redis.call costs about a microsecond and a half of Redis time beyond the command
- * itself (arguments and reply converted both ways), so the scripts keep calls few: a request's changes
+ * The library's shared Lua. Each redis.call costs about 5,000 Redis instructions beyond the command itself
+ * (arguments and reply converted both ways), so the functions keep calls few: a request's changes
  * are gathered (`set`) and written by one HSET (`flush`); its slots' states, texts and counters are
  * fields of its one hash; a generation's state is read from its slot's field.
  */
 const PRELUDE = `
-local P, CHANNEL, INSTANCE = ARGV[1], ARGV[2], ARGV[3]
-local SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local USAGE, CONTRIBUTIONS, UNUSED = KEYS[9], KEYS[10], KEYS[11]
+local P, CHANNEL, INSTANCE, SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER, USAGE, CONTRIBUTIONS, UNUSED
+-- Per call: the offers read, the line counter read (see offers and lineChanges).
+local offerCache, linesChanged
+-- The first step of every function: the call's keys and prefixes, and nothing read yet.
+local function begin()
+  P, CHANNEL, INSTANCE = ARGV[1], ARGV[2], ARGV[3]
+  SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+  USAGE, CONTRIBUTIONS, UNUSED = KEYS[9], KEYS[10], KEYS[11]
+  offerCache, linesChanged = nil, nil
+end
 
 local function reqKey(id) return P .. 'req:' .. id end
 local function lineKey(okey) return P .. 'line:' .. okey end
 local function skipKey(okey) return P .. 'skip:' .. okey end
 local function userKey(username) return P .. 'user:' .. username end
 local function genKey(id) return P .. 'g:' .. id end
+
+-- Whole numbers -1 .. 4096 and their decimals, both ways, made once when the library loads: a tonumber or
+-- tostring (or a number handed to redis.call, which formats it) costs a libc strtod or sprintf each time.
+local DECIMAL, WHOLE_NUMBER = {}, {}
+for i = -1, 4096 do
+  local decimal = '' .. i
+  DECIMAL[i], WHOLE_NUMBER[decimal] = decimal, i
+end
+-- n as a decimal, for redis.call and for .. (n itself when it is not a small whole number: they format it).
+local function dec(n) return DECIMAL[n] or n end
+-- n as a decimal string, for a reply.
+local function text(n) return DECIMAL[n] or tostring(n) end
+-- The number a decimal stands for (nil for nil).
+local function int(s) return WHOLE_NUMBER[s] or tonumber(s) end
 
 -- The shortest decimal that reads back as x (JavaScript's String(x) for the numbers stored here).
 local function num(x)
@@ -61,32 +84,28 @@ local function skipReason(w, o)
 end
 
 -- The known offers (at most the line limit), parsed from their keys model|maxLength|maxContentLength.
-local offerCache
 local function offers()
   if offerCache then return offerCache end
   offerCache = {}
   for _, okey in ipairs(redis.call('ZRANGE', OFFERS, 0, -1)) do
     local model, ml, mcl = string.match(okey, '^(.*)|([^|]*)|([^|]*)$')
-    offerCache[#offerCache + 1] = { key = okey, model = model, ml = tonumber(ml), mcl = tonumber(mcl) }
+    offerCache[#offerCache + 1] = { key = okey, model = model, ml = int(ml), mcl = int(mcl) }
   end
   return offerCache
 end
 
--- A request as a table (nil when unknown), and the values of the extra fields asked for.
-local function load(id, extra)
+local REQUEST_FIELDS = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf' }
+-- A request as a table (nil when unknown), then the values of the extra fields asked for (at most three).
+-- One HMGET reads the extras first (an absent one reads 'u' again), then REQUEST_FIELDS: no list is built.
+local function load(id, e1, e2, e3)
   local key = reqKey(id)
-  local names = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf' }
-  local base = #names
-  if extra then for _, name in ipairs(extra) do names[#names + 1] = name end end
-  local v = redis.call('HMGET', key, unpack(names))
-  if not v[1] then return nil end
-  local r = { id = id, key = key, u = v[1], rk = v[2], models = v[3], mset = v[4], ml = tonumber(v[5]), mcl = tonumber(v[6]),
-    n = tonumber(v[7]), sc = v[8], a = v[9], ca = v[10], la = v[11], un = tonumber(v[12]), pb = tonumber(v[13]), pr = tonumber(v[14]),
-    rs = tonumber(v[15]), cx = v[16] == '1', cnt = v[17] == '1', nt = tonumber(v[18]), lo = v[19] or '', lb = v[20] or '', nf = v[21] == '1', w = {} }
+  local v = redis.call('HMGET', key, e1 or 'u', e2 or 'u', e3 or 'u', unpack(REQUEST_FIELDS))
+  if not v[4] then return nil end
+  local r = { id = id, key = key, u = v[4], rk = v[5], models = v[6], mset = v[7], ml = int(v[8]), mcl = int(v[9]),
+    n = int(v[10]), sc = v[11], a = v[12], ca = v[13], la = v[14], un = int(v[15]), pb = int(v[16]), pr = int(v[17]),
+    rs = int(v[18]), cx = v[19] == '1', cnt = v[20] == '1', nt = int(v[21]), lo = v[22] or '', lb = v[23] or '', nf = v[24] == '1', w = {} }
   r.waiting = r.un + r.pb
-  local x = {}
-  for i = base + 1, #names do x[#x + 1] = v[i] end
-  return r, x
+  return r, v[1], v[2], v[3]
 end
 
 -- Changes of the request's hash, written together by flush.
@@ -102,7 +121,7 @@ end
 -- An entry of 'ids' (arrival -> id, then the score and the wishes a line is made from): its score and wishes.
 local function wishesOfEntry(entry)
   local sc, ml, mcl, mset = string.match(entry, '^[^\\n]*\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
-  return { sc = sc, mset = mset, ml = tonumber(ml), mcl = tonumber(mcl) }
+  return { sc = sc, mset = mset, ml = int(ml), mcl = int(mcl) }
 end
 
 local function isDone(r) return r.waiting == 0 and r.pr == 0 end
@@ -123,7 +142,6 @@ end
 -- lists, for every line there was when it was worked out, '+' and the offer key where the line holds the
 -- request, or the skip reason's code (M, C, L) and the offer key where that offer counts it as skipped;
 -- 'lb' is the counter's value then. While 'lb' is the counter's value, 'lo' is exactly right.
-local linesChanged
 local function lineChanges()
   if not linesChanged then linesChanged = redis.call('GET', P .. 'lines-changed') or '0' end
   return linesChanged
@@ -143,7 +161,7 @@ local function setWaiting(r, new)
   local items = {}
   for k = math.min(old, new), math.max(old, new) - 1 do
     if adding then items[#items + 1] = r.sc end
-    items[#items + 1] = r.a .. ':' .. k
+    items[#items + 1] = r.a .. ':' .. dec(k)
   end
   -- The skip counters count it while it waits: from its first waiting slot to its last.
   local skipped = (old == 0 and 1) or (new == 0 and -1) or 0
@@ -153,7 +171,7 @@ local function setWaiting(r, new)
     -- that count it change; no offer is parsed or matched.
     for code, okey in string.gmatch(r.lo, '([^\\n])([^\\n]*)') do
       if code == '+' then each(command, lineKey(okey), items)
-      elseif skipped ~= 0 then redis.call('HINCRBY', skipKey(okey), CODE_REASON[code], skipped) end
+      elseif skipped ~= 0 then redis.call('HINCRBY', skipKey(okey), CODE_REASON[code], dec(skipped)) end
     end
   else
     local lo = {}
@@ -163,7 +181,7 @@ local function setWaiting(r, new)
         each(command, lineKey(o.key), items)
         lo[#lo + 1] = '+' .. o.key
       else
-        if skipped ~= 0 then redis.call('HINCRBY', skipKey(o.key), reason, skipped) end
+        if skipped ~= 0 then redis.call('HINCRBY', skipKey(o.key), reason, dec(skipped)) end
         lo[#lo + 1] = REASON_CODE[reason] .. o.key
       end
     end
@@ -184,7 +202,7 @@ local function touch(r, now)
 end
 
 local function addCount(hash, field, change)
-  if redis.call('HINCRBY', hash, field, change) <= 0 then redis.call('HDEL', hash, field) end
+  if redis.call('HINCRBY', hash, field, dec(change)) <= 0 then redis.call('HDEL', hash, field) end
 end
 
 -- After a change (before flush): the unfinished counts, and when the request just became done, true, and a
@@ -210,8 +228,8 @@ local function texts(r)
   for first = 1, r.nt, 2000 do
     local names = {}
     for k = first, math.min(first + 1999, r.nt) do
-      names[#names + 1] = 't' .. k
-      names[#names + 1] = 'w' .. k
+      names[#names + 1] = 't' .. dec(k)
+      names[#names + 1] = 'w' .. dec(k)
     end
     local v = redis.call('HMGET', r.key, unpack(names))
     for i = 1, #v, 2 do
@@ -224,7 +242,7 @@ end
 
 local function record(r)
   local t, w = texts(r)
-  return { r.id, r.u, r.rk, r.models, tostring(r.ml), tostring(r.mcl), tostring(r.n), r.ca, r.la,
+  return { r.id, r.u, r.rk, r.models, text(r.ml), text(r.mcl), text(r.n), r.ca, r.la,
     r.waiting, r.pr, r.rs, r.cx and 1 or 0, t, w }
 end
 
@@ -245,8 +263,8 @@ local function putBack(r, slot)
   local slotField = 's' .. slot
   r.pr = r.pr - 1
   r.rs = r.rs + 1
-  set(r, 'pr', r.pr)
-  set(r, 'rs', r.rs)
+  set(r, 'pr', dec(r.pr))
+  set(r, 'rs', dec(r.rs))
   if r.cx then
     set(r, slotField, 'd')
     return false
@@ -254,42 +272,12 @@ local function putBack(r, slot)
   set(r, slotField, 'w')
   redis.call('RPUSH', r.key .. ':putback', slot)
   r.pb = r.pb + 1
-  set(r, 'pb', r.pb)
+  set(r, 'pb', dec(r.pb))
   setWaiting(r, r.waiting + 1)
   return true
 end
 `;
 
-function script(name: string, lua: string): LuaScript {
-  return new LuaScript(name, SCRIPT_KEY_COUNT, PRELUDE + lua);
-}
-
-/**
- * ARGV: id, username, requesterKey, models (JSON), mset, maxLength, maxContentLength, n, score (−priority),
- * now, prompt, params (JSON), cap, notify when settled (1/0). The per-requester cap is checked and the request queued in one step.
- * O(L × (n + log N)). Answers 'queued' or 'over-limit'.
- */
-export const ENQUEUE = script(
-  'kcGenEnqueue',
-  `
-local id, rk, now = ARGV[4], ARGV[6], ARGV[13]
-if tonumber(redis.call('HGET', UNF_REQ, rk) or '0') >= tonumber(ARGV[16]) then return 'over-limit' end
-local key = reqKey(id)
-if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR request ' .. id .. ' exists already') end
-local a = string.format('%016d', redis.call('INCR', SEQ))
-local n = tonumber(ARGV[11])
-local r = { id = id, key = key, u = ARGV[5], rk = rk, models = ARGV[7], mset = ARGV[8], ml = tonumber(ARGV[9]), mcl = tonumber(ARGV[10]),
-  n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', nf = ARGV[17] == '1',
-  waiting = 0, w = {} }
-r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[9], 'mcl', ARGV[10], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
-  'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[14], 'params', ARGV[15], 'nf', ARGV[17] }
-redis.call('HSET', IDS, a, id .. '\\n' .. r.sc .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset)
-setWaiting(r, n)
-touch(r, now)
-settle(r, true)
-flush(r)
-return 'queued'`,
-);
 
 /**
  * Lua: a pop's take, `takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound, priorities)` for the
@@ -358,41 +346,41 @@ local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound,
   -- carry the wishes; at most the scan bound of its first requests are looked at), before the offer's line.
   local bestScore, bestA, bestId
   for _, username in ipairs(priorities) do
-    local candidates = redis.call('ZRANGE', userKey(username), 0, bound - 1, 'WITHSCORES')
+    local candidates = redis.call('ZRANGE', userKey(username), '0', dec(bound - 1), 'WITHSCORES')
     for j = 1, #candidates, 2 do
       local a, id, ml, mcl, mset = string.match(candidates[j], '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
       local score = tonumber(candidates[j + 1])
       if bestA and (score > bestScore or (score == bestScore and a > bestA)) then break end
-      if skipReason({ mset = mset, ml = tonumber(ml), mcl = tonumber(mcl) }, o) == nil then
+      if skipReason({ mset = mset, ml = int(ml), mcl = int(mcl) }, o) == nil then
         bestScore, bestA, bestId = score, a, id
         break
       end
     end
   end
   if not bestId then
-    local first = redis.call('ZRANGE', line, 0, 0)[1]
+    local first = redis.call('ZRANGE', line, '0', '0')[1]
     if not first then
       local c = redis.call('HMGET', skip, 'model', 'max_content_length', 'max_length')
-      return { 'skipped', tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0') }
+      return { 'skipped', int(c[1] or '0'), int(c[2] or '0'), int(c[3] or '0') }
     end
     bestId = string.match(redis.call('HGET', IDS, string.sub(first, 1, 16)), '^[^\\n]*')
   end
 
-  local r, x = load(bestId, { 'prompt', 'params', 'g' })
+  local r, prompt, params, gens = load(bestId, 'prompt', 'params', 'g')
   local slot
   if r.pb > 0 then
-    slot = tonumber(redis.call('LPOP', r.key .. ':putback'))
+    slot = int(redis.call('LPOP', r.key .. ':putback'))
     r.pb = r.pb - 1
-    set(r, 'pb', r.pb)
+    set(r, 'pb', dec(r.pb))
   else
     slot = r.n - r.un
     r.un = r.un - 1
-    set(r, 'un', r.un)
+    set(r, 'un', dec(r.un))
   end
   r.pr = r.pr + 1
-  set(r, 'pr', r.pr)
-  set(r, 's' .. slot, 'p' .. genId)
-  set(r, 'g', (x[3] or '') == '' and genId or (x[3] .. ' ' .. genId))
+  set(r, 'pr', dec(r.pr))
+  set(r, 's' .. dec(slot), 'p' .. genId)
+  set(r, 'g', (gens or '') == '' and genId or (gens .. ' ' .. genId))
   setWaiting(r, r.waiting - 1)
   touch(r, now)
   flush(r)
@@ -401,19 +389,53 @@ local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound,
   if wait < rule.minMs then wait = rule.minMs end
   if wait > rule.maxMs then wait = rule.maxMs end
   local deadline = num(tonumber(now) + wait)
-  redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'm', o.model, 'slot', slot, 'st', now, 'dl', deadline)
+  redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'm', o.model, 'slot', dec(slot), 'st', now, 'dl', deadline)
   redis.call('ZADD', DEADLINES, deadline, genId)
-  return { 'started', genId, r.id, deadline, x[1], x[2], r.models, tostring(r.ml), tostring(r.mcl) }
+  return { 'started', genId, r.id, deadline, prompt, params, r.models, text(r.ml), text(r.mcl) }
 end
 `;
+
+/** The generation store's functions: one library (see LuaLibrary), its shared code loaded once per Redis. */
+const LIBRARY = new LuaLibrary('kcgen', SCRIPT_KEY_COUNT, PRELUDE + PROVEN_CHECK_IN_LUA + RECORD_JOB_LUA + TAKE_SLOT_LUA);
+
+function defineFunction(name: string, lua: string): LuaFunction {
+  return LIBRARY.define(name, `begin()\n${lua}`);
+}
+
+/**
+ * ARGV: id, username, requesterKey, models (JSON), mset, maxLength, maxContentLength, n, score (−priority),
+ * now, prompt, params (JSON), cap, notify when settled (1/0). The per-requester cap is checked and the request queued in one step.
+ * O(L × (n + log N)). Answers 'queued' or 'over-limit'.
+ */
+export const ENQUEUE = defineFunction(
+  'kcGenEnqueue',
+  `
+local id, rk, now = ARGV[4], ARGV[6], ARGV[13]
+if tonumber(redis.call('HGET', UNF_REQ, rk) or '0') >= tonumber(ARGV[16]) then return 'over-limit' end
+local key = reqKey(id)
+if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR request ' .. id .. ' exists already') end
+local a = string.format('%016d', redis.call('INCR', SEQ))
+local n = tonumber(ARGV[11])
+local r = { id = id, key = key, u = ARGV[5], rk = rk, models = ARGV[7], mset = ARGV[8], ml = tonumber(ARGV[9]), mcl = tonumber(ARGV[10]),
+  n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', nf = ARGV[17] == '1',
+  waiting = 0, w = {} }
+r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[9], 'mcl', ARGV[10], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
+  'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[14], 'params', ARGV[15], 'nf', ARGV[17] }
+redis.call('HSET', IDS, a, id .. '\\n' .. r.sc .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset)
+setWaiting(r, n)
+touch(r, now)
+settle(r, true)
+flush(r)
+return 'queued'`,
+);
 
 /**
  * A pop. ARGV: offer key, model, maxLength, maxContentLength, serverId, generationId, now, minMs, msPerToken,
  * maxMs, line limit, priority scan bound, then the priority usernames. See TAKE_SLOT_LUA.
  */
-export const TAKE_NEXT_SLOT = script(
+export const TAKE_NEXT_SLOT = defineFunction(
   'kcGenTakeNextSlot',
-  `${TAKE_SLOT_LUA}
+  `
 local rule = { minMs = tonumber(ARGV[11]), msPerToken = tonumber(ARGV[12]), maxMs = tonumber(ARGV[13]) }
 local priorities = {}
 for i = 16, #ARGV do priorities[#priorities + 1] = ARGV[i] end
@@ -434,28 +456,23 @@ return takeSlot({ key = ARGV[4], model = ARGV[5], ml = tonumber(ARGV[6]), mcl = 
  * check-in (CHECKED_IN_FIELDS), 'maintenance'} (checked in, nothing taken), {server, 'started', TAKE_SLOT_LUA's
  * answer, the model of the offer that took it} or {server, 'skipped', {counts of the first offer}, {of the second}, ...}.
  */
-export const POP = script(
+export const POP = defineFunction(
   'kcGenPop',
-  `${PROVEN_CHECK_IN_LUA}${TAKE_SLOT_LUA}
+  `
 local now = ARGV[10]
-local offerCount = tonumber(ARGV[20])
+local offerCount = int(ARGV[20])
 local update = { lastSeenAt = now, owner = ARGV[11], model = ARGV[22], maxLength = ARGV[12], maxContentLength = ARGV[13] }
-local server, before = provenCheckIn(ARGV[8], ARGV[9], UNUSED, ARGV[6], ARGV[4], ARGV[5], update)
+local server, before, jobTokens, jobMs = provenCheckIn(ARGV[8], ARGV[9], UNUSED, ARGV[6], ARGV[4], ARGV[5], update)
 if not server then return false end
 if before[8] == '1' then return { before, 'maintenance' } end
 local rule
 local function deadlineRule()
   if rule then return rule end
-  -- tokensPerSecond over the recent jobs ('tokens seconds', seconds already at least 0.001), then deadlineRuleFor.
-  local tokens, seconds = 0, 0
-  for _, job in ipairs(redis.call('LRANGE', server .. ARGV[7], 0, -1)) do
-    local t, s = string.match(job, '^(%S+) (%S+)$')
-    tokens = tokens + tonumber(t)
-    seconds = seconds + math.max(tonumber(s), 0.001)
-  end
-  local msPerToken = 0
-  if seconds > 0 then
-    local speed = tokens / seconds
+  -- tokensPerSecond (speedOf the sums of the recent jobs' tokens and whole milliseconds), then deadlineRuleFor.
+  if not jobMs then jobTokens, jobMs = recountJobs(server, server .. ARGV[7]) end
+  local msPerToken, ms = 0, int(jobMs)
+  if ms > 0 then
+    local speed = int(jobTokens) * 1000 / ms
     if speed ~= 0 then msPerToken = tonumber(ARGV[15]) / speed end
   end
   rule = { minMs = tonumber(ARGV[16]), msPerToken = msPerToken, maxMs = tonumber(ARGV[17]) }
@@ -465,8 +482,8 @@ local priorities = { update.owner }
 for i = 21 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
 local answer = { before, 'skipped' }
 for k = 1, offerCount do
-  local o = { key = ARGV[19 + 2 * k], model = ARGV[20 + 2 * k], ml = tonumber(update.maxLength), mcl = tonumber(update.maxContentLength) }
-  local taken = takeSlot(o, before[1], ARGV[14], now, deadlineRule, tonumber(ARGV[18]), tonumber(ARGV[19]), priorities)
+  local o = { key = ARGV[19 + 2 * k], model = ARGV[20 + 2 * k], ml = int(update.maxLength), mcl = int(update.maxContentLength) }
+  local taken = takeSlot(o, before[1], ARGV[14], now, deadlineRule, int(ARGV[18]), int(ARGV[19]), priorities)
   if taken[1] == 'started' then return { before, 'started', taken, o.model } end
   answer[#answer + 1] = { taken[2], taken[3], taken[4] }
 end
@@ -482,20 +499,23 @@ return answer`,
  * line. Answers {'accepted', {id, createdAt, cancelled (1/0), done (1/0)} (no texts: a submit costs the same whatever n), generation, became done (1/0)}, {'unproven', server
  * id} or {refusal}.
  */
-export const SUBMIT = script(
+export const SUBMIT = defineFunction(
   'kcGenSubmit',
-  `${RECORD_JOB_LUA}
+  `
 local genId, now, tokens = ARGV[4], ARGV[6], ARGV[7]
 local g = redis.call('HMGET', genKey(genId), 'rid', 'sid', 'slot', 'st', 'dl', 'm')
 if not g[1] then return { 'unknown' } end
 local slotField = 's' .. g[3]
-local r, x = load(g[1], { slotField })
+local r, slotValue = load(g[1], slotField)
 if not r then return { 'unknown' } end
 -- The submitter proved to be the generation's server, which still exists: its owner now is credited.
-local server, owner = ARGV[8] .. g[2], false
-if string.find(ARGV[11], '\\n' .. g[2] .. '\\n', 1, true) then owner = redis.call('HGET', server, 'owner') end
+local server, owner, sumsKept = ARGV[8] .. g[2], false, false
+if string.find(ARGV[11], '\\n' .. g[2] .. '\\n', 1, true) then
+  local v = redis.call('HMGET', server, 'owner', 'jobMs')
+  owner, sumsKept = v[1], v[2] ~= false
+end
 if not owner then return { 'unproven', g[2] } end
-local slotValue = x[1] or ''
+slotValue = slotValue or ''
 local state = genState(slotValue, genId)
 if state == 'submitted' then return { 'already-submitted' } end
 if state == 'superseded' then return { 'slot-complete' } end
@@ -503,27 +523,28 @@ local wasDone = isDone(r)
 if string.sub(slotValue, 1, 1) == 'p' then
   -- In progress: this attempt, or the redo of a slot whose late text this is (the redo is then superseded).
   r.pr = r.pr - 1
-  set(r, 'pr', r.pr)
+  set(r, 'pr', dec(r.pr))
   redis.call('ZREM', DEADLINES, string.sub(slotValue, 2))
 elseif slotValue == 'w' then
   redis.call('LREM', r.key .. ':putback', 1, g[3])
   r.pb = r.pb - 1
-  set(r, 'pb', r.pb)
+  set(r, 'pb', dec(r.pb))
   setWaiting(r, r.waiting - 1)
 end
 -- A dropped slot (request cancelled after a missed deadline) still takes the text: the work was done.
 set(r, slotField, 'f' .. genId)
 r.nt = r.nt + 1
-set(r, 'nt', r.nt)
-set(r, 't' .. r.nt, ARGV[5])
+local nt = dec(r.nt)
+set(r, 'nt', nt)
+set(r, 't' .. nt, ARGV[5])
 -- Its author beside it: the server id (a UUID), a newline, the model of the offer it was popped with.
-set(r, 'w' .. r.nt, g[2] .. '\\n' .. (g[6] or ''))
+set(r, 'w' .. nt, g[2] .. '\\n' .. (g[6] or ''))
 touch(r, now)
 redis.call('HINCRBY', USAGE, r.u, tokens)
 redis.call('HINCRBY', CONTRIBUTIONS, owner, tokens)
 local seconds = (tonumber(now) - tonumber(g[4])) / 1000
 if seconds < 0.001 then seconds = 0.001 end
-addJob(server, server .. ARGV[9], UNUSED, g[2], tokens, tokens .. ' ' .. num(seconds), ARGV[10])
+addJob(server, server .. ARGV[9], UNUSED, g[2], tokens, seconds, tokens .. ' ' .. num(seconds), ARGV[10], sumsKept)
 local settled = settle(r, wasDone)
 flush(r)
 return { 'accepted', { r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0 }, { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0 }`,
@@ -536,15 +557,15 @@ return { 'accepted', { r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0 }, { ge
  * reads overdue, so a late text of it is still taken. Nothing is credited. O(L × log N). Answers
  * {'put-back' or 'dropped', request, became done (1/0)} or {'unknown' | 'already-submitted' | 'not-in-progress'}.
  */
-export const ABANDON = script(
+export const ABANDON = defineFunction(
   'kcGenAbandon',
   `
 local genId, now = ARGV[4], ARGV[5]
 local g = redis.call('HMGET', genKey(genId), 'rid', 'slot')
 if not g[1] then return { 'unknown' } end
-local r, x = load(g[1], { 's' .. g[2] })
+local r, slotValue = load(g[1], 's' .. g[2])
 if not r then return { 'unknown' } end
-local state = genState(x[1], genId)
+local state = genState(slotValue, genId)
 if state == 'submitted' then return { 'already-submitted' } end
 if state ~= 'processing' then return { 'not-in-progress' } end
 redis.call('ZREM', DEADLINES, genId)
@@ -556,7 +577,7 @@ return { outcome, record(r), settled and 1 or 0 }`,
 );
 
 /** A cancel. ARGV: id, now. Drops the waiting slots (put-back ones too). O(L × log N). Answers {request, settled} or false. */
-export const CANCEL = script(
+export const CANCEL = defineFunction(
   'kcGenCancel',
   `
 local r = load(ARGV[4])
@@ -584,7 +605,7 @@ return { record(r), settled and 1 or 0 }`,
  * whose deadline is at or before now, each at most once (taken out of the deadlines set in the same step).
  * O(B × L × log N). Answers {slots put back, generations read, ids of requests that became done}.
  */
-export const RESTART_OVERDUE = script(
+export const RESTART_OVERDUE = defineFunction(
   'kcGenRestartOverdue',
   `
 local due = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
@@ -595,8 +616,8 @@ for _, genId in ipairs(due) do
   local g = redis.call('HMGET', genKey(genId), 'rid', 'slot')
   if g[1] then
     local slotField = 's' .. g[2]
-    local r, x = load(g[1], { slotField })
-    if r and x[1] == 'p' .. genId then
+    local r, slotValue = load(g[1], slotField)
+    if r and slotValue == 'p' .. genId then
       local wasDone = isDone(r)
       if putBack(r, g[2]) then restarted = restarted + 1 end
       if settle(r, wasDone) then settled[#settled + 1] = r.id end
@@ -613,7 +634,7 @@ return { restarted, #due, settled }`,
  * so only one instance deletes (and reports) it. O(limit × (L × log N + G)) for G generations each.
  * Answers {id, done (1/0), ...}.
  */
-export const EXPIRE_IDLE = script(
+export const EXPIRE_IDLE = defineFunction(
   'kcGenExpireIdle',
   `
 local idle = redis.call('ZRANGEBYSCORE', ACTIVITY, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
@@ -621,7 +642,7 @@ if #idle == 0 then return {} end
 redis.call('ZREM', ACTIVITY, unpack(idle))
 local out = {}
 for _, id in ipairs(idle) do
-  local r, x = load(id, { 'g' })
+  local r, generations = load(id, 'g')
   if r then
     local done = isDone(r)
     setWaiting(r, 0)
@@ -630,7 +651,7 @@ for _, id in ipairs(idle) do
       addCount(UNF_USER, r.u, -1)
     end
     local gens = {}
-    for genId in string.gmatch(x[1] or '', '%S+') do gens[#gens + 1] = genId end
+    for genId in string.gmatch(generations or '', '%S+') do gens[#gens + 1] = genId end
     if #gens > 0 then
       redis.call('ZREM', DEADLINES, unpack(gens))
       for k = 1, #gens do gens[k] = genKey(gens[k]) end
@@ -647,7 +668,7 @@ return out`,
 );
 
 /** ARGV: id. The generation, or false. O(1). */
-export const FIND_GENERATION = script(
+export const FIND_GENERATION = defineFunction(
   'kcGenFindGeneration',
   `
 local g = redis.call('HMGET', genKey(ARGV[4]), 'rid', 'sid', 'slot', 'st', 'dl')
@@ -656,7 +677,7 @@ return { ARGV[4], g[1], g[2], g[4], g[5], genState(redis.call('HGET', reqKey(g[1
 );
 
 /** ARGV: id. The request (without prompt and params) and its texts, or false. O(1) + its texts. */
-export const FIND_REQUEST = script(
+export const FIND_REQUEST = defineFunction(
   'kcGenFindRequest',
   `
 local r = load(ARGV[4])
@@ -671,7 +692,7 @@ return record(r)`,
  * line there is for it, so no rank means no line); and the fewest (the whole queue's figure when none).
  * O(K × log N) for K offers. Answers {request, ahead, position} or false.
  */
-export const FIND_STANDING = script(
+export const FIND_STANDING = defineFunction(
   'kcGenFindStanding',
   `
 local r = load(ARGV[4])
@@ -695,7 +716,7 @@ return { record(r), ahead, position }`,
 );
 
 /** ARGV: the offer keys of the active servers. Drops the lines (and skip counters) of every other offer. O(L). */
-export const RETAIN_OFFERS = script(
+export const RETAIN_OFFERS = defineFunction(
   'kcGenRetainOffers',
   `
 local keep = {}
