@@ -19,6 +19,11 @@ import { describeRedisTarget, parseRedisUrl } from './redis-url';
  */
 export const REDIS_KEY_PREFIX = '{kc}:';
 
+/** A key of the cluster: the prefix with its hash tag, then `parts` joined by `:`. */
+export function redisKey(...parts: string[]): string {
+  return REDIS_KEY_PREFIX + parts.join(':');
+}
+
 /** A command without an answer within this time fails (503): a hung Redis never hangs a request. */
 export const REDIS_COMMAND_TIMEOUT_MS = 1_000;
 /** Establishing a connection (then retried with back-off up to REDIS_RECONNECT_MAX_DELAY_MS). */
@@ -221,9 +226,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /** A key of the cluster: the prefix with its hash tag, then `parts` joined by `:`. */
+  /** A key of the cluster (redisKey). */
   key(...parts: string[]): string {
-    return REDIS_KEY_PREFIX + parts.join(':');
+    return redisKey(...parts);
   }
 
   /**

@@ -33,7 +33,7 @@ describeGenerationStoreContract('Redis', async () => {
       await servers.updateSettings(serverId, { maintenance });
     },
     changeOwner: async (serverId, owner) => {
-      await connection.run((client) => client.hset(serverKeys(connection, serverId)[0], 'owner', owner));
+      await connection.run((client) => client.hset(serverKeys(serverId)[0], 'owner', owner));
     },
     removeServer: async (serverId) => {
       await servers.deleteById(serverId);

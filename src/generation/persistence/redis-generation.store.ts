@@ -1,9 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { LuaFunction, RedisConnection } from '../../common/redis/redis-connection';
-import { PERFORMANCE_WINDOW } from '../../servers/domain/kobold-server';
-import { SERVER_JOBS_SUFFIX, serverKeyPrefix, serversIdByNameKey, serversSeenKey, unusedServersKey } from '../../servers/persistence/redis-server.repository';
-import { userTallyKeys } from '../../users/persistence/redis-user.repository';
 import { DEFAULT_QUEUE_LIMITS, offerKey, ServerOffer, SkippedCounts } from '../domain/prompt-queue';
 import { GenerationAuthor } from '../domain/waiting-prompt';
 import {
@@ -32,7 +29,8 @@ import {
   FIND_GENERATION,
   FIND_REQUEST,
   FIND_STANDING,
-  GENERATION_KEYS,
+  FUNCTION_KEYS,
+  GENERATION_KEY_PREFIX,
   POP,
   RESTART_OVERDUE,
   RETAIN_OFFERS,
@@ -127,10 +125,6 @@ export class RedisGenerationStore extends GenerationStore {
   private readonly prefix: string;
   private readonly channel: string;
   private readonly instance = randomUUID();
-  private readonly keys: string[];
-  private readonly serverPrefix: string;
-  private readonly serverIdByName: string;
-  private readonly serversSeen: string;
   private readonly listeners: ((requestId: string) => void)[] = [];
   private subscription: Promise<void> | undefined;
   private readonly limits: RedisGenerationStoreLimits;
@@ -141,13 +135,8 @@ export class RedisGenerationStore extends GenerationStore {
   ) {
     super();
     this.limits = { ...DEFAULT_REDIS_GENERATION_LIMITS, ...limits };
-    this.prefix = redis.key('gen', '');
+    this.prefix = GENERATION_KEY_PREFIX;
     this.channel = redis.key('gen', 'settled');
-    const tallies = userTallyKeys(redis);
-    this.keys = [...GENERATION_KEYS.map((name) => this.prefix + name), tallies.usage, tallies.contributions, unusedServersKey(redis)];
-    this.serverPrefix = serverKeyPrefix(redis);
-    this.serverIdByName = serversIdByNameKey(redis);
-    this.serversSeen = serversSeenKey(redis);
   }
 
   async enqueue(request: NewRequest, maxUnfinishedPerRequester: number): Promise<'queued' | 'over-limit'> {
@@ -217,10 +206,6 @@ export class RedisGenerationStore extends GenerationStore {
     const args: (string | number)[] = [
       pop.name,
       pop.provenPasswordHash,
-      this.serverPrefix,
-      SERVER_JOBS_SUFFIX,
-      this.serverIdByName,
-      this.serversSeen,
       update.lastSeenAt,
       update.owner,
       update.maxLength,
@@ -258,9 +243,6 @@ export class RedisGenerationStore extends GenerationStore {
       submission.text,
       submission.now,
       tokens,
-      this.serverPrefix,
-      SERVER_JOBS_SUFFIX,
-      PERFORMANCE_WINDOW,
       // One argument, whatever the number of ids (server ids hold no newline).
       `\n${submission.provenServerIds.join('\n')}\n`,
     ])) as ['accepted', [string, string, number, number], StoredGeneration, number] | ['unproven', string] | ['unknown' | 'already-submitted' | 'slot-complete'];
@@ -381,7 +363,7 @@ export class RedisGenerationStore extends GenerationStore {
   }
 
   private run(fn: LuaFunction, args: (string | number)[]): Promise<unknown> {
-    return this.redis.runFunction(fn, this.keys, [this.prefix, this.channel, this.instance, ...args]);
+    return this.redis.runFunction(fn, FUNCTION_KEYS, [this.instance, ...args]);
   }
 }
 

@@ -1,4 +1,4 @@
-import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
+import { LuaScript, RedisConnection, redisKey } from '../../common/redis/redis-connection';
 import { jobMilliseconds, KoboldServer, PERFORMANCE_WINDOW, ServerJob, ServerSettings } from '../domain/kobold-server';
 import { CheckInOutcome, CheckInUpdate, ServerRepository } from './server.repository';
 
@@ -212,32 +212,24 @@ return server`,
 const FORGET_BATCH = 1_000;
 
 /** A server's hash is this prefix + its id (`{kc}:server:<id>`); its recent jobs, that key + SERVER_JOBS_SUFFIX. */
-export function serverKeyPrefix(redis: RedisConnection): string {
-  return redis.key('server', '');
-}
+export const SERVER_KEY_PREFIX = redisKey('server', '');
 
 export const SERVER_JOBS_SUFFIX = ':jobs';
 
 /** The keys of one server: its hash and its recent jobs list. */
-export function serverKeys(redis: RedisConnection, id: string): [string, string] {
-  const server = serverKeyPrefix(redis) + id;
+export function serverKeys(id: string): [string, string] {
+  const server = SERVER_KEY_PREFIX + id;
   return [server, server + SERVER_JOBS_SUFFIX];
 }
 
 /** The hash of server name → id. */
-export function serversIdByNameKey(redis: RedisConnection): string {
-  return redis.key('servers', 'id-by-name');
-}
+export const SERVERS_ID_BY_NAME_KEY = redisKey('servers', 'id-by-name');
 
 /** The sorted set of every server by last seen. */
-export function serversSeenKey(redis: RedisConnection): string {
-  return redis.key('servers', 'seen');
-}
+export const SERVERS_SEEN_KEY = redisKey('servers', 'seen');
 
 /** The sorted set of servers that never fulfilled a request, by last seen (a job takes a server out of it). */
-export function unusedServersKey(redis: RedisConnection): string {
-  return redis.key('servers', 'unused');
-}
+export const UNUSED_SERVERS_KEY = redisKey('servers', 'unused');
 
 type StoredServer = [string[], string[]] | null;
 
@@ -261,9 +253,9 @@ export class RedisServerRepository extends ServerRepository {
   constructor(private readonly redis: RedisConnection) {
     super();
     this.version = redis.key('servers', 'list-version');
-    this.idByName = serversIdByNameKey(redis);
-    this.seen = serversSeenKey(redis);
-    this.unused = unusedServersKey(redis);
+    this.idByName = SERVERS_ID_BY_NAME_KEY;
+    this.seen = SERVERS_SEEN_KEY;
+    this.unused = UNUSED_SERVERS_KEY;
   }
 
   async findById(id: string): Promise<KoboldServer | undefined> {
@@ -280,7 +272,7 @@ export class RedisServerRepository extends ServerRepository {
     if (ids.length === 0) return [];
     // One transaction (one round trip) reading every server's hash and jobs.
     const replies = await this.redis.transaction((multi) => {
-      for (const [server, jobs] of ids.map((id) => serverKeys(this.redis, id))) multi.hgetall(server).lrange(jobs, 0, -1);
+      for (const [server, jobs] of ids.map((id) => serverKeys(id))) multi.hgetall(server).lrange(jobs, 0, -1);
       return multi;
     });
     const servers: KoboldServer[] = [];
@@ -318,7 +310,7 @@ export class RedisServerRepository extends ServerRepository {
     const answer = (await this.redis.runScript(
       CHECK_IN_BY_NAME,
       [this.idByName, this.seen, this.unused],
-      [name, provenPasswordHash ?? '', serverKeyPrefix(this.redis), SERVER_JOBS_SUFFIX, update.lastSeenAt, ...fields],
+      [name, provenPasswordHash ?? '', SERVER_KEY_PREFIX, SERVER_JOBS_SUFFIX, update.lastSeenAt, ...fields],
     )) as [string[], string[], number] | null;
     if (!answer) return undefined;
     const before = this.decode([answer[0], answer[1]]);
@@ -367,7 +359,7 @@ export class RedisServerRepository extends ServerRepository {
   }
 
   private serverKeys(id: string): [string, string] {
-    return serverKeys(this.redis, id);
+    return serverKeys(id);
   }
 
   private decode(stored: StoredServer): KoboldServer | undefined {

@@ -1,4 +1,4 @@
-import { LuaScript, RedisConnection } from '../../common/redis/redis-connection';
+import { LuaScript, RedisConnection, redisKey } from '../../common/redis/redis-connection';
 import { Account } from '../domain/account';
 import { User } from '../domain/user';
 import { UserRepository } from './user.repository';
@@ -24,9 +24,7 @@ return 1`,
 type Tally = 'usage' | 'contributions';
 
 /** The two hashes of the users' tallies, username → tokens (the generation store's submit script credits them too). */
-export function userTallyKeys(redis: RedisConnection): Record<Tally, string> {
-  return { usage: redis.key('users', 'usage'), contributions: redis.key('users', 'contributions') };
-}
+export const USER_TALLY_KEYS: Readonly<Record<Tally, string>> = { usage: redisKey('users', 'usage'), contributions: redisKey('users', 'contributions') };
 
 /**
  * Users in Redis: two hashes, `{kc}:users:usage` and `{kc}:users:contributions`, username → tokens.
@@ -41,7 +39,7 @@ export class RedisUserRepository extends UserRepository {
 
   constructor(private readonly redis: RedisConnection) {
     super();
-    this.keys = userTallyKeys(redis);
+    this.keys = USER_TALLY_KEYS;
     this.accountKeys = { byName: redis.key('accounts', 'by-name'), byKey: redis.key('accounts', 'by-key') };
   }
 

@@ -1,5 +1,15 @@
-import { LuaFunction, LuaLibrary } from '../../../common/redis/redis-connection';
-import { PROVEN_CHECK_IN_LUA, RECORD_JOB_LUA } from '../../../servers/persistence/redis-server.repository';
+import { LuaFunction, LuaLibrary, redisKey } from '../../../common/redis/redis-connection';
+import { PERFORMANCE_WINDOW } from '../../../servers/domain/kobold-server';
+import {
+  PROVEN_CHECK_IN_LUA,
+  RECORD_JOB_LUA,
+  SERVER_JOBS_SUFFIX,
+  SERVER_KEY_PREFIX,
+  SERVERS_ID_BY_NAME_KEY,
+  SERVERS_SEEN_KEY,
+  UNUSED_SERVERS_KEY,
+} from '../../../servers/persistence/redis-server.repository';
+import { USER_TALLY_KEYS } from '../../../users/persistence/redis-user.repository';
 
 /**
  * The Lua of RedisGenerationStore: every operation that changes a request is one function of one library
@@ -7,11 +17,11 @@ import { PROVEN_CHECK_IN_LUA, RECORD_JOB_LUA } from '../../../servers/persistenc
  * whichever instance runs it. See RedisGenerationStore for the data layout. (They were EVAL scripts, which
  * ran the whole shared prelude on every call: about 40,000 Redis instructions per call.)
  *
- * Every function takes the same KEYS (the fixed keys, see GENERATION_KEYS) and the same first three ARGV
- * (the key prefix `{kc}:gen:` of the per-request, per-offer, per-user and per-generation keys, which the
- * functions build from it; the settled channel; the instance id that tags its PUBLISHes). Every key is
- * under the one hash tag `{kc}`, so on a Redis Cluster they all live in one slot, the one of KEYS.
- * Their own arguments start at ARGV[4].
+ * The keys are constants of the library's code (every key is under the one hash tag `{kc}`, so on a Redis
+ * Cluster they all live in one slot): a function call passes one key, `{kc}:gen:seq`, which declares the
+ * slot, and as its first argument the id of the calling instance (it tags the PUBLISHes). Its own
+ * arguments start at ARGV[2]. (Passing the eleven fixed keys and the key prefixes on every call cost
+ * Redis about 9,000 instructions per call.)
  */
 export const GENERATION_KEYS = [
   'seq',
@@ -23,8 +33,26 @@ export const GENERATION_KEYS = [
   'unfinished:requester',
   'unfinished:username',
 ] as const;
-/** After GENERATION_KEYS, three keys of the other stores: the users' usage and contributions hashes, the unused servers. */
-export const SCRIPT_KEY_COUNT = GENERATION_KEYS.length + 3;
+/** The per-request, per-offer, per-user and per-generation keys start with this prefix (see RedisGenerationStore). */
+export const GENERATION_KEY_PREFIX = redisKey('gen', '');
+
+/** The one key a call passes (see above). */
+export const FUNCTION_KEYS = [GENERATION_KEY_PREFIX + GENERATION_KEYS[0]];
+
+/** A Lua string literal of `value` (a key: no quote, backslash or line break, checked). */
+function luaString(value: string): string {
+  if (/['\\\r\n]/.test(value)) throw new Error(`Not a plain key: ${value}`);
+  return `'${value}'`;
+}
+
+/** The library's constants: the keys (of this store and of the users' and servers' stores it writes) and the window. */
+const CONSTANTS = [
+  `local P, CHANNEL = ${luaString(GENERATION_KEY_PREFIX)}, ${luaString(redisKey('gen', 'settled'))}`,
+  `local SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER = ${GENERATION_KEYS.map((key) => luaString(GENERATION_KEY_PREFIX + key)).join(', ')}`,
+  `local USAGE, CONTRIBUTIONS, UNUSED = ${[USER_TALLY_KEYS.usage, USER_TALLY_KEYS.contributions, UNUSED_SERVERS_KEY].map(luaString).join(', ')}`,
+  `local SERVER_PREFIX, SERVER_JOBS_SUFFIX, SERVERS_BY_NAME, SERVERS_SEEN = ${[SERVER_KEY_PREFIX, SERVER_JOBS_SUFFIX, SERVERS_ID_BY_NAME_KEY, SERVERS_SEEN_KEY].map(luaString).join(', ')}`,
+  `local PERFORMANCE_WINDOW = ${PERFORMANCE_WINDOW}`,
+].join('\n');
 
 /**
  * The library's shared Lua. Each redis.call costs about 5,000 Redis instructions beyond the command itself
@@ -33,14 +61,13 @@ export const SCRIPT_KEY_COUNT = GENERATION_KEYS.length + 3;
  * fields of its one hash; a generation's state is read from its slot's field.
  */
 const PRELUDE = `
-local P, CHANNEL, INSTANCE, SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER, USAGE, CONTRIBUTIONS, UNUSED
+${CONSTANTS}
+local INSTANCE
 -- Per call: the offers read, the line counter read (see offers and lineChanges).
 local offerCache, linesChanged
--- The first step of every function: the call's keys and prefixes, and nothing read yet.
+-- The first step of every function: the calling instance, and nothing read yet.
 local function begin()
-  P, CHANNEL, INSTANCE = ARGV[1], ARGV[2], ARGV[3]
-  SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-  USAGE, CONTRIBUTIONS, UNUSED = KEYS[9], KEYS[10], KEYS[11]
+  INSTANCE = ARGV[1]
   offerCache, linesChanged = nil, nil
 end
 
@@ -104,6 +131,18 @@ local function load(id, e1, e2, e3)
   local r = { id = id, key = key, u = v[4], rk = v[5], models = v[6], mset = v[7], ml = int(v[8]), mcl = int(v[9]),
     n = int(v[10]), sc = v[11], a = v[12], ca = v[13], la = v[14], un = int(v[15]), pb = int(v[16]), pr = int(v[17]),
     rs = int(v[18]), cx = v[19] == '1', cnt = v[20] == '1', nt = int(v[21]), lo = v[22] or '', lb = v[23] or '', nf = v[24] == '1', w = {} }
+  r.waiting = r.un + r.pb
+  return r, v[1], v[2], v[3]
+end
+
+-- What a pop's take reads of a request: prompt, params and g, then load's fields but those only a submit,
+-- a cancel or an expiry needs (rk, ca, la, rs, cx, cnt, nt, nf: absent from the table).
+local TAKE_FIELDS = { 'prompt', 'params', 'g', 'u', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'un', 'pb', 'pr', 'lo', 'lb' }
+local function loadToTake(id)
+  local key = reqKey(id)
+  local v = redis.call('HMGET', key, unpack(TAKE_FIELDS))
+  local r = { id = id, key = key, u = v[4], models = v[5], mset = v[6], ml = int(v[7]), mcl = int(v[8]), n = int(v[9]), sc = v[10],
+    a = v[11], un = int(v[12]), pb = int(v[13]), pr = int(v[14]), lo = v[15] or '', lb = v[16] or '', w = {} }
   r.waiting = r.un + r.pb
   return r, v[1], v[2], v[3]
 end
@@ -366,7 +405,7 @@ local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound,
     bestId = string.match(redis.call('HGET', IDS, string.sub(first, 1, 16)), '^[^\\n]*')
   end
 
-  local r, prompt, params, gens = load(bestId, 'prompt', 'params', 'g')
+  local r, prompt, params, gens = loadToTake(bestId)
   local slot
   if r.pb > 0 then
     slot = int(redis.call('LPOP', r.key .. ':putback'))
@@ -396,7 +435,7 @@ end
 `;
 
 /** The generation store's functions: one library (see LuaLibrary), its shared code loaded once per Redis. */
-const LIBRARY = new LuaLibrary('kcgen', SCRIPT_KEY_COUNT, PRELUDE + PROVEN_CHECK_IN_LUA + RECORD_JOB_LUA + TAKE_SLOT_LUA);
+const LIBRARY = new LuaLibrary('kcgen', FUNCTION_KEYS.length, PRELUDE + PROVEN_CHECK_IN_LUA + RECORD_JOB_LUA + TAKE_SLOT_LUA);
 
 function defineFunction(name: string, lua: string): LuaFunction {
   return LIBRARY.define(name, `begin()\n${lua}`);
@@ -410,17 +449,17 @@ function defineFunction(name: string, lua: string): LuaFunction {
 export const ENQUEUE = defineFunction(
   'kcGenEnqueue',
   `
-local id, rk, now = ARGV[4], ARGV[6], ARGV[13]
-if tonumber(redis.call('HGET', UNF_REQ, rk) or '0') >= tonumber(ARGV[16]) then return 'over-limit' end
+local id, rk, now = ARGV[2], ARGV[4], ARGV[11]
+if tonumber(redis.call('HGET', UNF_REQ, rk) or '0') >= tonumber(ARGV[14]) then return 'over-limit' end
 local key = reqKey(id)
 if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR request ' .. id .. ' exists already') end
 local a = string.format('%016d', redis.call('INCR', SEQ))
-local n = tonumber(ARGV[11])
-local r = { id = id, key = key, u = ARGV[5], rk = rk, models = ARGV[7], mset = ARGV[8], ml = tonumber(ARGV[9]), mcl = tonumber(ARGV[10]),
-  n = n, sc = ARGV[12], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', nf = ARGV[17] == '1',
+local n = tonumber(ARGV[9])
+local r = { id = id, key = key, u = ARGV[3], rk = rk, models = ARGV[5], mset = ARGV[6], ml = tonumber(ARGV[7]), mcl = tonumber(ARGV[8]),
+  n = n, sc = ARGV[10], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', nf = ARGV[15] == '1',
   waiting = 0, w = {} }
-r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[9], 'mcl', ARGV[10], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
-  'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[14], 'params', ARGV[15], 'nf', ARGV[17] }
+r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[7], 'mcl', ARGV[8], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
+  'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[12], 'params', ARGV[13], 'nf', ARGV[15] }
 redis.call('HSET', IDS, a, id .. '\\n' .. r.sc .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset)
 setWaiting(r, n)
 touch(r, now)
@@ -436,11 +475,11 @@ return 'queued'`,
 export const TAKE_NEXT_SLOT = defineFunction(
   'kcGenTakeNextSlot',
   `
-local rule = { minMs = tonumber(ARGV[11]), msPerToken = tonumber(ARGV[12]), maxMs = tonumber(ARGV[13]) }
+local rule = { minMs = tonumber(ARGV[9]), msPerToken = tonumber(ARGV[10]), maxMs = tonumber(ARGV[11]) }
 local priorities = {}
-for i = 16, #ARGV do priorities[#priorities + 1] = ARGV[i] end
-return takeSlot({ key = ARGV[4], model = ARGV[5], ml = tonumber(ARGV[6]), mcl = tonumber(ARGV[7]) }, ARGV[8], ARGV[9], ARGV[10],
-  function() return rule end, tonumber(ARGV[14]), tonumber(ARGV[15]), priorities)`,
+for i = 14, #ARGV do priorities[#priorities + 1] = ARGV[i] end
+return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = tonumber(ARGV[5]) }, ARGV[6], ARGV[7], ARGV[8],
+  function() return rule end, tonumber(ARGV[12]), tonumber(ARGV[13]), priorities)`,
 );
 
 /**
@@ -459,31 +498,31 @@ return takeSlot({ key = ARGV[4], model = ARGV[5], ml = tonumber(ARGV[6]), mcl = 
 export const POP = defineFunction(
   'kcGenPop',
   `
-local now = ARGV[10]
-local offerCount = int(ARGV[20])
-local update = { lastSeenAt = now, owner = ARGV[11], model = ARGV[22], maxLength = ARGV[12], maxContentLength = ARGV[13] }
-local server, before, jobTokens, jobMs = provenCheckIn(ARGV[8], ARGV[9], UNUSED, ARGV[6], ARGV[4], ARGV[5], update)
+local now = ARGV[4]
+local offerCount = int(ARGV[14])
+local update = { lastSeenAt = now, owner = ARGV[5], model = ARGV[16], maxLength = ARGV[6], maxContentLength = ARGV[7] }
+local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], update)
 if not server then return false end
 if before[8] == '1' then return { before, 'maintenance' } end
 local rule
 local function deadlineRule()
   if rule then return rule end
   -- tokensPerSecond (speedOf the sums of the recent jobs' tokens and whole milliseconds), then deadlineRuleFor.
-  if not jobMs then jobTokens, jobMs = recountJobs(server, server .. ARGV[7]) end
+  if not jobMs then jobTokens, jobMs = recountJobs(server, server .. SERVER_JOBS_SUFFIX) end
   local msPerToken, ms = 0, int(jobMs)
   if ms > 0 then
     local speed = int(jobTokens) * 1000 / ms
-    if speed ~= 0 then msPerToken = tonumber(ARGV[15]) / speed end
+    if speed ~= 0 then msPerToken = tonumber(ARGV[9]) / speed end
   end
-  rule = { minMs = tonumber(ARGV[16]), msPerToken = msPerToken, maxMs = tonumber(ARGV[17]) }
+  rule = { minMs = tonumber(ARGV[10]), msPerToken = msPerToken, maxMs = tonumber(ARGV[11]) }
   return rule
 end
 local priorities = { update.owner }
-for i = 21 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
+for i = 15 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
 local answer = { before, 'skipped' }
 for k = 1, offerCount do
-  local o = { key = ARGV[19 + 2 * k], model = ARGV[20 + 2 * k], ml = int(update.maxLength), mcl = int(update.maxContentLength) }
-  local taken = takeSlot(o, before[1], ARGV[14], now, deadlineRule, int(ARGV[18]), int(ARGV[19]), priorities)
+  local o = { key = ARGV[13 + 2 * k], model = ARGV[14 + 2 * k], ml = int(update.maxLength), mcl = int(update.maxContentLength) }
+  local taken = takeSlot(o, before[1], ARGV[8], now, deadlineRule, int(ARGV[12]), int(ARGV[13]), priorities)
   if taken[1] == 'started' then return { before, 'started', taken, o.model } end
   answer[#answer + 1] = { taken[2], taken[3], taken[4] }
 end
@@ -502,15 +541,15 @@ return answer`,
 export const SUBMIT = defineFunction(
   'kcGenSubmit',
   `
-local genId, now, tokens = ARGV[4], ARGV[6], ARGV[7]
+local genId, now, tokens = ARGV[2], ARGV[4], ARGV[5]
 local g = redis.call('HMGET', genKey(genId), 'rid', 'sid', 'slot', 'st', 'dl', 'm')
 if not g[1] then return { 'unknown' } end
 local slotField = 's' .. g[3]
 local r, slotValue = load(g[1], slotField)
 if not r then return { 'unknown' } end
 -- The submitter proved to be the generation's server, which still exists: its owner now is credited.
-local server, owner, sumsKept = ARGV[8] .. g[2], false, false
-if string.find(ARGV[11], '\\n' .. g[2] .. '\\n', 1, true) then
+local server, owner, sumsKept = SERVER_PREFIX .. g[2], false, false
+if string.find(ARGV[6], '\\n' .. g[2] .. '\\n', 1, true) then
   local v = redis.call('HMGET', server, 'owner', 'jobMs')
   owner, sumsKept = v[1], v[2] ~= false
 end
@@ -536,7 +575,7 @@ set(r, slotField, 'f' .. genId)
 r.nt = r.nt + 1
 local nt = dec(r.nt)
 set(r, 'nt', nt)
-set(r, 't' .. nt, ARGV[5])
+set(r, 't' .. nt, ARGV[3])
 -- Its author beside it: the server id (a UUID), a newline, the model of the offer it was popped with.
 set(r, 'w' .. nt, g[2] .. '\\n' .. (g[6] or ''))
 touch(r, now)
@@ -544,7 +583,7 @@ redis.call('HINCRBY', USAGE, r.u, tokens)
 redis.call('HINCRBY', CONTRIBUTIONS, owner, tokens)
 local seconds = (tonumber(now) - tonumber(g[4])) / 1000
 if seconds < 0.001 then seconds = 0.001 end
-addJob(server, server .. ARGV[9], UNUSED, g[2], tokens, seconds, tokens .. ' ' .. num(seconds), ARGV[10], sumsKept)
+addJob(server, server .. SERVER_JOBS_SUFFIX, UNUSED, g[2], tokens, seconds, tokens .. ' ' .. num(seconds), PERFORMANCE_WINDOW, sumsKept)
 local settled = settle(r, wasDone)
 flush(r)
 return { 'accepted', { r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0 }, { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0 }`,
@@ -560,7 +599,7 @@ return { 'accepted', { r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0 }, { ge
 export const ABANDON = defineFunction(
   'kcGenAbandon',
   `
-local genId, now = ARGV[4], ARGV[5]
+local genId, now = ARGV[2], ARGV[3]
 local g = redis.call('HMGET', genKey(genId), 'rid', 'slot')
 if not g[1] then return { 'unknown' } end
 local r, slotValue = load(g[1], 's' .. g[2])
@@ -580,7 +619,7 @@ return { outcome, record(r), settled and 1 or 0 }`,
 export const CANCEL = defineFunction(
   'kcGenCancel',
   `
-local r = load(ARGV[4])
+local r = load(ARGV[2])
 if not r then return false end
 local wasDone = isDone(r)
 r.cx = true
@@ -594,7 +633,7 @@ end
 r.un = 0
 set(r, 'un', 0)
 setWaiting(r, 0)
-touch(r, ARGV[5])
+touch(r, ARGV[3])
 local settled = settle(r, wasDone)
 flush(r)
 return { record(r), settled and 1 or 0 }`,
@@ -608,7 +647,7 @@ return { record(r), settled and 1 or 0 }`,
 export const RESTART_OVERDUE = defineFunction(
   'kcGenRestartOverdue',
   `
-local due = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
+local due = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 if #due == 0 then return { 0, 0, {} } end
 redis.call('ZREM', DEADLINES, unpack(due))
 local restarted, settled = 0, {}
@@ -637,7 +676,7 @@ return { restarted, #due, settled }`,
 export const EXPIRE_IDLE = defineFunction(
   'kcGenExpireIdle',
   `
-local idle = redis.call('ZRANGEBYSCORE', ACTIVITY, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
+local idle = redis.call('ZRANGEBYSCORE', ACTIVITY, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 if #idle == 0 then return {} end
 redis.call('ZREM', ACTIVITY, unpack(idle))
 local out = {}
@@ -671,16 +710,16 @@ return out`,
 export const FIND_GENERATION = defineFunction(
   'kcGenFindGeneration',
   `
-local g = redis.call('HMGET', genKey(ARGV[4]), 'rid', 'sid', 'slot', 'st', 'dl')
+local g = redis.call('HMGET', genKey(ARGV[2]), 'rid', 'sid', 'slot', 'st', 'dl')
 if not g[1] then return false end
-return { ARGV[4], g[1], g[2], g[4], g[5], genState(redis.call('HGET', reqKey(g[1]), 's' .. g[3]), ARGV[4]) }`,
+return { ARGV[2], g[1], g[2], g[4], g[5], genState(redis.call('HGET', reqKey(g[1]), 's' .. g[3]), ARGV[2]) }`,
 );
 
 /** ARGV: id. The request (without prompt and params) and its texts, or false. O(1) + its texts. */
 export const FIND_REQUEST = defineFunction(
   'kcGenFindRequest',
   `
-local r = load(ARGV[4])
+local r = load(ARGV[2])
 if not r then return false end
 return record(r)`,
 );
@@ -695,11 +734,11 @@ return record(r)`,
 export const FIND_STANDING = defineFunction(
   'kcGenFindStanding',
   `
-local r = load(ARGV[4])
+local r = load(ARGV[2])
 if not r then return false end
 local ahead, position = {}, -1
 local first = r.a .. ':0'
-for i = 5, #ARGV, 4 do
+for i = 3, #ARGV, 4 do
   local v = -1
   if r.waiting > 0 then
     local o = { key = ARGV[i], model = ARGV[i + 1], ml = tonumber(ARGV[i + 2]), mcl = tonumber(ARGV[i + 3]) }
@@ -720,7 +759,7 @@ export const RETAIN_OFFERS = defineFunction(
   'kcGenRetainOffers',
   `
 local keep = {}
-for i = 4, #ARGV do keep[ARGV[i]] = true end
+for i = 2, #ARGV do keep[ARGV[i]] = true end
 for _, okey in ipairs(redis.call('ZRANGE', OFFERS, 0, -1)) do
   if not keep[okey] then
     redis.call('DEL', lineKey(okey), skipKey(okey))
