@@ -14,4 +14,11 @@ describe('the deadline rule', () => {
     expect(deadlineOf(slow, 10, 0)).toBe(120_000);
     expect(deadlineOf(slow, 500, 0)).toBe(600_000);
   });
+
+  it('waits whole milliseconds: the wait is rounded up', () => {
+    // 7 tokens per second: 428.57... ms per token, so 10 tokens take 4,285.7 ms.
+    const rule = deadlineRuleFor(7, { ...SETTINGS, GENERATION_TIMEOUT_MIN_SECONDS: 1 });
+    expect(deadlineOf(rule, 10, 1_000)).toBe(1_000 + 4_286);
+    expect(deadlineOf(rule, 1, 0.5)).toBe(0.5 + 1_000);
+  });
 });

@@ -1,4 +1,4 @@
-/** How a pop's deadline is worked out: now + clamp(wished max_length × msPerToken, minMs, maxMs). */
+/** How a pop's deadline is worked out: now + clamp(wished max_length × msPerToken, minMs, maxMs), rounded up to a millisecond. */
 export interface DeadlineRule {
   minMs: number;
   /** Milliseconds the server is given per wished token (safety factor ÷ its measured speed); 0 when unmeasured. */
@@ -26,7 +26,10 @@ export function deadlineRuleFor(tokensPerSecond: number | null, settings: Deadli
   };
 }
 
-/** When a slot of `maxLength` wished tokens started at `now` goes back to waiting under `rule`. */
+/**
+ * When a slot of `maxLength` wished tokens started at `now` goes back to waiting under `rule`: after a
+ * whole number of milliseconds (rounded up), so that a store keeps it as a plain integer.
+ */
 export function deadlineOf(rule: DeadlineRule, maxLength: number, now: number): number {
-  return now + Math.min(Math.max(rule.minMs, maxLength * rule.msPerToken), rule.maxMs);
+  return now + Math.ceil(Math.min(Math.max(rule.minMs, maxLength * rule.msPerToken), rule.maxMs));
 }

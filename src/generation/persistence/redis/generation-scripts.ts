@@ -91,6 +91,33 @@ local function text(n) return DECIMAL[n] or tostring(n) end
 -- The number a decimal stands for (nil for nil).
 local function int(s) return WHOLE_NUMBER[s] or tonumber(s) end
 
+-- Milliseconds 1 .. 999 as the digits after the point of a number of seconds, as JavaScript writes them
+-- ('001', '01', '1', '12', ...: no trailing zero).
+local FRACTION = {}
+for ms = 1, 999 do
+  FRACTION[ms] = (('' .. (1000 + ms)):sub(2):gsub('0+$', ''))
+end
+-- A whole number of milliseconds of at most 4,096 s as seconds, written as JavaScript's String(ms / 1000)
+-- (and num) would, without formatting a float; nil for any other number.
+local function secondsText(ms)
+  local whole = DECIMAL[math.floor(ms / 1000)]
+  if not whole or ms ~= math.floor(ms) then return nil end
+  local fraction = ms % 1000
+  if fraction == 0 then return whole end
+  return whole .. '.' .. FRACTION[fraction]
+end
+-- The few settings passed as text on every call (the deadline rule's), as numbers, remembered by their
+-- text (at most 64 remembered).
+local SETTINGS, settingsKept = {}, 0
+local function setting(s)
+  local value = SETTINGS[s]
+  if value then return value end
+  if settingsKept >= 64 then SETTINGS, settingsKept = {}, 0 end
+  value = tonumber(s)
+  SETTINGS[s], settingsKept = value, settingsKept + 1
+  return value
+end
+
 -- The shortest decimal that reads back as x (JavaScript's String(x) for the numbers stored here).
 local function num(x)
   if x == math.floor(x) and math.abs(x) < 1e15 then return string.format('%d', x) end
@@ -427,7 +454,8 @@ local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound,
   local wait = r.ml * rule.msPerToken
   if wait < rule.minMs then wait = rule.minMs end
   if wait > rule.maxMs then wait = rule.maxMs end
-  local deadline = num(tonumber(now) + wait)
+  -- deadlineOf: a whole number of milliseconds, rounded up.
+  local deadline = num(tonumber(now) + math.ceil(wait))
   redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'm', o.model, 'slot', dec(slot), 'st', now, 'dl', deadline)
   redis.call('ZADD', DEADLINES, deadline, genId)
   return { 'started', genId, r.id, deadline, prompt, params, r.models, text(r.ml), text(r.mcl) }
@@ -512,9 +540,9 @@ local function deadlineRule()
   local msPerToken, ms = 0, int(jobMs)
   if ms > 0 then
     local speed = int(jobTokens) * 1000 / ms
-    if speed ~= 0 then msPerToken = tonumber(ARGV[9]) / speed end
+    if speed ~= 0 then msPerToken = setting(ARGV[9]) / speed end
   end
-  rule = { minMs = tonumber(ARGV[10]), msPerToken = msPerToken, maxMs = tonumber(ARGV[11]) }
+  rule = { minMs = setting(ARGV[10]), msPerToken = msPerToken, maxMs = setting(ARGV[11]) }
   return rule
 end
 local priorities = { update.owner }
@@ -581,9 +609,11 @@ set(r, 'w' .. nt, g[2] .. '\\n' .. (g[6] or ''))
 touch(r, now)
 redis.call('HINCRBY', USAGE, r.u, tokens)
 redis.call('HINCRBY', CONTRIBUTIONS, owner, tokens)
-local seconds = (tonumber(now) - tonumber(g[4])) / 1000
-if seconds < 0.001 then seconds = 0.001 end
-addJob(server, server .. SERVER_JOBS_SUFFIX, UNUSED, g[2], tokens, seconds, tokens .. ' ' .. num(seconds), PERFORMANCE_WINDOW, sumsKept)
+-- The job's time: at least a millisecond; its text as JavaScript writes the number of seconds.
+local ms = tonumber(now) - tonumber(g[4])
+if ms < 1 then ms = 1 end
+local seconds = ms / 1000
+addJob(server, server .. SERVER_JOBS_SUFFIX, UNUSED, g[2], tokens, seconds, tokens .. ' ' .. (secondsText(ms) or num(seconds)), PERFORMANCE_WINDOW, sumsKept)
 local settled = settle(r, wasDone)
 flush(r)
 return { 'accepted', { r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0 }, { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0 }`,
