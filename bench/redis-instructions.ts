@@ -2,10 +2,11 @@
  * Redis instructions per pop and per submit of the Redis generation store (issue 13; not part of
  * `npm test` or CI): counts, not times, so a change of a few per cent shows on a shared, noisy machine.
  * Starts a private redis-server under `valgrind --tool=callgrind` (instrumentation off), fills it with
- * 10,000 waiting requests no server can serve and BENCH_OPS (1,000) that one can, then counts the
- * instructions Redis executes for BENCH_OPS pops (callgrind_control -i on/off around them) and for their
- * submits. Both pop paths are measured, each on a fresh server: `popFor` (one script: check-in and take)
- * and the two calls it replaced (ServerRepository.checkInByName, then takeNextSlot).
+ * 40 servers (each with a full window of recent jobs, as a busy server has) and 10,000 waiting requests
+ * no server can serve and BENCH_OPS (1,000) that one can, then counts the instructions Redis executes
+ * for BENCH_OPS pops (callgrind_control -i on/off around them) and for their submits. Both pop paths
+ * are measured, each on a fresh server: `popFor` (one function call: check-in and take) and the two
+ * calls it replaced (ServerRepository.checkInByName, then takeNextSlot).
  *
  *   npx ts-node --transpile-only bench/redis-instructions.ts   (BENCH_OPS=<n>; BENCH_USERS=<requesters>, 1;
  *                                                              BENCH_REDIS_ARGS="<redis-server arguments>")
@@ -91,7 +92,7 @@ async function measure(path: PopPath): Promise<{ pop: number; submit: number; st
         if ('requestId' in taken) started.push({ generationId, serverId });
       }
     };
-    // The first of each loads the scripts (and makes the offer's line); then one at a time, so only the store's work is counted.
+    // The first of each loads the library and the scripts (and makes the offer's line); then one at a time, so only the store's work is counted.
     await pop(0);
     await store.submit({ ...started[0], text: 'y'.repeat(400), now: now + 2_000, tokens: 80, provenServerIds: [started[0].serverId] });
     const pid = redis.pid as number;

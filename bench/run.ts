@@ -1141,7 +1141,7 @@ async function main(): Promise<void> {
             '## Redis mode (issue 13)',
             '',
             `\`npm run bench -- --store redis\`: the diverse cases above also ran in Redis mode (each server on a private redis-server of its own, on a unix socket, no persistence), and this section measures one server of each mode side by side: ${int(STORE_WAITING)} waiting requests no polling server can serve, empty pops and status reads in alternation (${ROUNDS} rounds), then ${int(STORE_CYCLE_JOBS)} pop + submit + status cycles on each, then in Redis mode the cycle's three requests apart (all pops, then all submits, then all status reads). ` +
-              'Redis CPU is the redis-server process\'s user + system time (INFO cpu: commands, scripts and socket I/O), per HTTP request; the time in scripts is INFO commandstats (evalsha). Instances one Redis core feeds: 1 s of Redis CPU divided by what one instance uses of it at the cycle rate it reached here (the instance, not Redis, is the limit on this 2-core machine, where both share the cores).',
+              'Redis CPU is the redis-server process\'s user + system time (INFO cpu: commands, scripts and socket I/O), per HTTP request; the time in scripts is INFO commandstats (fcall: the store\'s Lua functions; evalsha: the other stores\' scripts). Instances one Redis core feeds: 1 s of Redis CPU divided by what one instance uses of it at the cycle rate it reached here (the instance, not Redis, is the limit on this 2-core machine, where both share the cores).',
             '',
             tableOf(storeRows(store)),
             '',
