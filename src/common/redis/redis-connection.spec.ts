@@ -1,10 +1,12 @@
 import { ReplyError } from 'ioredis';
+import { AddressInfo, createServer } from 'node:net';
 import { waitFor } from '../../../test/support/processes';
 import { TestRedisServer, useTestRedis } from '../../../test/support/redis-server';
 import {
   isRedisUnavailable,
   LuaLibrary,
   LuaScript,
+  redisVersionProblem,
   REDIS_COMMAND_TIMEOUT_MS,
   REDIS_READINESS_TIMEOUT_MS,
   REDIS_STARTUP_WAIT_MS,
@@ -111,6 +113,40 @@ describe('RedisConnection (against a real redis-server)', () => {
     const { error } = await timed(connection.runScript(COUNTER, [connection.key('s')], [1]));
     expect(error).toBeInstanceOf(RedisReplyError);
     expect(error).not.toBeInstanceOf(SharedStoreUnavailableException);
+  });
+
+  it('refuses a Redis older than 7.0 with a message that says so (the store runs Redis functions), and accepts this one', () => {
+    expect(redisVersionProblem('# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n')).toBe(
+      'The shared store is Redis 6.2.14; this cluster needs Redis 7.0 or later (its Lua runs as Redis functions)',
+    );
+    expect(redisVersionProblem('# Server\r\nredis_version:7.0.15\r\n')).toBeNull();
+    expect(redisVersionProblem('# Server\r\nredis_version:10.0.0\r\n')).toBeNull();
+    expect(redisVersionProblem(redis.cli('INFO', 'server'))).toBeNull();
+  });
+
+  it('answers 503 saying why, and fails readiness, while connected to a Redis older than 7.0', async () => {
+    // Debian 12 has no Redis 6 to run: a stand-in that answers the connection's CLIENT SETNAME and INFO as Redis 6.2 would.
+    const info = '# Server\r\nredis_version:6.2.14\r\nloading:0\r\n';
+    const old = createServer((socket) => {
+      socket.on('data', (data) => {
+        for (const command of data.toString().split('*').slice(1)) {
+          socket.write(/\r\ninfo\r\n/i.test(command) ? `$${Buffer.byteLength(info)}\r\n${info}\r\n` : '+OK\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve));
+    const connection = new RedisConnection(`redis://127.0.0.1:${(old.address() as AddressInfo).port}`);
+    try {
+      await connection.onModuleInit();
+      const message = 'The shared store is Redis 6.2.14; this cluster needs Redis 7.0 or later (its Lua runs as Redis functions)';
+      await waitFor('the version to be read', async () => (await connection.readinessProblem()) === message);
+      const { error } = await timed(connection.run((client) => client.get('x')));
+      expect(error).toBeInstanceOf(SharedStoreUnavailableException);
+      expect((error as Error).message).toBe(message);
+    } finally {
+      connection.client.disconnect();
+      old.close();
+    }
   });
 
   it('tells availability replies (loading, busy, failover, out of memory) from bugs', () => {

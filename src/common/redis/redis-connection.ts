@@ -39,11 +39,21 @@ const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYA
 
 const RedisReplyError = ReplyError as new (...args: unknown[]) => Error;
 
-/** The shared store cannot be reached: the request is answered 503 (through the one exception filter). */
+/** The shared store cannot be reached (or cannot serve this cluster): the request is answered 503 (through the one exception filter). */
 export class SharedStoreUnavailableException extends ServiceUnavailableException {
-  constructor(cause?: unknown) {
-    super('The shared store (Redis) is unreachable: try again in a moment', { cause });
+  constructor(cause?: unknown, message = 'The shared store (Redis) is unreachable: try again in a moment') {
+    super(message, { cause });
   }
+}
+
+/** The oldest Redis major version the stores run on: the generation store's Lua is a library of functions (FUNCTION LOAD, FCALL). */
+export const MINIMUM_REDIS_MAJOR_VERSION = 7;
+
+/** Why the Redis whose `INFO server` this is cannot serve the cluster (too old), or null (also when it does not say). */
+export function redisVersionProblem(info: string): string | null {
+  const version = /^redis_version:(\S+)/m.exec(info)?.[1];
+  if (version === undefined || Number(version.split('.')[0]) >= MINIMUM_REDIS_MAJOR_VERSION) return null;
+  return `The shared store is Redis ${version}; this cluster needs Redis ${MINIMUM_REDIS_MAJOR_VERSION}.0 or later (its Lua runs as Redis functions)`;
 }
 
 /** True when `error` means Redis is unreachable or cannot serve now; false for a reply that is a bug of ours. */
@@ -176,6 +186,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly subscriptions = new Map<string, Promise<void>>();
   private lastError: string | undefined;
   private outageReported = false;
+  /** Set while the Redis connected to is too old (see redisVersionProblem): every operation then answers 503 saying so. */
+  private versionProblem: string | null = null;
 
   constructor(url: string) {
     const target = parseRedisUrl(url);
@@ -198,7 +210,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, REDIS_RECONNECT_MAX_DELAY_MS),
     });
     this.client.on('error', (error: Error) => this.reportOutage(error.message));
-    this.client.on('ready', () => this.reportRecovery());
+    this.client.on('ready', () => {
+      this.reportRecovery();
+      this.checkVersion();
+    });
   }
 
   /**
@@ -236,6 +251,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
    * reply that is not about availability (wrong type, script error) is a bug and is rethrown as is.
    */
   async run<T>(operation: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.versionProblem) throw new SharedStoreUnavailableException(undefined, this.versionProblem);
     try {
       const result = await operation(this.client);
       // A hung Redis that answers again emits no 'ready' (the connection never dropped).
@@ -310,6 +326,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   async readinessProblem(timeoutMs = REDIS_READINESS_TIMEOUT_MS): Promise<string | null> {
     const unreachable = (why: string): string => `the shared store (Redis) at ${this.target} is unreachable: ${why}`;
     if (this.client.status !== 'ready') return unreachable(this.lastError ?? `connection ${this.client.status}`);
+    if (this.versionProblem) return this.versionProblem;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer to PING within ${timeoutMs} ms`)), timeoutMs);
@@ -394,6 +411,19 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       this.libraryLoads.set(library, loading);
     }
     return loading;
+  }
+
+  /** Reads the version of the Redis just connected to (each connection may reach another server, after a failover). */
+  private checkVersion(): void {
+    this.client.info('server').then(
+      (info) => {
+        const problem = redisVersionProblem(info);
+        if (problem && problem !== this.versionProblem) this.logger.error(`${problem}: every request that needs it gets 503`);
+        this.versionProblem = problem;
+      },
+      // Unreachable again: reported as an outage; the next connection checks again.
+      () => undefined,
+    );
   }
 
   private reportRecovery(): void {
