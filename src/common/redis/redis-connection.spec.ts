@@ -4,6 +4,7 @@ import { waitFor } from '../../../test/support/processes';
 import { TestRedisServer, useTestRedis } from '../../../test/support/redis-server';
 import {
   isRedisUnavailable,
+  LIBRARY_UNUSED_AFTER_MS,
   LuaLibrary,
   LuaScript,
   redisVersionProblem,
@@ -95,6 +96,27 @@ describe('RedisConnection (against a real redis-server)', () => {
       const other = await testRedis.connect();
       await expect(other.runFunction(one.add, [key], [1])).resolves.toBe(45);
       await expect(other.runFunction(one.calls, [key])).resolves.toBe(5);
+    });
+
+    it("deletes other builds' versions of a library unused for ten minutes, never its own; a deleted one loads again on its next call", async () => {
+      redis.cli('FUNCTION', 'FLUSH');
+      const [one, ten] = [counterLibrary(1), counterLibrary(10)];
+      const key = connection.key('lib-keep');
+      const start = Date.now();
+      await connection.runFunction(one.add, [key], [1]);
+      await connection.runFunction(ten.add, [key], [1]);
+      // Each build's first call writes, in the background, that its version is in use.
+      const inUse = async (): Promise<string[]> => Object.keys(await connection.run((client) => client.hgetall(connection.key('libraries', 'kctest')))).sort();
+      await waitFor('both versions to be written as in use', async () => (await inUse()).length === 2);
+      const [oneName, tenName] = [`kctest_${one.library.version}`, `kctest_${ten.library.version}`];
+      await expect(connection.keepLibrary(one.library, start + LIBRARY_UNUSED_AFTER_MS - 1_000)).resolves.toEqual([]);
+      await expect(connection.keepLibrary(one.library, Date.now() + LIBRARY_UNUSED_AFTER_MS + 1_000)).resolves.toEqual([tenName]);
+      const listed = redis.cli('FUNCTION', 'LIST', 'LIBRARYNAME', 'kctest_*');
+      expect(listed).toContain(oneName);
+      expect(listed).not.toContain(tenName);
+      await expect(inUse()).resolves.toEqual([oneName]);
+      // An instance of the other build, idle all that time, calls again: its version is loaded again.
+      await expect(connection.runFunction(ten.add, [key], [1])).resolves.toBe(1 + 10 + 10);
     });
 
     it('rethrows an error of the function as a bug (a 500), not as an outage or a missing library, and refuses late definitions', async () => {

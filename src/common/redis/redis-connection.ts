@@ -79,6 +79,16 @@ export class LuaScript {
   }
 }
 
+/** How often an instance writes that its build's version of a library is in use (on a call, not by a timer). */
+export const LIBRARY_IN_USE_EVERY_MS = 60_000;
+/**
+ * Other builds' versions of a library not written as in use for this long are deleted: every loaded
+ * library stays in Redis's one Lua heap, whose garbage collector walks it all every 50 calls, so the
+ * versions of past deploys would slow every call. An instance of such a build still running (idle that
+ * long) loads its version again on its next call.
+ */
+export const LIBRARY_UNUSED_AFTER_MS = 10 * 60_000;
+
 /**
  * The globals a library's code may use, bound once per Redis to upvalues of the same names (see LuaLibrary):
  * a function's global reads go through a metatable (Redis's sandbox), an upvalue read does not.
@@ -180,6 +190,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly scripts = new Map<string, LuaScript>();
   /** Library loads under way (one per library at a time, however many calls missed it). */
   private readonly libraryLoads = new Map<LuaLibrary, Promise<void>>();
+  /** When this instance last wrote that it uses each library (see keepLibrary). */
+  private readonly libraryInUseWritten = new Map<LuaLibrary, number>();
   /** The pub/sub connection, made on the first subscribe (a subscribed connection can run nothing else). */
   private subscriber: Redis | undefined;
   private readonly channelListeners = new Map<string, ((message: string) => void)[]>();
@@ -283,7 +295,34 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   /** Runs `fn` (one atomic step in Redis) with its keys and arguments; loads its library first where Redis lacks it. */
   runFunction(fn: LuaFunction, keys: string[], args: (string | number)[] = []): Promise<unknown> {
     if (keys.length !== fn.library.numberOfKeys) throw new Error(`Function ${fn.name} takes ${fn.library.numberOfKeys} keys, got ${keys.length}`);
+    this.noteLibraryInUse(fn.library, Date.now());
     return this.run(() => this.callFunction(fn, keys, args));
+  }
+
+  /**
+   * Writes that this build's version of `library` is in use (hash `{kc}:libraries:<name>`, version →
+   * time), and deletes the other versions of it in Redis not written as in use since
+   * LIBRARY_UNUSED_AFTER_MS before `now` (or never: a build from before this). Answers the deleted names.
+   */
+  async keepLibrary(library: LuaLibrary, now: number): Promise<string[]> {
+    const { name } = library.complete();
+    const inUse = this.key('libraries', library.name);
+    return this.run(async (client) => {
+      await client.hset(inUse, name, now);
+      const listed = (await client.function('LIST', 'LIBRARYNAME', `${library.name}_*`)) as unknown[][];
+      const written = await client.hgetall(inUse);
+      const deleted: string[] = [];
+      for (const entry of listed) {
+        const other = String(entry[entry.indexOf('library_name') + 1]);
+        if (other === name || !other.startsWith(`${library.name}_`) || Number(written[other] ?? 0) > now - LIBRARY_UNUSED_AFTER_MS) continue;
+        // Another instance may have deleted it first.
+        await client.function('DELETE', other).catch(() => undefined);
+        await client.hdel(inUse, other);
+        deleted.push(other);
+      }
+      if (deleted.length > 0) this.logger.log(`Deleted the unused Lua libraries ${deleted.join(', ')} of other builds from the shared store (Redis)`);
+      return deleted;
+    });
   }
 
   /**
@@ -393,6 +432,13 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       await this.loadLibrary(fn.library);
       return call();
     }
+  }
+
+  /** At most every LIBRARY_IN_USE_EVERY_MS per library, keepLibrary in the background (a failure is only logged). */
+  private noteLibraryInUse(library: LuaLibrary, now: number): void {
+    if (now - (this.libraryInUseWritten.get(library) ?? -Infinity) < LIBRARY_IN_USE_EVERY_MS) return;
+    this.libraryInUseWritten.set(library, now);
+    this.keepLibrary(library, now).catch((error: unknown) => this.logger.warn(`Could not keep the Lua library ${library.name}: ${(error as Error).message}`));
   }
 
   private loadLibrary(library: LuaLibrary): Promise<void> {
