@@ -31,6 +31,7 @@ import {
   FIND_STANDING,
   FUNCTION_KEYS,
   GENERATION_KEY_PREFIX,
+  SETTLED_CHANNEL,
   POP,
   RESTART_OVERDUE,
   RETAIN_OFFERS,
@@ -122,8 +123,6 @@ type StoredGeneration = [string, string, string, string, string, string];
  */
 export class RedisGenerationStore extends GenerationStore {
   private readonly logger = new Logger(RedisGenerationStore.name);
-  private readonly prefix: string;
-  private readonly channel: string;
   private readonly instance = randomUUID();
   private readonly listeners: ((requestId: string) => void)[] = [];
   private subscription: Promise<void> | undefined;
@@ -135,8 +134,6 @@ export class RedisGenerationStore extends GenerationStore {
   ) {
     super();
     this.limits = { ...DEFAULT_REDIS_GENERATION_LIMITS, ...limits };
-    this.prefix = GENERATION_KEY_PREFIX;
-    this.channel = redis.key('gen', 'settled');
   }
 
   async enqueue(request: NewRequest, maxUnfinishedPerRequester: number): Promise<'queued' | 'over-limit'> {
@@ -297,11 +294,11 @@ export class RedisGenerationStore extends GenerationStore {
   }
 
   async countUnfinishedByRequester(requesterKey: string): Promise<number> {
-    return Number((await this.redis.run((client) => client.hget(this.prefix + 'unfinished:requester', requesterKey))) ?? 0);
+    return Number((await this.redis.run((client) => client.hget(GENERATION_KEY_PREFIX + 'unfinished:requester', requesterKey))) ?? 0);
   }
 
   async countUnfinishedByUsername(username: string): Promise<number> {
-    return Number((await this.redis.run((client) => client.hget(this.prefix + 'unfinished:username', username))) ?? 0);
+    return Number((await this.redis.run((client) => client.hget(GENERATION_KEY_PREFIX + 'unfinished:username', username))) ?? 0);
   }
 
   async retainOffers(active: readonly ServerOffer[]): Promise<void> {
@@ -310,12 +307,12 @@ export class RedisGenerationStore extends GenerationStore {
 
   /** Reads every request held (in pipelined batches): O(requests held); callers cache it. */
   async summarize(): Promise<QueueSummary> {
-    const members = await this.redis.run((client) => client.zrange(this.prefix + 'activity', '0', '-1'));
+    const members = await this.redis.run((client) => client.zrange(GENERATION_KEY_PREFIX + 'activity', '0', '-1'));
     const summary = emptyQueueSummary(members.length);
     for (let start = 0; start < members.length; start += 1_000) {
       const ids = members.slice(start, start + 1_000);
       const replies = await this.redis.transaction((multi) => {
-        for (const id of ids) multi.hmget(this.prefix + 'req:' + id, 'models', 'ca', 'un', 'pb', 'pr');
+        for (const id of ids) multi.hmget(GENERATION_KEY_PREFIX + 'req:' + id, 'models', 'ca', 'un', 'pb', 'pr');
         return multi;
       });
       for (const reply of replies) {
@@ -334,7 +331,7 @@ export class RedisGenerationStore extends GenerationStore {
 
   onSettled(listener: (requestId: string) => void): void {
     this.listeners.push(listener);
-    this.listening().catch((error: unknown) => this.logger.error(`Could not subscribe to ${this.channel}: ${(error as Error).message}`));
+    this.listening().catch((error: unknown) => this.logger.error(`Could not subscribe to ${SETTLED_CHANNEL}: ${(error as Error).message}`));
   }
 
   /**
@@ -342,7 +339,7 @@ export class RedisGenerationStore extends GenerationStore {
    * connection; made on the first onSettled).
    */
   listening(): Promise<void> {
-    this.subscription ??= this.redis.subscribe(this.channel, (message) => {
+    this.subscription ??= this.redis.subscribe(SETTLED_CHANNEL, (message) => {
       const space = message.indexOf(' ');
       if (message.slice(0, space) === this.instance) return;
       this.settled([message.slice(space + 1)]);

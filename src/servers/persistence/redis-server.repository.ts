@@ -245,17 +245,11 @@ const NUMBER_FIELDS = ['maxLength', 'maxContentLength', 'tokensGenerated', 'requ
  * counter: see ServerRepository.listVersion). Every write is one script.
  */
 export class RedisServerRepository extends ServerRepository {
-  private readonly idByName: string;
-  private readonly seen: string;
-  private readonly unused: string;
   private readonly version: string;
 
   constructor(private readonly redis: RedisConnection) {
     super();
     this.version = redis.key('servers', 'list-version');
-    this.idByName = SERVERS_ID_BY_NAME_KEY;
-    this.seen = SERVERS_SEEN_KEY;
-    this.unused = UNUSED_SERVERS_KEY;
   }
 
   async findById(id: string): Promise<KoboldServer | undefined> {
@@ -263,12 +257,12 @@ export class RedisServerRepository extends ServerRepository {
   }
 
   async findByName(name: string): Promise<KoboldServer | undefined> {
-    const id = await this.redis.run((client) => client.hget(this.idByName, name));
+    const id = await this.redis.run((client) => client.hget(SERVERS_ID_BY_NAME_KEY, name));
     return id === null ? undefined : this.findById(id);
   }
 
   async findSeenSince(since: number): Promise<KoboldServer[]> {
-    const ids = await this.redis.run((client) => client.zrangebyscore(this.seen, `(${since}`, '+inf'));
+    const ids = await this.redis.run((client) => client.zrangebyscore(SERVERS_SEEN_KEY, `(${since}`, '+inf'));
     if (ids.length === 0) return [];
     // One transaction (one round trip) reading every server's hash and jobs.
     const replies = await this.redis.transaction((multi) => {
@@ -295,7 +289,7 @@ export class RedisServerRepository extends ServerRepository {
     const [serverKey, jobsKey] = this.serverKeys(server.id);
     const holder = (await this.redis.runScript(
       CREATE,
-      [this.idByName, serverKey, jobsKey, this.seen, this.unused],
+      [SERVERS_ID_BY_NAME_KEY, serverKey, jobsKey, SERVERS_SEEN_KEY, UNUSED_SERVERS_KEY],
       [server.name, server.id, server.lastSeenAt, server.requestsFulfilled, jobs.length, ...jobs, ...fields],
     )) as string | null;
     if (holder === null) return { ...server, recentJobs: server.recentJobs.slice(-PERFORMANCE_WINDOW).map((job) => ({ ...job })) };
@@ -309,7 +303,7 @@ export class RedisServerRepository extends ServerRepository {
     for (const [field, value] of Object.entries(update) as [string, string | number][]) fields.push(field, value);
     const answer = (await this.redis.runScript(
       CHECK_IN_BY_NAME,
-      [this.idByName, this.seen, this.unused],
+      [SERVERS_ID_BY_NAME_KEY, SERVERS_SEEN_KEY, UNUSED_SERVERS_KEY],
       [name, provenPasswordHash ?? '', SERVER_KEY_PREFIX, SERVER_JOBS_SUFFIX, update.lastSeenAt, ...fields],
     )) as [string[], string[], number] | null;
     if (!answer) return undefined;
@@ -322,7 +316,7 @@ export class RedisServerRepository extends ServerRepository {
     // As recordJob does in memory: a duration below a millisecond counts as a millisecond.
     const seconds = Math.max(job.seconds, 0.001);
     const stored = encodeJob({ tokens: job.tokens, seconds });
-    return this.decode((await this.redis.runScript(ADD_JOB, [...this.serverKeys(id), this.unused], [id, job.tokens, seconds, stored, PERFORMANCE_WINDOW])) as StoredServer);
+    return this.decode((await this.redis.runScript(ADD_JOB, [...this.serverKeys(id), UNUSED_SERVERS_KEY], [id, job.tokens, seconds, stored, PERFORMANCE_WINDOW])) as StoredServer);
   }
 
   async updateSettings(id: string, settings: ServerSettings): Promise<KoboldServer | undefined> {
@@ -334,7 +328,7 @@ export class RedisServerRepository extends ServerRepository {
   }
 
   async deleteById(id: string): Promise<KoboldServer | undefined> {
-    return this.decode((await this.redis.runScript(DELETE, [...this.serverKeys(id), this.idByName, this.seen, this.unused], [id])) as StoredServer);
+    return this.decode((await this.redis.runScript(DELETE, [...this.serverKeys(id), SERVERS_ID_BY_NAME_KEY, SERVERS_SEEN_KEY, UNUSED_SERVERS_KEY], [id])) as StoredServer);
   }
 
   async listVersion(): Promise<number> {
@@ -351,9 +345,9 @@ export class RedisServerRepository extends ServerRepository {
    * most FORGET_BATCH per call: the sweep calls it again on its next turn.
    */
   async deleteUnusedSeenBefore(seenBefore: number): Promise<string[]> {
-    const ids = await this.redis.run((client) => client.zrangebyscore(this.unused, '-inf', seenBefore, 'LIMIT', 0, FORGET_BATCH));
+    const ids = await this.redis.run((client) => client.zrangebyscore(UNUSED_SERVERS_KEY, '-inf', seenBefore, 'LIMIT', 0, FORGET_BATCH));
     const names = await Promise.all(
-      ids.map((id) => this.redis.runScript(FORGET_UNUSED, [...this.serverKeys(id), this.idByName, this.seen, this.unused], [id, seenBefore])),
+      ids.map((id) => this.redis.runScript(FORGET_UNUSED, [...this.serverKeys(id), SERVERS_ID_BY_NAME_KEY, SERVERS_SEEN_KEY, UNUSED_SERVERS_KEY], [id, seenBefore])),
     );
     return names.filter((name): name is string => typeof name === 'string');
   }

@@ -36,6 +36,9 @@ export const GENERATION_KEYS = [
 /** The per-request, per-offer, per-user and per-generation keys start with this prefix (see RedisGenerationStore). */
 export const GENERATION_KEY_PREFIX = redisKey('gen', '');
 
+/** The channel the functions PUBLISH settled requests on (`<instance> <request id>`). */
+export const SETTLED_CHANNEL = redisKey('gen', 'settled');
+
 /** The one key a call passes (see above). */
 export const FUNCTION_KEYS = [GENERATION_KEY_PREFIX + GENERATION_KEYS[0]];
 
@@ -47,7 +50,7 @@ function luaString(value: string): string {
 
 /** The library's constants: the keys (of this store and of the users' and servers' stores it writes) and the window. */
 const CONSTANTS = [
-  `local P, CHANNEL = ${luaString(GENERATION_KEY_PREFIX)}, ${luaString(redisKey('gen', 'settled'))}`,
+  `local P, CHANNEL = ${luaString(GENERATION_KEY_PREFIX)}, ${luaString(SETTLED_CHANNEL)}`,
   `local SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER = ${GENERATION_KEYS.map((key) => luaString(GENERATION_KEY_PREFIX + key)).join(', ')}`,
   `local USAGE, CONTRIBUTIONS, UNUSED = ${[USER_TALLY_KEYS.usage, USER_TALLY_KEYS.contributions, UNUSED_SERVERS_KEY].map(luaString).join(', ')}`,
   `local SERVER_PREFIX, SERVER_JOBS_SUFFIX, SERVERS_BY_NAME, SERVERS_SEEN = ${[SERVER_KEY_PREFIX, SERVER_JOBS_SUFFIX, SERVERS_ID_BY_NAME_KEY, SERVERS_SEEN_KEY].map(luaString).join(', ')}`,
@@ -516,13 +519,12 @@ return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = 
 
 /**
  * The pop of a server whose password this instance proved: its check-in (PROVEN_CHECK_IN_LUA) and the take
- * of each of its offers in turn (TAKE_SLOT_LUA) until one starts a slot, in one step. ARGV: the server's
- * name, the proven password hash, the server key prefix, the server jobs suffix, the id-by-name and seen
- * keys, lastSeenAt, owner, maxLength, maxContentLength, generationId, the deadline's safety factor × 1000,
+ * of each of its offers in turn (TAKE_SLOT_LUA) until one starts a slot, in one step. ARGV (after the
+ * instance id): the server's name, the proven password hash, lastSeenAt, owner, maxLength, maxContentLength, generationId, the deadline's safety factor × 1000,
  * minMs, maxMs, line limit, priority scan bound, the number of offers, then per offer its key and model
  * (the first is the one it is checked in with), then the priority usernames besides the owner. The
- * deadline rule follows the server's measured speed over its recent jobs (tokensPerSecond and
- * deadlineRuleFor in TypeScript, the same arithmetic in the same order). Answers false when the hash is
+ * deadline rule follows the server's measured speed over its recent jobs, from the sums its hash keeps
+ * (speedOf, deadlineRuleFor and deadlineOf in TypeScript, the same arithmetic in the same order). Answers false when the hash is
  * not the password hash of a server of that name (nothing changed); otherwise {the server before the
  * check-in (CHECKED_IN_FIELDS), 'maintenance'} (checked in, nothing taken), {server, 'started', TAKE_SLOT_LUA's
  * answer, the model of the offer that took it} or {server, 'skipped', {counts of the first offer}, {of the second}, ...}.
@@ -562,8 +564,8 @@ return answer`,
 );
 
 /**
- * A submit. ARGV: generationId, text, now, tokens, server key prefix, server jobs suffix, performance
- * window, the proven server ids (joined by and wrapped in "\n"). Refuses ({'unproven', server id}) unless
+ * A submit. ARGV (after the instance id): generationId, text, now, tokens, the proven server ids (joined
+ * by and wrapped in "\n"). Refuses ({'unproven', server id}) unless
  * the generation's server is among the proven ids and exists; reads its owner; takes the text and credits
  * the requester's usage, the owner's contribution and the server's job (RECORD_JOB_LUA) in the same step.
  * O(1) (plus the length of the proven ids), or O(L × log N) when a late text takes a put-back slot out of
