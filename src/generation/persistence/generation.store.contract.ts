@@ -327,6 +327,19 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(pop({}, 4000, 'new owner')).resolves.toMatchObject({ server: { owner: 'new owner', lastSeenAt: 3000 } });
       });
 
+      it('answers the server as it was whether its owner, model or limits changed or only its last-seen time, and keeps what changed', async () => {
+        let was = { id: 's1', name: contractServerName('s1'), owner: 'owner', model: 'm', maxLength: 80, maxContentLength: 1024, lastSeenAt: 0, maintenance: false };
+        let now = 3000;
+        const popAs = (server: typeof was) =>
+          pop({ models: [server.model], update: { owner: server.owner, model: server.model, maxLength: server.maxLength, maxContentLength: server.maxContentLength, lastSeenAt: now } }, now);
+        for (const change of [{}, { owner: 'new owner' }, {}, { model: 'm2' }, { maxLength: 40 }, { maxContentLength: 512 }, { owner: 'owner', model: 'm', maxLength: 80, maxContentLength: 1024 }, {}]) {
+          now += 1000;
+          const next = { ...was, ...change };
+          await expect(popAs(next)).resolves.toEqual({ server: was, skipped: [{ model: 0, max_content_length: 0, max_length: 0 }] });
+          was = { ...next, lastSeenAt: now };
+        }
+      });
+
       it('changes nothing and answers undefined for a hash that is not the password hash, or a name nobody holds', async () => {
         const made = await enqueue();
         await expect(pop({ provenPasswordHash: 'scrypt$other' })).resolves.toBeUndefined();

@@ -351,6 +351,36 @@ describe('RedisGenerationStore', () => {
     });
   });
 
+  describe("the pop's check-in", () => {
+    const SETTINGS = { GENERATION_TIMEOUT_MIN_SECONDS: 1, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
+    const popFor = (now: number, update: { owner?: string; model?: string; maxContentLength?: number } = {}) =>
+      store.popFor({
+        name: 'box server-1', provenPasswordHash: 'x', update: { owner: 'bob', model: 'nerys', maxLength: 80, maxContentLength: 1024, lastSeenAt: now, ...update },
+        models: [update.model ?? 'nerys'], priorityUsernames: [], generationId: `g${nextGeneration++}`, deadline: SETTINGS,
+      });
+    const stored = () => connection.run((client) => client.hgetall('{kc}:server:server-1'));
+    const seenAt = (set: string) => connection.run((client) => client.zscore(`{kc}:servers:${set}`, 'server-1'));
+
+    it('writes only the last-seen time (and the seen sets) when nothing else changed, and the fields that changed otherwise', async () => {
+      const created = await stored();
+      await popFor(5_000);
+      expect(await stored()).toEqual({ ...created, lastSeenAt: '5000' });
+      expect([await seenAt('seen'), await seenAt('unused')]).toEqual(['5000', '5000']);
+      await popFor(6_000, { owner: 'carol', maxContentLength: 2048 });
+      expect(await stored()).toEqual({ ...created, lastSeenAt: '6000', owner: 'carol', maxContentLength: '2048' });
+      expect([await seenAt('seen'), await seenAt('unused')]).toEqual(['6000', '6000']);
+      await popFor(7_000, { owner: 'carol', model: 'other', maxContentLength: 2048 });
+      expect(await stored()).toEqual({ ...created, lastSeenAt: '7000', owner: 'carol', model: 'other', maxContentLength: '2048' });
+      // A wrong hash: nothing written.
+      await expect(store.popFor({
+        name: 'box server-1', provenPasswordHash: 'y', update: { owner: 'bob', model: 'nerys', maxLength: 80, maxContentLength: 1024, lastSeenAt: 8_000 },
+        models: ['nerys'], priorityUsernames: [], generationId: 'never', deadline: SETTINGS,
+      })).resolves.toBeUndefined();
+      expect(await stored()).toEqual({ ...created, lastSeenAt: '7000', owner: 'carol', model: 'other', maxContentLength: '2048' });
+      expect(await seenAt('seen')).toBe('7000');
+    });
+  });
+
   describe("the deadline from the server's job sums", () => {
     const SETTINGS = { GENERATION_TIMEOUT_MIN_SECONDS: 1, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
     const popFor = (now: number) =>

@@ -57,8 +57,12 @@ export const DEFAULT_REDIS_GENERATION_LIMITS: RedisGenerationStoreLimits = {
 
 /** A started slot as the scripts answer it: {'started', generationId, requestId, deadline, prompt, params, models, maxLength, maxContentLength}. */
 type StoredStarted = ['started', string, string, string, string, string, string, string, string];
-/** The popping server before its check-in, as the pop script answers it (CHECKED_IN_FIELDS of PROVEN_CHECK_IN_LUA). */
-type StoredServerBefore = [string, string, string, string, string, string, string, string | null];
+/**
+ * The popping server before its check-in, as the pop script answers it (provenCheckIn of PROVEN_CHECK_IN_LUA):
+ * id, lastSeenAt, maintenance, then owner, model, maxLength, maxContentLength only when any of them is not
+ * the value the pop sent (otherwise they are those values).
+ */
+type StoredServerBefore = [string, string, string | null] | [string, string, string | null, string, string, string, string];
 
 /** A request as the scripts answer it (see `record` in the scripts' prelude). */
 type StoredRequest = [string, string, string, string, string, string, string, string, string, number, number, number, number, string[], string[]];
@@ -220,7 +224,7 @@ export class RedisGenerationStore extends GenerationStore {
     const answer = (await this.run(POP, args)) as [StoredServerBefore, string, ...unknown[]] | null;
     if (!answer) return undefined;
     const [before, outcome, ...rest] = answer;
-    const server = toServerBefore(before);
+    const server = toServerBefore(before, pop.name, [update.owner, pop.models[0], update.maxLength, update.maxContentLength]);
     if (outcome === 'maintenance') return { server, inMaintenance: true };
     if (outcome === 'skipped') return { server, skipped: (rest as [number, number, number][]).map(([model, maxContentLength, maxLength]) => ({ model, max_content_length: maxContentLength, max_length: maxLength })) };
     const [taken, model] = rest as [StoredStarted, string];
@@ -404,6 +408,13 @@ function toStarted([, generationId, requestId, deadlineAt, prompt, params, model
   };
 }
 
-function toServerBefore([id, name, owner, model, maxLength, maxContentLength, lastSeenAt, maintenance]: StoredServerBefore): ServerBeforeCheckIn {
-  return { id, name, owner, model, maxLength: Number(maxLength), maxContentLength: Number(maxContentLength), lastSeenAt: Number(lastSeenAt), maintenance: maintenance === '1' };
+/**
+ * The server before its check-in from the pop's answer; `name` is the name popped with (a name points only
+ * to the server made with it), `sent` the owner, model, maxLength and maxContentLength the pop sent, which
+ * the answer leaves out when the server had them already.
+ */
+function toServerBefore(stored: StoredServerBefore, name: string, sent: readonly (string | number)[]): ServerBeforeCheckIn {
+  const [id, lastSeenAt, maintenance] = stored;
+  const [owner, model, maxLength, maxContentLength] = stored.length === 3 ? sent : stored.slice(3);
+  return { id, name, owner: String(owner), model: String(model), maxLength: Number(maxLength), maxContentLength: Number(maxContentLength), lastSeenAt: Number(lastSeenAt), maintenance: maintenance === '1' };
 }

@@ -66,33 +66,45 @@ return {fields, jobs, 1}`,
 /**
  * Lua: a pop's check-in of a server whose password hash the caller proved, for the generation store's pop
  * script (src/generation/persistence/redis), which checks the server in and takes its slot in one step.
- * `provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, update)` with `update` a table of
- * owner, model, maxLength, maxContentLength (strings as stored) and lastSeenAt: when `provenHash` is the
- * password hash of the server holding the name, writes the fields that changed (always lastSeenAt) and its
- * places in the seen and unused sets, and answers its hash key, as it was before, its CHECKED_IN_FIELDS
- * values (id first), and the sums of its recent jobs' tokens and milliseconds (false, false for a server
- * stored before the sums were kept: see RECORD_JOB_LUA); otherwise changes nothing and answers nil. The outcome of checkInByName, for the
- * fields a pop needs, without reading or sending the whole server.
+ * `provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, lastSeenAt, owner, model, maxLength,
+ * maxContentLength)` with the update's values as strings as stored: when `provenHash` is the password hash
+ * of the server holding the name, writes the fields that changed (always lastSeenAt) and its places in the
+ * seen and unused sets, and answers its hash key, the server as it was before, and the sums of its recent
+ * jobs' tokens and milliseconds (false, false for a server stored before the sums were kept: see
+ * RECORD_JOB_LUA); otherwise changes nothing and answers nil. The server before is `{id, lastSeenAt,
+ * maintenance}` when its owner, model and limits are the update's (the usual pop: the caller has those
+ * values, and the name, which is the hash's own: a name points only to the server created with it), and
+ * `{id, lastSeenAt, maintenance, owner, model, maxLength, maxContentLength}` when any differs. The outcome
+ * of checkInByName, for the fields a pop needs, without reading or sending the whole server: neither the
+ * id nor the name is read from the hash, and an unchanged server builds no list of changes (each value
+ * read, passed or answered costs Redis a conversion).
  */
-export const PROVEN_CHECK_IN_LUA = `local CHECKED_IN_FIELDS = { 'id', 'name', 'owner', 'model', 'maxLength', 'maxContentLength', 'lastSeenAt', 'maintenance' }
-local function provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, update)
+export const PROVEN_CHECK_IN_LUA = `local CHECK_IN_FIELDS = { 'passwordHash', 'requestsFulfilled', 'jobTokens', 'jobMs', 'owner', 'model', 'maxLength', 'maxContentLength', 'lastSeenAt', 'maintenance' }
+local CHANGEABLE_FIELDS = { 'owner', 'model', 'maxLength', 'maxContentLength' }
+local function provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, lastSeenAt, owner, model, maxLength, maxContentLength)
   local id = redis.call('HGET', idByName, name)
   if not id then return nil end
   local server = serverPrefix .. id
-  local v = redis.call('HMGET', server, 'passwordHash', 'requestsFulfilled', 'jobTokens', 'jobMs', unpack(CHECKED_IN_FIELDS))
+  local v = redis.call('HMGET', server, unpack(CHECK_IN_FIELDS))
   if v[1] ~= provenHash then return nil end
-  local before, changes = {}, { 'lastSeenAt', update.lastSeenAt }
-  for i, field in ipairs(CHECKED_IN_FIELDS) do
-    before[i] = v[i + 4]
-    if update[field] ~= nil and field ~= 'lastSeenAt' and update[field] ~= v[i + 4] then
-      changes[#changes + 1] = field
-      changes[#changes + 1] = update[field]
+  local before
+  if v[5] == owner and v[6] == model and v[7] == maxLength and v[8] == maxContentLength then
+    redis.call('HSET', server, 'lastSeenAt', lastSeenAt)
+    before = { id, v[9], v[10] }
+  else
+    local update, changes = { owner, model, maxLength, maxContentLength }, { 'lastSeenAt', lastSeenAt }
+    for i, field in ipairs(CHANGEABLE_FIELDS) do
+      if update[i] ~= nil and update[i] ~= v[i + 4] then
+        changes[#changes + 1] = field
+        changes[#changes + 1] = update[i]
+      end
     end
+    redis.call('HSET', server, unpack(changes))
+    before = { id, v[9], v[10], v[5], v[6], v[7], v[8] }
   end
-  redis.call('HSET', server, unpack(changes))
-  redis.call('ZADD', seen, update.lastSeenAt, id)
+  redis.call('ZADD', seen, lastSeenAt, id)
   -- A server is in the unused set exactly while it has fulfilled no request.
-  if v[2] == '0' then redis.call('ZADD', unused, 'XX', update.lastSeenAt, id) end
+  if v[2] == '0' then redis.call('ZADD', unused, 'XX', lastSeenAt, id) end
   return server, before, v[3], v[4]
 end
 `;

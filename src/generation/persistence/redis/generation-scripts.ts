@@ -526,18 +526,17 @@ return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = 
  * deadline rule follows the server's measured speed over its recent jobs, from the sums its hash keeps
  * (speedOf, deadlineRuleFor and deadlineOf in TypeScript, the same arithmetic in the same order). Answers false when the hash is
  * not the password hash of a server of that name (nothing changed); otherwise {the server before the
- * check-in (CHECKED_IN_FIELDS), 'maintenance'} (checked in, nothing taken), {server, 'started', TAKE_SLOT_LUA's
+ * check-in (as provenCheckIn answers it), 'maintenance'} (checked in, nothing taken), {server, 'started', TAKE_SLOT_LUA's
  * answer, the model of the offer that took it} or {server, 'skipped', {counts of the first offer}, {of the second}, ...}.
  */
 export const POP = defineFunction(
   'kcGenPop',
   `
-local now = ARGV[4]
+local now, owner, maxLength, maxContentLength = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local offerCount = int(ARGV[14])
-local update = { lastSeenAt = now, owner = ARGV[5], model = ARGV[16], maxLength = ARGV[6], maxContentLength = ARGV[7] }
-local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], update)
+local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], now, owner, ARGV[16], maxLength, maxContentLength)
 if not server then return false end
-if before[8] == '1' then return { before, 'maintenance' } end
+if before[3] == '1' then return { before, 'maintenance' } end
 local rule
 local function deadlineRule()
   if rule then return rule end
@@ -551,11 +550,11 @@ local function deadlineRule()
   rule = { minMs = setting(ARGV[10]), msPerToken = msPerToken, maxMs = setting(ARGV[11]) }
   return rule
 end
-local priorities = { update.owner }
+local priorities = { owner }
 for i = 15 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
 local answer = { before, 'skipped' }
 for k = 1, offerCount do
-  local o = { key = ARGV[13 + 2 * k], model = ARGV[14 + 2 * k], ml = int(update.maxLength), mcl = int(update.maxContentLength) }
+  local o = { key = ARGV[13 + 2 * k], model = ARGV[14 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
   local taken = takeSlot(o, before[1], ARGV[8], now, deadlineRule, int(ARGV[12]), int(ARGV[13]), priorities)
   if taken[1] == 'started' then return { before, 'started', taken, o.model } end
   answer[#answer + 1] = { taken[2], taken[3], taken[4] }
