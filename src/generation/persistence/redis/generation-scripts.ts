@@ -489,8 +489,29 @@ local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound,
 end
 `;
 
+/**
+ * Lua: the deadline rule of the pop being made (POP below sets popServer, popJobTokens and popJobMs, the
+ * server's key and job sums, and popRule to nil), for takeSlot: worked out when a slot is started, once
+ * per call. Not a closure made by each pop: that cost a closure and its upvalues per call.
+ */
+const POP_DEADLINE_LUA = `
+local popServer, popJobTokens, popJobMs, popRule
+local function popDeadlineRule()
+  if popRule then return popRule end
+  -- tokensPerSecond (speedOf the sums of the recent jobs' tokens and whole milliseconds), then deadlineRuleFor.
+  if not popJobMs then popJobTokens, popJobMs = recountJobs(popServer, popServer .. SERVER_JOBS_SUFFIX) end
+  local msPerToken, ms = 0, int(popJobMs)
+  if ms > 0 then
+    local speed = int(popJobTokens) * 1000 / ms
+    if speed ~= 0 then msPerToken = setting(ARGV[9]) / speed end
+  end
+  popRule = { minMs = setting(ARGV[10]), msPerToken = msPerToken, maxMs = setting(ARGV[11]) }
+  return popRule
+end
+`;
+
 /** The generation store's functions: one library (see LuaLibrary), its shared code loaded once per Redis. */
-const LIBRARY = new LuaLibrary('kcgen', FUNCTION_KEYS.length, PRELUDE + PROVEN_CHECK_IN_LUA + RECORD_JOB_LUA + TAKE_SLOT_LUA);
+const LIBRARY = new LuaLibrary('kcgen', FUNCTION_KEYS.length, PRELUDE + PROVEN_CHECK_IN_LUA + RECORD_JOB_LUA + TAKE_SLOT_LUA + POP_DEADLINE_LUA);
 
 function defineFunction(name: string, lua: string): LuaFunction {
   return LIBRARY.define(name, `begin()\n${lua}`);
@@ -557,29 +578,18 @@ local offerCount = int(ARGV[14])
 local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], now, owner, ARGV[16], maxLength, maxContentLength)
 if not server then return false end
 if before[3] == '1' then return { before, 'maintenance' } end
-local rule
-local function deadlineRule()
-  if rule then return rule end
-  -- tokensPerSecond (speedOf the sums of the recent jobs' tokens and whole milliseconds), then deadlineRuleFor.
-  if not jobMs then jobTokens, jobMs = recountJobs(server, server .. SERVER_JOBS_SUFFIX) end
-  local msPerToken, ms = 0, int(jobMs)
-  if ms > 0 then
-    local speed = int(jobTokens) * 1000 / ms
-    if speed ~= 0 then msPerToken = setting(ARGV[9]) / speed end
-  end
-  rule = { minMs = setting(ARGV[10]), msPerToken = msPerToken, maxMs = setting(ARGV[11]) }
-  return rule
-end
+popServer, popJobTokens, popJobMs, popRule = server, jobTokens, jobMs, nil
 local priorities = { owner }
 for i = 15 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
-local answer = { before, 'skipped' }
+local answer
 for k = 1, offerCount do
   local o = { key = ARGV[13 + 2 * k], model = ARGV[14 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
-  local taken = takeSlot(o, before[1], ARGV[8], now, deadlineRule, int(ARGV[12]), int(ARGV[13]), priorities)
+  local taken = takeSlot(o, before[1], ARGV[8], now, popDeadlineRule, int(ARGV[12]), int(ARGV[13]), priorities)
   if taken[1] == 'started' then return { before, 'started', taken, o.model } end
+  answer = answer or { before, 'skipped' }
   answer[#answer + 1] = { taken[2], taken[3], taken[4] }
 end
-return answer`,
+return answer or { before, 'skipped' }`,
 );
 
 /**
