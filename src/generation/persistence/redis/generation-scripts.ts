@@ -598,8 +598,9 @@ return answer or { before, 'skipped' }`,
  * the generation's server is among the proven ids and exists; reads its owner; takes the text and credits
  * the requester's usage, the owner's contribution and the server's job (RECORD_JOB_LUA) in the same step.
  * O(1) (plus the length of the proven ids), or O(L × log N) when a late text takes a put-back slot out of
- * line. Answers {'accepted', {id, createdAt, cancelled (1/0), done (1/0)} (no texts: a submit costs the same whatever n), generation, became done (1/0)}, {'unproven', server
- * id} or {refusal}.
+ * line. Answers {'accepted', request id, createdAt, cancelled (1/0), done (1/0), server id, startedAt, deadline,
+ * became done (1/0)} (no texts: a submit costs the same whatever n; one flat list, without what the caller
+ * knows: the generation's id and its state, submitted), {'unproven', server id} or {refusal}.
  */
 export const SUBMIT = defineFunction(
   'kcGenSubmit',
@@ -652,7 +653,7 @@ local seconds = ms / 1000
 addJob(server, server .. SERVER_JOBS_SUFFIX, UNUSED, g[2], tokens, seconds, tokens .. ' ' .. (secondsText(ms) or num(seconds)), PERFORMANCE_WINDOW, sumsKept)
 local settled = settle(r, wasDone)
 flush(r)
-return { 'accepted', { r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0 }, { genId, g[1], g[2], g[4], g[5], 'submitted' }, settled and 1 or 0 }`,
+return { 'accepted', r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0, g[2], g[4], g[5], settled and 1 or 0 }`,
 );
 
 /**
