@@ -221,14 +221,19 @@ export class RedisGenerationStore extends GenerationStore {
     ];
     for (const model of pop.models) args.push(offerKey({ model, maxLength: update.maxLength, maxContentLength: update.maxContentLength }), model);
     args.push(...priorityUsernames);
-    const answer = (await this.run(POP, args)) as [StoredServerBefore, string, ...unknown[]] | null;
+    // One flat list: the outcome and its values, then the server before the check-in (see POP).
+    const answer = (await this.run(POP, args)) as [string, ...unknown[]] | null;
     if (!answer) return undefined;
-    const [before, outcome, ...rest] = answer;
-    const server = toServerBefore(before, pop.name, [update.owner, pop.models[0], update.maxLength, update.maxContentLength]);
+    const outcome = answer[0];
+    const serverAt = outcome === 'maintenance' ? 1 : outcome === 'started' ? 10 : 1 + 3 * pop.models.length;
+    const server = toServerBefore(answer.slice(serverAt) as StoredServerBefore, pop.name, [update.owner, pop.models[0], update.maxLength, update.maxContentLength]);
     if (outcome === 'maintenance') return { server, inMaintenance: true };
-    if (outcome === 'skipped') return { server, skipped: (rest as [number, number, number][]).map(([model, maxContentLength, maxLength]) => ({ model, max_content_length: maxContentLength, max_length: maxLength })) };
-    const [taken, model] = rest as [StoredStarted, string];
-    return { server, started: toStarted(taken), model };
+    if (outcome === 'skipped') {
+      const skipped: SkippedCounts[] = [];
+      for (let i = 1; i < serverAt; i += 3) skipped.push({ model: answer[i] as number, max_content_length: answer[i + 1] as number, max_length: answer[i + 2] as number });
+      return { server, skipped };
+    }
+    return { server, started: toStarted(['started', ...answer.slice(2, 10)] as StoredStarted), model: answer[1] as string };
   }
 
   async findGeneration(id: string): Promise<GenerationRecord | undefined> {

@@ -495,6 +495,14 @@ end
  * per call. Not a closure made by each pop: that cost a closure and its upvalues per call.
  */
 const POP_DEADLINE_LUA = `
+-- The pop's answer: the list, then the server before its check-in (provenCheckIn's) at its end; one flat
+-- list, since Redis converts each table of an answer with a look-up of each of its special fields (err,
+-- ok, double, ...).
+local function withServer(answer, before)
+  local n = #answer
+  for i = 1, #before do answer[n + i] = before[i] end
+  return answer
+end
 local popServer, popJobTokens, popJobMs, popRule
 local function popDeadlineRule()
   if popRule then return popRule end
@@ -566,9 +574,10 @@ return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = 
  * (the first is the one it is checked in with), then the priority usernames besides the owner. The
  * deadline rule follows the server's measured speed over its recent jobs, from the sums its hash keeps
  * (speedOf, deadlineRuleFor and deadlineOf in TypeScript, the same arithmetic in the same order). Answers false when the hash is
- * not the password hash of a server of that name (nothing changed); otherwise {the server before the
- * check-in (as provenCheckIn answers it), 'maintenance'} (checked in, nothing taken), {server, 'started', TAKE_SLOT_LUA's
- * answer, the model of the offer that took it} or {server, 'skipped', {counts of the first offer}, {of the second}, ...}.
+ * not the password hash of a server of that name (nothing changed); otherwise one flat list, ending with the
+ * server before the check-in (as provenCheckIn answers it: 3 or 7 values): {'maintenance', server...} (checked
+ * in, nothing taken), {'started', the model of the offer that took it, TAKE_SLOT_LUA's answer but its first
+ * value (8 values), server...} or {'skipped', the 3 counts of the first offer, of the second, ..., server...}.
  */
 export const POP = defineFunction(
   'kcGenPop',
@@ -577,19 +586,20 @@ local now, owner, maxLength, maxContentLength = ARGV[4], ARGV[5], ARGV[6], ARGV[
 local offerCount = int(ARGV[14])
 local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], now, owner, ARGV[16], maxLength, maxContentLength)
 if not server then return false end
-if before[3] == '1' then return { before, 'maintenance' } end
+if before[3] == '1' then return withServer({ 'maintenance' }, before) end
 popServer, popJobTokens, popJobMs, popRule = server, jobTokens, jobMs, nil
 local priorities = { owner }
 for i = 15 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
-local answer
+local answer = { 'skipped' }
 for k = 1, offerCount do
   local o = { key = ARGV[13 + 2 * k], model = ARGV[14 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
   local taken = takeSlot(o, before[1], ARGV[8], now, popDeadlineRule, int(ARGV[12]), int(ARGV[13]), priorities)
-  if taken[1] == 'started' then return { before, 'started', taken, o.model } end
-  answer = answer or { before, 'skipped' }
-  answer[#answer + 1] = { taken[2], taken[3], taken[4] }
+  if taken[1] == 'started' then
+    return withServer({ 'started', o.model, taken[2], taken[3], taken[4], taken[5], taken[6], taken[7], taken[8], taken[9] }, before)
+  end
+  answer[3 * k - 1], answer[3 * k], answer[3 * k + 1] = taken[2], taken[3], taken[4]
 end
-return answer or { before, 'skipped' }`,
+return withServer(answer, before)`,
 );
 
 /**
