@@ -212,11 +212,8 @@ export class RedisGenerationStore extends GenerationStore {
       update.maxLength,
       update.maxContentLength,
       pop.generationId,
-      deadline.GENERATION_TIMEOUT_SAFETY_FACTOR * 1000,
-      deadline.GENERATION_TIMEOUT_MIN_SECONDS * 1000,
-      deadline.PROMPT_EXPIRY_SECONDS * 1000,
-      this.limits.maxOfferLines,
-      this.limits.priorityScan,
+      // One argument (see POP): each costs Redis a conversion.
+      `${deadline.GENERATION_TIMEOUT_SAFETY_FACTOR * 1000} ${deadline.GENERATION_TIMEOUT_MIN_SECONDS * 1000} ${deadline.PROMPT_EXPIRY_SECONDS * 1000} ${this.limits.maxOfferLines} ${this.limits.priorityScan}`,
       pop.models.length,
     ];
     for (const model of pop.models) args.push(offerKey({ model, maxLength: update.maxLength, maxContentLength: update.maxContentLength }), model);

@@ -113,14 +113,16 @@ local function secondsText(ms)
   if fraction == 0 then return whole end
   return whole .. '.' .. FRACTION[fraction]
 end
--- The few settings passed as text on every call (the deadline rule's), as numbers, remembered by their
--- text (at most 64 remembered).
+-- The pop's settings, passed as one text on every call ('<the deadline's safety factor x 1000> <minMs> <maxMs>
+-- <line limit> <priority scan bound>': one argument, not five; each costs Redis a conversion), as a table of
+-- numbers, remembered by their text (at most 64 remembered).
 local SETTINGS, settingsKept = {}, 0
-local function setting(s)
+local function settings(s)
   local value = SETTINGS[s]
   if value then return value end
   if settingsKept >= 64 then SETTINGS, settingsKept = {}, 0 end
-  value = tonumber(s)
+  local safety, minMs, maxMs, lineLimit, bound = string.match(s, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  value = { safety = tonumber(safety), minMs = tonumber(minMs), maxMs = tonumber(maxMs), lineLimit = tonumber(lineLimit), bound = tonumber(bound) }
   SETTINGS[s], settingsKept = value, settingsKept + 1
   return value
 end
@@ -491,7 +493,7 @@ end
 
 /**
  * Lua: the deadline rule of the pop being made (POP below sets popServer, popJobTokens and popJobMs, the
- * server's key and job sums, and popRule to nil), for takeSlot: worked out when a slot is started, once
+ * server's key and job sums, popSettings, and popRule to nil), for takeSlot: worked out when a slot is started, once
  * per call. Not a closure made by each pop: that cost a closure and its upvalues per call.
  */
 const POP_DEADLINE_LUA = `
@@ -503,7 +505,7 @@ local function withServer(answer, before)
   for i = 1, #before do answer[n + i] = before[i] end
   return answer
 end
-local popServer, popJobTokens, popJobMs, popRule
+local popServer, popJobTokens, popJobMs, popSettings, popRule
 local function popDeadlineRule()
   if popRule then return popRule end
   -- tokensPerSecond (speedOf the sums of the recent jobs' tokens and whole milliseconds), then deadlineRuleFor.
@@ -511,9 +513,9 @@ local function popDeadlineRule()
   local msPerToken, ms = 0, int(popJobMs)
   if ms > 0 then
     local speed = int(popJobTokens) * 1000 / ms
-    if speed ~= 0 then msPerToken = setting(ARGV[9]) / speed end
+    if speed ~= 0 then msPerToken = popSettings.safety / speed end
   end
-  popRule = { minMs = setting(ARGV[10]), msPerToken = msPerToken, maxMs = setting(ARGV[11]) }
+  popRule = { minMs = popSettings.minMs, msPerToken = msPerToken, maxMs = popSettings.maxMs }
   return popRule
 end
 `;
@@ -569,8 +571,9 @@ return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = 
 /**
  * The pop of a server whose password this instance proved: its check-in (PROVEN_CHECK_IN_LUA) and the take
  * of each of its offers in turn (TAKE_SLOT_LUA) until one starts a slot, in one step. ARGV (after the
- * instance id): the server's name, the proven password hash, lastSeenAt, owner, maxLength, maxContentLength, generationId, the deadline's safety factor × 1000,
- * minMs, maxMs, line limit, priority scan bound, the number of offers, then per offer its key and model
+ * instance id): the server's name, the proven password hash, lastSeenAt, owner, maxLength, maxContentLength, generationId, the settings
+ * as one text ('<the deadline's safety factor × 1000> <minMs> <maxMs> <line limit> <priority scan bound>', see
+ * `settings`), the number of offers, then per offer its key and model
  * (the first is the one it is checked in with), then the priority usernames besides the owner. The
  * deadline rule follows the server's measured speed over its recent jobs, from the sums its hash keeps
  * (speedOf, deadlineRuleFor and deadlineOf in TypeScript, the same arithmetic in the same order). Answers false when the hash is
@@ -583,17 +586,18 @@ export const POP = defineFunction(
   'kcGenPop',
   `
 local now, owner, maxLength, maxContentLength = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local offerCount = int(ARGV[14])
-local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], now, owner, ARGV[16], maxLength, maxContentLength)
+local offerCount = int(ARGV[10])
+local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], now, owner, ARGV[12], maxLength, maxContentLength)
 if not server then return false end
 if before[3] == '1' then return withServer({ 'maintenance' }, before) end
-popServer, popJobTokens, popJobMs, popRule = server, jobTokens, jobMs, nil
+local config = settings(ARGV[9])
+popServer, popJobTokens, popJobMs, popSettings, popRule = server, jobTokens, jobMs, config, nil
 local priorities = { owner }
-for i = 15 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
+for i = 11 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
 local answer = { 'skipped' }
 for k = 1, offerCount do
-  local o = { key = ARGV[13 + 2 * k], model = ARGV[14 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
-  local taken = takeSlot(o, before[1], ARGV[8], now, popDeadlineRule, int(ARGV[12]), int(ARGV[13]), priorities)
+  local o = { key = ARGV[9 + 2 * k], model = ARGV[10 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
+  local taken = takeSlot(o, before[1], ARGV[8], now, popDeadlineRule, config.lineLimit, config.bound, priorities)
   if taken[1] == 'started' then
     return withServer({ 'started', o.model, taken[2], taken[3], taken[4], taken[5], taken[6], taken[7], taken[8], taken[9] }, before)
   end
