@@ -412,6 +412,26 @@ describe('RedisGenerationStore', () => {
     });
   });
 
+  describe("a submit's job sums", () => {
+    it('keeps them exact as jobs come and leave the window, whatever the sign and size of their change', async () => {
+      const servers = new RedisServerRepository(connection);
+      await store.enqueue(newRequest({ n: PERFORMANCE_WINDOW + 6 }), 10);
+      // Every third job long and of many tokens, the others short, each a little shorter and of fewer tokens than
+      // the one before: as the window moves, each sum changes by more than 1,024 up or down, or by 20 down.
+      for (let i = 0; i < PERFORMANCE_WINDOW + 6; i++) {
+        const taken = started(await pop(store));
+        const long = i % 3 === 0;
+        await expect(store.submit({ generationId: taken.generationId, text: 't', now: 2_000 + (long ? 3_000 + 7 * i : 500 - i), tokens: long ? 2_000 + i : 50 - i, provenServerIds: PROVEN })).resolves.toMatchObject({ outcome: 'accepted' });
+      }
+      const server = (await servers.findById('server-1')) as KoboldServer;
+      expect(server.recentJobs).toHaveLength(PERFORMANCE_WINDOW);
+      expect(redis.server.cli('HMGET', '{kc}:server:server-1', 'jobTokens', 'jobMs').split('\n').map(Number)).toEqual([
+        server.recentJobs.reduce((sum, job) => sum + job.tokens, 0),
+        server.recentJobs.reduce((sum, job) => sum + jobMilliseconds(job), 0),
+      ]);
+    });
+  });
+
   describe('authors and give-ups', () => {
     it('keeps each text\'s author in the request hash beside the text, the model in the generation\'s hash', async () => {
       const request = newRequest({ n: 2 });

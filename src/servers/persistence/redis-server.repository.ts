@@ -112,7 +112,11 @@ end
 /**
  * Lua: records one job of a server in one step (its stats and performance window), false when the server
  * does not exist; `addJob` the same for a server known to exist. The one definition of it: ADD_JOB below
- * and the generation store's submit script (src/generation/persistence/redis) both embed it.
+ * and the generation store's submit script (src/generation/persistence/redis) both embed it. It uses
+ * `int(s)` (the number a decimal stands for) and `signedDec(n)` (a whole number as a decimal, or n itself
+ * for redis.call to format), which the generation library defines with its tables of small whole numbers
+ * (a tonumber, or a number that redis.call formats, costs Redis about 2,000 instructions) and
+ * PLAIN_NUMBERS_LUA plainly for ADD_JOB.
  */
 export const RECORD_JOB_LUA = `-- A job's time in whole milliseconds, at least 1 (jobMilliseconds; Math.round(x) is floor(x + 0.5) here).
 local function jobMilliseconds(seconds)
@@ -123,7 +127,7 @@ end
 -- A list entry 'tokens seconds': its tokens and milliseconds.
 local function jobOfEntry(entry)
   local t, s = string.match(entry, '^(%S+) (%S+)$')
-  return tonumber(t), jobMilliseconds(tonumber(s))
+  return int(t), jobMilliseconds(tonumber(s))
 end
 -- The sums of the recent jobs' tokens and milliseconds, worked out from the list and written to the
 -- server's fields jobTokens and jobMs: for a server stored before the sums were kept.
@@ -148,15 +152,15 @@ local function addJob(server, jobs, unused, id, tokens, seconds, entry, window, 
     return
   end
   -- The sums change by the new job less the jobs that leave the window, in whole numbers (exact).
-  local addTokens, addMs = tonumber(tokens), jobMilliseconds(tonumber(seconds))
+  local addTokens, addMs = int(tokens), jobMilliseconds(tonumber(seconds))
   if length > limit then
-    for _, old in ipairs(redis.call('LPOP', jobs, length - limit)) do
+    for _, old in ipairs(redis.call('LPOP', jobs, signedDec(length - limit))) do
       local t, m = jobOfEntry(old)
       addTokens, addMs = addTokens - t, addMs - m
     end
   end
-  redis.call('HINCRBY', server, 'jobTokens', addTokens)
-  redis.call('HINCRBY', server, 'jobMs', addMs)
+  redis.call('HINCRBY', server, 'jobTokens', signedDec(addTokens))
+  redis.call('HINCRBY', server, 'jobMs', signedDec(addMs))
 end
 local function recordJob(server, jobs, unused, id, tokens, seconds, entry, window)
   local v = redis.call('HMGET', server, 'id', 'jobMs')
@@ -166,11 +170,16 @@ local function recordJob(server, jobs, unused, id, tokens, seconds, entry, windo
 end
 `;
 
+/** RECORD_JOB_LUA's `int` and `signedDec`, plainly: for a script without the generation library's tables of numbers. */
+const PLAIN_NUMBERS_LUA = `local function int(s) return tonumber(s) end
+local function signedDec(n) return n end
+`;
+
 /** KEYS: server, jobs, unused. ARGV: id, tokens, seconds, the job as stored, the performance window. Stats and window in one step. */
 const ADD_JOB = new LuaScript(
   'kcServerAddJob',
   3,
-  `${RECORD_JOB_LUA}if not recordJob(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) then return false end
+  `${PLAIN_NUMBERS_LUA}${RECORD_JOB_LUA}if not recordJob(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]) then return false end
 return ${READ_SERVER}`,
 );
 

@@ -97,6 +97,17 @@ local function dec(n) return DECIMAL[n] or n end
 local function text(n) return DECIMAL[n] or tostring(n) end
 -- The number a decimal stands for (nil for nil).
 local function int(s) return WHOLE_NUMBER[s] or tonumber(s) end
+-- A whole number n as a decimal, negative ones down to -1024 too (a concatenation costs less than the
+-- formatting); n itself otherwise, for redis.call to format.
+local function signedDec(n)
+  local decimal = DECIMAL[n]
+  if decimal then return decimal end
+  if n < 0 then
+    decimal = DECIMAL[-n]
+    if decimal then return '-' .. decimal end
+  end
+  return n
+end
 
 -- Milliseconds 1 .. 999 as the digits after the point of a number of seconds, as JavaScript writes them
 -- ('001', '01', '1', '12', ...: no trailing zero).
