@@ -124,10 +124,10 @@ local function jobMilliseconds(seconds)
   if ms < 1 then return 1 end
   return ms
 end
--- A list entry 'tokens seconds': its tokens and milliseconds.
+-- A list entry 'tokens seconds': its tokens and milliseconds (s + 0 converts once, tonumber twice).
 local function jobOfEntry(entry)
   local t, s = string.match(entry, '^(%S+) (%S+)$')
-  return int(t), jobMilliseconds(tonumber(s))
+  return int(t), jobMilliseconds(s + 0)
 end
 -- The sums of the recent jobs' tokens and milliseconds, worked out from the list and written to the
 -- server's fields jobTokens and jobMs: for a server stored before the sums were kept.

@@ -97,6 +97,9 @@ local function dec(n) return DECIMAL[n] or n end
 local function text(n) return DECIMAL[n] or tostring(n) end
 -- The number a decimal stands for (nil for nil).
 local function int(s) return WHOLE_NUMBER[s] or tonumber(s) end
+-- The number a decimal that must stand for one stands for (or a number itself): Lua's own conversion for
+-- arithmetic converts once, where tonumber converts twice (it checks, then converts).
+local function whole(s) return WHOLE_NUMBER[s] or s + 0 end
 -- A whole number n as a decimal, negative ones down to -1024 too (a concatenation costs less than the
 -- formatting); n itself otherwise, for redis.call to format.
 local function signedDec(n)
@@ -521,9 +524,9 @@ local function popDeadlineRule()
   if popRule then return popRule end
   -- tokensPerSecond (speedOf the sums of the recent jobs' tokens and whole milliseconds), then deadlineRuleFor.
   if not popJobMs then popJobTokens, popJobMs = recountJobs(popServer, popServer .. SERVER_JOBS_SUFFIX) end
-  local msPerToken, ms = 0, int(popJobMs)
+  local msPerToken, ms = 0, whole(popJobMs)
   if ms > 0 then
-    local speed = int(popJobTokens) * 1000 / ms
+    local speed = whole(popJobTokens) * 1000 / ms
     if speed ~= 0 then msPerToken = popSettings.safety / speed end
   end
   popRule = { minMs = popSettings.minMs, msPerToken = msPerToken, maxMs = popSettings.maxMs }
@@ -671,8 +674,9 @@ set(r, 'w' .. nt, g[2] .. '\\n' .. (g[6] or ''))
 touch(r, now)
 redis.call('HINCRBY', USAGE, r.u, tokens)
 redis.call('HINCRBY', CONTRIBUTIONS, owner, tokens)
--- The job's time: at least a millisecond; its text as JavaScript writes the number of seconds.
-local ms = tonumber(now) - tonumber(g[4])
+-- The job's time: at least a millisecond; its text as JavaScript writes the number of seconds. (The
+-- subtraction converts both decimals, once each.)
+local ms = now - g[4]
 if ms < 1 then ms = 1 end
 local seconds = ms / 1000
 addJob(server, server .. SERVER_JOBS_SUFFIX, UNUSED, g[2], tokens, seconds, tokens .. ' ' .. (secondsText(ms) or num(seconds)), PERFORMANCE_WINDOW, sumsKept)
