@@ -647,11 +647,12 @@ if string.find(ARGV[6], '\\n' .. g[2] .. '\\n', 1, true) then
 end
 if not owner then return { 'unproven', g[2] } end
 slotValue = slotValue or ''
-local state = genState(slotValue, genId)
-if state == 'submitted' then return { 'already-submitted' } end
-if state == 'superseded' then return { 'slot-complete' } end
+-- genState, with the slot's field read once: finished by this attempt (submitted) or another (superseded)
+-- refuses; in progress (this attempt or a redo) or overdue takes the text.
+local finished, first = 'f' .. genId, string.sub(slotValue, 1, 1)
+if first == 'f' then return { slotValue == finished and 'already-submitted' or 'slot-complete' } end
 local wasDone = isDone(r)
-if string.sub(slotValue, 1, 1) == 'p' then
+if first == 'p' then
   -- In progress: this attempt, or the redo of a slot whose late text this is (the redo is then superseded).
   r.pr = r.pr - 1
   set(r, 'pr', dec(r.pr))
@@ -664,7 +665,7 @@ elseif slotValue == 'w' then
   setWaiting(r, r.waiting - 1)
 end
 -- A dropped slot (request cancelled after a missed deadline) still takes the text: the work was done.
-set(r, slotField, 'f' .. genId)
+set(r, slotField, finished)
 r.nt = r.nt + 1
 local nt = dec(r.nt)
 set(r, 'nt', nt)
