@@ -2,14 +2,15 @@
  * Redis instructions per pop and per submit of the Redis generation store (issue 13; not part of
  * `npm test` or CI): counts, not times, so a change of a few per cent shows on a shared, noisy machine.
  * Starts a private redis-server under `valgrind --tool=callgrind` (instrumentation off), fills it with
- * 40 servers (each with a full window of recent jobs, as a busy server has) and 10,000 waiting requests
+ * 40 servers (each with a full window of recent jobs and as many requests fulfilled, as a busy server has) and 10,000 waiting requests
  * no server can serve and BENCH_OPS (1,000) that one can, then counts the instructions Redis executes
  * for BENCH_OPS pops (callgrind_control -i on/off around them) and for their submits. Both pop paths
  * are measured, each on a fresh server: `popFor` (one function call: check-in and take) and the two
  * calls it replaced (ServerRepository.checkInByName, then takeNextSlot).
  *
  *   npx ts-node --transpile-only bench/redis-instructions.ts   (BENCH_OPS=<n>; BENCH_USERS=<requesters>, 1;
- *                                                              BENCH_REDIS_ARGS="<redis-server arguments>")
+ *                                                              BENCH_REDIS_ARGS="<redis-server arguments>";
+ *                                                              BENCH_UNUSED_SERVERS=1: servers that never fulfilled a request)
  *
  * Needs valgrind (Debian's package). BENCH_USERS=500 shows the cost of tallies kept in small hashes:
  * Redis keeps a hash of up to hash-max-listpack-entries fields (512 in Debian's Redis 7) as a list that
@@ -28,6 +29,8 @@ import { connectToRedis } from '../test/support/redis-server';
 
 const OPS = Number(process.env.BENCH_OPS ?? 1_000);
 const USERS = Number(process.env.BENCH_USERS ?? 1);
+/** BENCH_UNUSED_SERVERS=1: servers that never fulfilled a request despite their recent jobs (the state counted before 2026-11-25 14:40Z). */
+const UNUSED_SERVERS = process.env.BENCH_UNUSED_SERVERS === '1';
 /** Extra redis-server arguments, e.g. "--hash-max-listpack-entries 64". */
 const REDIS_ARGS = (process.env.BENCH_REDIS_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
 const SERVERS = 40;
@@ -65,9 +68,12 @@ async function measure(path: PopPath): Promise<{ pop: number; submit: number; st
     const servers = new RedisServerRepository(connection);
     const now = Date.now();
     for (let i = 0; i < SERVERS; i++) {
+      const recentJobs = Array.from({ length: PERFORMANCE_WINDOW }, (_, j) => ({ tokens: 70 + j, seconds: 2.1 + j / 7 }));
+      // A busy server has fulfilled the requests of its recent jobs (and is not in servers:unused, whose place a never-used server's pop moves).
+      const fulfilled = UNUSED_SERVERS ? { tokensGenerated: 0, requestsFulfilled: 0 } : { tokensGenerated: recentJobs.reduce((sum, job) => sum + job.tokens, 0), requestsFulfilled: recentJobs.length };
       await servers.create({
-        id: `server-${i}`, name: `box-${i}`, owner: 'owner', passwordHash: HASH, ...OFFER, tokensGenerated: 0, requestsFulfilled: 0,
-        recentJobs: Array.from({ length: PERFORMANCE_WINDOW }, (_, j) => ({ tokens: 70 + j, seconds: 2.1 + j / 7 })), createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
+        id: `server-${i}`, name: `box-${i}`, owner: 'owner', passwordHash: HASH, ...OFFER, ...fulfilled,
+        recentJobs, createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
       });
     }
     let next = 0;
@@ -112,7 +118,7 @@ async function measure(path: PopPath): Promise<{ pop: number; submit: number; st
 }
 
 async function main(): Promise<void> {
-  console.log(`Redis instructions per operation (callgrind), ${OPS} pops and their submits, 10,000 other waiting requests, ${USERS} requester(s)${REDIS_ARGS.length > 0 ? `, redis-server ${REDIS_ARGS.join(' ')}` : ''}`);
+  console.log(`Redis instructions per operation (callgrind), ${OPS} pops and their submits, 10,000 other waiting requests, ${USERS} requester(s)${UNUSED_SERVERS ? ", servers that never fulfilled a request" : ""}${REDIS_ARGS.length > 0 ? `, redis-server ${REDIS_ARGS.join(' ')}` : ''}`);
   console.log('| pop path | instructions per pop | per submit | pop + submit |');
   console.log('| --- | --- | --- | --- |');
   for (const path of ['checkInByName + takeNextSlot', 'popFor'] as const) {
