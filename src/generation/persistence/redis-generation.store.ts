@@ -230,7 +230,7 @@ export class RedisGenerationStore extends GenerationStore {
       for (let i = 1; i < serverAt; i += 3) skipped.push({ model: answer[i] as number, max_content_length: answer[i + 1] as number, max_length: answer[i + 2] as number });
       return { server, skipped };
     }
-    return { server, started: toStarted(['started', ...answer.slice(2, 10)] as StoredStarted), model: answer[1] as string };
+    return { server, started: toStarted(answer.slice(0, 9) as StoredStarted), model: answer[9] as string };
   }
 
   async findGeneration(id: string): Promise<GenerationRecord | undefined> {

@@ -593,8 +593,8 @@ return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = 
  * (speedOf, deadlineRuleFor and deadlineOf in TypeScript, the same arithmetic in the same order). Answers false when the hash is
  * not the password hash of a server of that name (nothing changed); otherwise one flat list, ending with the
  * server before the check-in (as provenCheckIn answers it: 3 or 7 values): {'maintenance', server...} (checked
- * in, nothing taken), {'started', the model of the offer that took it, TAKE_SLOT_LUA's answer but its first
- * value (8 values), server...} or {'skipped', the 3 counts of the first offer, of the second, ..., server...}.
+ * in, nothing taken), {TAKE_SLOT_LUA's answer ('started' and 8 values), the model of the offer that took it,
+ * server...} or {'skipped', the 3 counts of the first offer, of the second, ..., server...}.
  */
 export const POP = defineFunction(
   'kcGenPop',
@@ -608,16 +608,18 @@ local config = settings(ARGV[9])
 popServer, popJobTokens, popJobMs, popSettings, popRule = server, jobTokens, jobMs, config, nil
 local priorities = { owner }
 for i = 11 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
-local answer = { 'skipped' }
+local answer
 for k = 1, offerCount do
   local o = { key = ARGV[9 + 2 * k], model = ARGV[10 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
   local taken = takeSlot(o, before[1], ARGV[8], now, popDeadlineRule, config.lineLimit, config.bound, priorities)
   if taken[1] == 'started' then
-    return withServer({ 'started', o.model, taken[2], taken[3], taken[4], taken[5], taken[6], taken[7], taken[8], taken[9] }, before)
+    taken[10] = o.model
+    return withServer(taken, before)
   end
+  answer = answer or { 'skipped' }
   answer[3 * k - 1], answer[3 * k], answer[3 * k + 1] = taken[2], taken[3], taken[4]
 end
-return withServer(answer, before)`,
+return withServer(answer or { 'skipped' }, before)`,
 );
 
 /**
