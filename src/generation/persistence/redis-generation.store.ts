@@ -423,5 +423,5 @@ function toStarted([, generationId, requestId, deadlineAt, prompt, params, model
 function toServerBefore(stored: StoredServerBefore, name: string, sent: readonly (string | number)[]): ServerBeforeCheckIn {
   const [id, lastSeenAt, maintenance] = stored;
   const [owner, model, maxLength, maxContentLength] = stored.length === 3 ? sent : stored.slice(3);
-  return { id, name, owner: String(owner), model: String(model), maxLength: Number(maxLength), maxContentLength: Number(maxContentLength), lastSeenAt: Number(lastSeenAt), maintenance: maintenance === '1' };
+  return { id, name, owner: owner as string, model: model as string, maxLength: Number(maxLength), maxContentLength: Number(maxContentLength), lastSeenAt: Number(lastSeenAt), maintenance: maintenance === '1' };
 }
