@@ -175,7 +175,8 @@ describe('RedisGenerationStore', () => {
       await expect(store.findStanding(first.requestId, [servable])).resolves.toMatchObject({ ahead: [0], position: 0 });
       const last = `r${nextId - 3}`;
       await expect(store.findStanding(last, [servable])).resolves.toMatchObject({ ahead: [3 * 467 - 1 - 3] });
-    });
+      // (1,401 queued one at a time: about 0.3 s alone, several seconds on a loaded machine.)
+    }, 30_000);
 
     it('queues, serves and cancels a request of 9,000 generations (more members than one Lua unpack takes)', async () => {
       await pop(store);
@@ -657,6 +658,95 @@ describe('RedisGenerationStore', () => {
     });
   });
 
+  describe('deferred slots (a pop costs no command per line holding the request)', () => {
+    const NERYS_LINE = '{kc}:gen:line:nerys|80|1024';
+    const OTHER = { model: 'other', maxLength: 80, maxContentLength: 1024 };
+    const OTHER_LINE = '{kc}:gen:line:other|80|1024';
+    const count = (key: string): number => Number(redis.server.cli('ZCARD', key));
+    const deferred = (): string => redis.server.cli('HVALS', '{kc}:gen:deferred');
+
+    beforeEach(async () => {
+      // Both lines exist before anything waits.
+      await pop(store, OFFER);
+      await pop(store, OTHER);
+    });
+
+    it('keeps a taken slot, but the last, in the lines of its request, and still answers exact standings', async () => {
+      const first = newRequest({ n: 4 }, { models: ['nerys', 'other'] });
+      const behind = newRequest({ n: 2 }, { models: ['nerys', 'other'] });
+      await store.enqueue(first, 10);
+      await store.enqueue(behind, 10);
+      expect(await popId(store, OFFER)).toBe(first.id);
+      expect(await popId(store, OTHER)).toBe(first.id);
+      // The whole queue lost the two members; the lines kept them, as 2 deferred slots of `first`.
+      expect([count('{kc}:gen:whole'), count(NERYS_LINE), count(OTHER_LINE)]).toEqual([4, 6, 6]);
+      expect(deferred()).toBe('2');
+      await expect(store.findStanding(behind.id, [OFFER, OTHER])).resolves.toMatchObject({ ahead: [2, 2], position: 2 });
+      await expect(store.findStanding(first.id, [OFFER, OTHER])).resolves.toMatchObject({ ahead: [0, 0], position: 0, request: { waiting: 2 } });
+      expect(await popId(store, OFFER)).toBe(first.id);
+      // Its last slot takes all its members out of its lines.
+      expect(await popId(store, OTHER)).toBe(first.id);
+      expect([count('{kc}:gen:whole'), count(NERYS_LINE), count(OTHER_LINE)]).toEqual([2, 2, 2]);
+      expect(redis.server.cli('EXISTS', '{kc}:gen:deferred')).toBe('0');
+      await expect(store.findStanding(behind.id, [OFFER, OTHER])).resolves.toMatchObject({ ahead: [0, 0], position: 0 });
+    });
+
+    it('counts deferred slots of requests ahead only in the lines of offers that can serve them', async () => {
+      const nerysOnly = newRequest({ n: 3 }, { models: ['nerys'] });
+      const both = newRequest({ n: 2 }, { models: ['nerys', 'other'] });
+      await store.enqueue(nerysOnly, 10);
+      await store.enqueue(both, 10);
+      expect(await popId(store, OFFER)).toBe(nerysOnly.id);
+      expect(await popId(store, OTHER)).toBe(both.id);
+      // nerysOnly: 2 waiting + 1 deferred in the nerys line; both: 1 waiting + 1 deferred in both lines.
+      expect([count(NERYS_LINE), count(OTHER_LINE)]).toEqual([5, 2]);
+      await expect(store.findStanding(both.id, [OFFER, OTHER])).resolves.toMatchObject({ ahead: [2, 0], position: 0 });
+      const last = newRequest({ n: 1 }, { models: ['nerys', 'other'] });
+      await store.enqueue(last, 10);
+      await expect(store.findStanding(last.id, [OFFER, OTHER])).resolves.toMatchObject({ ahead: [3, 1], position: 1 });
+    });
+
+    it('takes the other requests\' deferred slots out of their lines past the deferral limit, and all of them when a line is made', async () => {
+      const limited = new RedisGenerationStore(connection, { deferredCounts: 1 });
+      const [a, b] = [newRequest({ n: 3 }, { models: ['nerys'] }), newRequest({ n: 3 }, { models: ['other'] })];
+      await limited.enqueue(a, 10);
+      await limited.enqueue(b, 10);
+      expect(await popId(limited, OFFER)).toBe(a.id);
+      expect([count(NERYS_LINE), count(OTHER_LINE), deferred()]).toEqual([3, 3, '1']);
+      // b's deferred slot is the second: a's leaves the nerys line.
+      expect(await popId(limited, OTHER)).toBe(b.id);
+      expect([count(NERYS_LINE), count(OTHER_LINE), deferred()]).toEqual([2, 3, '1']);
+      // A new line: every deferred slot leaves its lines first.
+      await pop(limited, { model: 'third', maxLength: 80, maxContentLength: 1024 });
+      expect([count(NERYS_LINE), count(OTHER_LINE)]).toEqual([2, 2]);
+      expect(redis.server.cli('EXISTS', '{kc}:gen:deferred')).toBe('0');
+      await expect(limited.findStanding(b.id, [OTHER])).resolves.toMatchObject({ ahead: [0], request: { waiting: 2 } });
+    });
+
+    it('reuses a deferred member for a put-back slot, and keeps deferring through a late text of a put-back slot', async () => {
+      const request = newRequest({ n: 3 });
+      const behind = newRequest({ n: 1 });
+      await store.enqueue(request, 10);
+      await store.enqueue(behind, 10);
+      const quick = started(await pop(store, OFFER, [], 2_000, 'server-1', { minMs: 1_000, msPerToken: 0, maxMs: 1_000 }));
+      started(await pop(store, OFFER, [], 2_000, 'server-1', { minMs: 50_000, msPerToken: 0, maxMs: 50_000 }));
+      expect([count(NERYS_LINE), deferred()]).toEqual([4, '2']);
+      // The first attempt misses its deadline: its slot waits again, in the member the line kept.
+      await expect(store.restartOverdue(quick.deadline)).resolves.toBe(1);
+      expect([count('{kc}:gen:whole'), count(NERYS_LINE), deferred()]).toEqual([3, 4, '1']);
+      await expect(store.findStanding(behind.id, [OFFER])).resolves.toMatchObject({ ahead: [2] });
+      // Its late text takes the put-back slot: one more deferred member, no line changed.
+      await expect(store.submit({ generationId: quick.generationId, text: 'late', now: 9_000, tokens: 1, provenServerIds: PROVEN })).resolves.toMatchObject({ outcome: 'accepted' });
+      expect([count('{kc}:gen:whole'), count(NERYS_LINE), deferred()]).toEqual([2, 4, '2']);
+      await expect(store.findStanding(behind.id, [OFFER])).resolves.toMatchObject({ ahead: [1] });
+      // Cancelled, it leaves every line.
+      await store.cancel(request.id, 9_500);
+      expect([count('{kc}:gen:whole'), count(NERYS_LINE)]).toEqual([1, 1]);
+      expect(redis.server.cli('EXISTS', '{kc}:gen:deferred')).toBe('0');
+      await expect(store.findStanding(behind.id, [OFFER])).resolves.toMatchObject({ ahead: [0] });
+    });
+  });
+
   describe('matches the in-memory PromptQueue exactly', () => {
     const OFFERS: ServerOffer[] = [
       { model: 'a', maxLength: 80, maxContentLength: 1024 },
@@ -683,9 +773,11 @@ describe('RedisGenerationStore', () => {
     );
 
     // Lines are derived data: dropped (past the line limit, or by the sweep) and made again, they answer the same.
-    it.each<[string, { maxOfferLines?: number }]>([
+    it.each<[string, { maxOfferLines?: number; deferredCounts?: number }]>([
       ['at most 64 lines', {}],
       ['at most 2 lines in both, so lines are dropped and made again all the time', { maxOfferLines: 2 }],
+      ['at most 1 request with deferred slots in both, so they are told to the lines all the time', { deferredCounts: 1 }],
+      ['no deferred slots', { deferredCounts: 0 }],
     ])('pops the same requests, skips the same counts and answers the same standings (%s)', async (_label, options) => {
       const store = new RedisGenerationStore(connection, options);
       await fc.assert(

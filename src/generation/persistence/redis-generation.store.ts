@@ -47,12 +47,15 @@ export interface RedisGenerationStoreLimits {
   priorityScan: number;
   /** Overdue generations put back, and idle requests expired, per script (the callers loop). */
   batch: number;
+  /** Requests that keep deferred slots at most (PromptQueue's deferredCounts; 0: none). */
+  deferredCounts: number;
 }
 
 export const DEFAULT_REDIS_GENERATION_LIMITS: RedisGenerationStoreLimits = {
   maxOfferLines: DEFAULT_QUEUE_LIMITS.maxOfferLines,
   priorityScan: DEFAULT_QUEUE_LIMITS.heavyRequester,
   batch: 500,
+  deferredCounts: DEFAULT_QUEUE_LIMITS.deferredCounts,
 };
 
 /** A started slot as the scripts answer it: {'started', generationId, requestId, deadline, prompt, params, models, maxLength, maxContentLength}. */
@@ -79,8 +82,8 @@ type StoredGeneration = [string, string, string, string, string, string];
  *   (restarted), `cx` (cancelled), `cnt` (counted as unfinished), `nt` and `t1`..`t<nt>` (the texts, in
  *   order of arrival) with `w1`..`w<nt>` beside them (who made each: `<server id>\n<model>`, written by the
  *   submit that writes the text), `s<slot>` (each started slot: `p<generation>` in progress, `w` waiting
- *   again, `f<generation>` finished by that attempt, `d` dropped), `g` (its generations' ids), `prompt`,
- *   `params` (JSON). Beside it `req:<id>:putback` (list: the put-back slots, served first). Both are
+ *   again, `f<generation>` finished by that attempt, `d` dropped), `g` (its generations' ids), `ds` (its
+ *   deferred slots, below; absent or 0 when none), `prompt`, `params` (JSON). Beside it `req:<id>:putback` (list: the put-back slots, served first). Both are
  *   deleted when the request expires: its prompt and texts live in Redis only while the request does.
  * - `g:<generation id>` (hash, written once by the pop): request `rid`, server `sid`, the model `m` of the
  *   offer it was popped with, `slot`, started `st`, deadline `dl`. Its state is read from its slot's field
@@ -99,9 +102,16 @@ type StoredGeneration = [string, string, string, string, string, string];
  *   prefix, so they stand side by side. A ZRANK therefore counts the waiting slots ahead.
  * - `offers` (sorted set): the offers that have a line (`model|max_length|max_content_length`, as
  *   offerKey), scored by the time of their last pop; at most `maxOfferLines` (64).
- * - `line:<offer>` (sorted set): the members of `whole` that this offer can serve, same scores; and
- *   `skip:<offer>` (hash): the waiting requests it cannot serve, by first reason (model,
- *   max_content_length, max_length). Kept in step by every change of a request's waiting slots.
+ * - `line:<offer>` (sorted set): the members of `whole` that this offer can serve, same scores, and each
+ *   such request's deferred slots: a pop that takes a request's slot but not its last takes the slot's
+ *   member out of `whole` only, and its lines keep it (the request's `ds` counts them) until its last
+ *   waiting slot goes, more than `deferredCounts` (64) requests keep some, or a line is made or dropped
+ *   (PromptQueue's deferred counts: a Horde-shaped request is in up to 40 lines, a ZREM each). A line's
+ *   first member is still a waiting slot, so the order is unchanged; a status read takes the deferred
+ *   slots of the requests ahead off its ranks. And `skip:<offer>` (hash): the waiting requests it cannot
+ *   serve, by first reason (model, max_content_length, max_length). Kept in step by every change of a
+ *   request's waiting slots.
+ * - `deferred` (hash): arrival → deferred slots, of the requests that keep some (at most `deferredCounts`).
  * - `user:<username>` (sorted set): the username's waiting requests, same score, member
  *   `<arrival>\n<id>\n<max_length>\n<max_content_length>\n<mset>`: a pop checks its priority
  *   usernames' requests without reading them.
@@ -110,14 +120,16 @@ type StoredGeneration = [string, string, string, string, string, string];
  * - `unfinished:requester`, `unfinished:username` (hashes): unfinished requests per requester key and
  *   per username (fields deleted at 0).
  *
- * Costs, for N waiting slots, L offer lines (≤ 64), n a request's slots: enqueue O(L × (n + log N)); pop
- * O(P × S + L × log N) for P priority usernames scanned up to S (`priorityScan`, 64) requests each,
- * whatever the requests want (plus, once per new offer, O(N) to build its line from `whole`); submit,
- * cancel and abandon O(L × log N); status read O(K × log N) for K offers asked. A priority username's requests past
+ * Costs, for N waiting slots, L offer lines (≤ 64), n a request's slots, D requests with deferred slots
+ * (≤ `deferredCounts`): enqueue O(L × (n + log N)); pop O(P × S + log N) for P priority usernames
+ * scanned up to S (`priorityScan`, 64) requests each, whatever the requests want, plus O(L × log N) when
+ * it takes a request's last slot (and, past the deferral limit, O(D × L × log N) once per D pops; once
+ * per new offer, O(N) to build its line from `whole`); submit, cancel and abandon O(L × log N); status
+ * read O(K × (log N + D)) for K offers asked. A priority username's requests past
  * the first `priorityScan` in serving order are not looked at by a pop (the in-memory queue gives a heavy
  * requester lines of its own instead): only a username with more waiting requests than that, the first
  * 64 of which the server cannot serve, is served in the ordinary order. Memory per waiting slot: one
- * member in `whole` and in each line of an offer that can serve it.
+ * member in `whole` and in each line of an offer that can serve it (a deferred slot: in the lines only).
  *
  * onSettled: the scripts PUBLISH `<instance> <request id>` on `{kc}:gen:settled` when a request queued
  * with notifyWhenSettled becomes done (or is expired); this instance calls its listeners from the
@@ -191,6 +203,7 @@ export class RedisGenerationStore extends GenerationStore {
       deadline.maxMs,
       this.limits.maxOfferLines,
       this.limits.priorityScan,
+      this.limits.deferredCounts,
       ...take.priorityUsernames,
     ])) as [string, ...unknown[]];
     if (answer[0] === 'skipped') {
@@ -213,7 +226,7 @@ export class RedisGenerationStore extends GenerationStore {
       update.maxContentLength,
       pop.generationId,
       // One argument (see POP): each costs Redis a conversion.
-      `${deadline.GENERATION_TIMEOUT_SAFETY_FACTOR * 1000} ${deadline.GENERATION_TIMEOUT_MIN_SECONDS * 1000} ${deadline.PROMPT_EXPIRY_SECONDS * 1000} ${this.limits.maxOfferLines} ${this.limits.priorityScan}`,
+      `${deadline.GENERATION_TIMEOUT_SAFETY_FACTOR * 1000} ${deadline.GENERATION_TIMEOUT_MIN_SECONDS * 1000} ${deadline.PROMPT_EXPIRY_SECONDS * 1000} ${this.limits.maxOfferLines} ${this.limits.priorityScan} ${this.limits.deferredCounts}`,
       pop.models.length,
     ];
     for (const model of pop.models) args.push(offerKey({ model, maxLength: update.maxLength, maxContentLength: update.maxContentLength }), model);

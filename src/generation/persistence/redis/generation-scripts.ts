@@ -32,6 +32,7 @@ export const GENERATION_KEYS = [
   'activity',
   'unfinished:requester',
   'unfinished:username',
+  'deferred',
 ] as const;
 /** The per-request, per-offer, per-user and per-generation keys start with this prefix (see RedisGenerationStore). */
 export const GENERATION_KEY_PREFIX = redisKey('gen', '');
@@ -51,7 +52,7 @@ function luaString(value: string): string {
 /** The library's constants: the keys (of this store and of the users' and servers' stores it writes) and the window. */
 const CONSTANTS = [
   `local P, CHANNEL = ${luaString(GENERATION_KEY_PREFIX)}, ${luaString(SETTLED_CHANNEL)}`,
-  `local SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER = ${GENERATION_KEYS.map((key) => luaString(GENERATION_KEY_PREFIX + key)).join(', ')}`,
+  `local SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER, DEFERRED = ${GENERATION_KEYS.map((key) => luaString(GENERATION_KEY_PREFIX + key)).join(', ')}`,
   `local USAGE, CONTRIBUTIONS, UNUSED = ${[USER_TALLY_KEYS.usage, USER_TALLY_KEYS.contributions, UNUSED_SERVERS_KEY].map(luaString).join(', ')}`,
   `local SERVER_PREFIX, SERVER_JOBS_SUFFIX, SERVERS_BY_NAME, SERVERS_SEEN = ${[SERVER_KEY_PREFIX, SERVER_JOBS_SUFFIX, SERVERS_ID_BY_NAME_KEY, SERVERS_SEEN_KEY].map(luaString).join(', ')}`,
   `local PERFORMANCE_WINDOW = ${PERFORMANCE_WINDOW}`,
@@ -128,15 +129,16 @@ local function secondsText(ms)
   return whole .. '.' .. FRACTION[fraction]
 end
 -- The pop's settings, passed as one text on every call ('<the deadline's safety factor x 1000> <minMs> <maxMs>
--- <line limit> <priority scan bound>': one argument, not five; each costs Redis a conversion), as a table of
+-- <line limit> <priority scan bound> <deferral limit>': one argument, not six; each costs Redis a conversion), as a table of
 -- numbers, remembered by their text (at most 64 remembered).
 local SETTINGS, settingsKept = {}, 0
 local function settings(s)
   local value = SETTINGS[s]
   if value then return value end
   if settingsKept >= 64 then SETTINGS, settingsKept = {}, 0 end
-  local safety, minMs, maxMs, lineLimit, bound = string.match(s, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
-  value = { safety = tonumber(safety), minMs = tonumber(minMs), maxMs = tonumber(maxMs), lineLimit = tonumber(lineLimit), bound = tonumber(bound) }
+  local safety, minMs, maxMs, lineLimit, bound, deferLimit = string.match(s, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  value = { safety = tonumber(safety), minMs = tonumber(minMs), maxMs = tonumber(maxMs), lineLimit = tonumber(lineLimit), bound = tonumber(bound),
+    deferLimit = tonumber(deferLimit) }
   SETTINGS[s], settingsKept = value, settingsKept + 1
   return value
 end
@@ -171,7 +173,7 @@ local function offers()
   return offerCache
 end
 
-local REQUEST_FIELDS = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf' }
+local REQUEST_FIELDS = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf', 'ds' }
 -- A request as a table (nil when unknown), then the values of the extra fields asked for (at most three).
 -- One HMGET reads the extras first (an absent one reads 'u' again), then REQUEST_FIELDS: no list is built.
 local function load(id, e1, e2, e3)
@@ -180,26 +182,27 @@ local function load(id, e1, e2, e3)
   if not v[4] then return nil end
   local r = { id = id, key = key, u = v[4], rk = v[5], models = v[6], mset = v[7], ml = int(v[8]), mcl = int(v[9]),
     n = int(v[10]), sc = v[11], a = v[12], ca = v[13], la = v[14], un = int(v[15]), pb = int(v[16]), pr = int(v[17]),
-    rs = int(v[18]), cx = v[19] == '1', cnt = v[20] == '1', nt = int(v[21]), lo = v[22] or '', lb = v[23] or '', nf = v[24] == '1', w = {} }
+    rs = int(v[18]), cx = v[19] == '1', cnt = v[20] == '1', nt = int(v[21]), lo = v[22] or '', lb = v[23] or '', nf = v[24] == '1',
+    ds = int(v[25] or '0'), w = {} }
   r.waiting = r.un + r.pb
   return r, v[1], v[2], v[3]
 end
 
 -- What a pop's take reads of a request: prompt, params and g, then load's fields but those only a submit,
 -- a cancel or an expiry needs (rk, ca, la, rs, cx, cnt, nt, nf: absent from the table).
-local TAKE_FIELDS = { 'prompt', 'params', 'g', 'u', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'un', 'pb', 'pr', 'lo', 'lb' }
+local TAKE_FIELDS = { 'prompt', 'params', 'g', 'u', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'un', 'pb', 'pr', 'lo', 'lb', 'ds' }
 local function loadToTake(id)
   local key = reqKey(id)
   local v = redis.call('HMGET', key, unpack(TAKE_FIELDS))
   local r = { id = id, key = key, u = v[4], models = v[5], mset = v[6], ml = int(v[7]), mcl = int(v[8]), n = int(v[9]), sc = v[10],
-    a = v[11], un = int(v[12]), pb = int(v[13]), pr = int(v[14]), lo = v[15] or '', lb = v[16] or '', w = {} }
+    a = v[11], un = int(v[12]), pb = int(v[13]), pr = int(v[14]), lo = v[15] or '', lb = v[16] or '', ds = int(v[17] or '0'), w = {} }
   r.waiting = r.un + r.pb
   return r, v[1], v[2], v[3]
 end
 
 -- What a submit reads of a request: the slot's field, then load's fields but those it does not use (models,
 -- n, la, rs) and those only the line's bookkeeping needs (sc, a, mset, ml, mcl, lo, lb: a late text of a
--- put-back slot reads them with loadLineFields before its setWaiting). (Reading the 24 fields of load cost
+-- put-back slot reads them, and ds, with loadLineFields before its setWaiting). (Reading the 24 fields of load cost
 -- Redis about 13,000 instructions more per submit.)
 local SUBMIT_FIELDS = { 'u', 'rk', 'ca', 'un', 'pb', 'pr', 'cx', 'cnt', 'nt', 'nf' }
 local function loadToSubmit(id, slotField)
@@ -213,8 +216,8 @@ local function loadToSubmit(id, slotField)
 end
 -- The fields of load that setWaiting reads, for a request read by loadToSubmit.
 local function loadLineFields(r)
-  local v = redis.call('HMGET', r.key, 'sc', 'a', 'mset', 'ml', 'mcl', 'lo', 'lb')
-  r.sc, r.a, r.mset, r.ml, r.mcl, r.lo, r.lb = v[1], v[2], v[3], int(v[4]), int(v[5]), v[6] or '', v[7] or ''
+  local v = redis.call('HMGET', r.key, 'sc', 'a', 'mset', 'ml', 'mcl', 'lo', 'lb', 'ds')
+  r.sc, r.a, r.mset, r.ml, r.mcl, r.lo, r.lb, r.ds = v[1], v[2], v[3], int(v[4]), int(v[5]), v[6] or '', v[7] or '', int(v[8] or '0')
 end
 
 -- Changes of the request's hash, written together by flush.
@@ -238,13 +241,56 @@ local function isDone(r) return r.waiting == 0 and r.pr == 0 end
 -- Its member in its username's set: the arrival first (the order), then what a pop checks without reading the request.
 local function userMember(r) return r.a .. '\\n' .. r.id .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset end
 
--- Brings the request's place in line in step with its waiting slots (PromptQueue.enqueue/drop): one
--- member per waiting slot, arrival .. ':' .. k for k = 0 .. waiting - 1, in the whole queue and in the
--- line of every known offer that can serve it; the skip counters of the others count it while it waits;
--- its username's set holds it while it waits. O(L x (d + log n)) for L offer lines and d slots changed.
 -- redis.call(command, key, ...items) in calls of at most 4,000 items (Lua's unpack limit is about 8,000).
 local function each(command, key, items)
   for i = 1, #items, 4000 do redis.call(command, key, unpack(items, i, math.min(i + 3999, #items))) end
+end
+
+-- The members arrival .. ':' .. k of the request's slots k = from .. to - 1, each after its score when scored.
+local function slotMembers(r, from, to, scored)
+  local items = {}
+  for k = from, to - 1 do
+    if scored then items[#items + 1] = r.sc end
+    items[#items + 1] = r.a .. ':' .. dec(k)
+  end
+  return items
+end
+
+-- Deferred slots (PromptQueue's deferred counts). A pop that takes one of a request's waiting slots but not
+-- its last takes the slot's member out of the whole queue only: the request's lines keep it, as a deferred
+-- slot, so a pop costs no redis.call per line holding the request (up to 40 ZREMs of a Horde-shaped
+-- request). A request's lines hold arrival .. ':' .. k for k = 0 .. waiting + ds - 1, where 'ds' (a field of
+-- its hash, mirrored in the hash 'deferred': arrival -> ds, absent when 0) counts its deferred slots; its
+-- first member stays a waiting slot (ds > 0 only while waiting > 0), so a line's head is always a request
+-- that waits and the lines' order is unchanged. A status read takes the deferred slots of the requests
+-- ahead off its ranks (deferredAhead: exact). At most the deferral limit of requests keep deferred slots:
+-- past it, and before any line is made or dropped, the others' are taken out of their lines (takeDeferred),
+-- so 'lo' is right for every request with deferred slots ('lb' is the counter's value).
+local function takeDeferred(except)
+  local d = redis.call('HGETALL', DEFERRED)
+  if #d == 0 then return end
+  local arrivals, counts = {}, {}
+  for i = 1, #d, 2 do
+    if d[i] ~= except then
+      arrivals[#arrivals + 1] = d[i]
+      counts[#arrivals] = int(d[i + 1])
+    end
+  end
+  if #arrivals == 0 then return end
+  local entries = redis.call('HMGET', IDS, unpack(arrivals))
+  for k, entry in ipairs(entries) do
+    if entry then
+      local r = { key = reqKey(string.match(entry, '^[^\\n]*')), a = arrivals[k] }
+      local v = redis.call('HMGET', r.key, 'un', 'pb', 'lo')
+      local waiting = int(v[1]) + int(v[2])
+      local items = slotMembers(r, waiting, waiting + counts[k], false)
+      for code, okey in string.gmatch(v[3] or '', '([^\\n])([^\\n]*)') do
+        if code == '+' then each('ZREM', lineKey(okey), items) end
+      end
+      redis.call('HDEL', r.key, 'ds')
+    end
+  end
+  redis.call('HDEL', DEFERRED, unpack(arrivals))
 end
 
 -- Changes of the set of lines (a counter bumped whenever a line is made or dropped). A request's 'lo'
@@ -256,33 +302,59 @@ local function lineChanges()
   return linesChanged
 end
 local function lineChanged()
+  takeDeferred(nil)
   linesChanged = tostring(redis.call('INCR', P .. 'lines-changed'))
   offerCache = nil
 end
 local REASON_CODE = { model = 'M', max_content_length = 'C', max_length = 'L' }
 local CODE_REASON = { M = 'model', C = 'max_content_length', L = 'max_length' }
 
-local function setWaiting(r, new)
+-- Brings the request's place in line in step with its waiting slots (PromptQueue.enqueue/drop): one
+-- member per waiting slot, arrival .. ':' .. k for k = 0 .. waiting - 1, in the whole queue and (with its
+-- deferred slots, above) in the line of every known offer that can serve it; the skip counters of the
+-- others count it while it waits; its username's set holds it while it waits. deferLimit (a pop's take:
+-- the deferral limit) lets a request start keeping deferred slots; one that keeps some already keeps
+-- them whatever changes, until its last waiting slot goes. O(L x (d + log n)) for L offer lines and d
+-- slots changed; O(log n) when the lines need no change.
+local function setWaiting(r, new, deferLimit)
   local old = r.waiting
   if new == old then return end
   local adding = new > old
-  local command = adding and 'ZADD' or 'ZREM'
-  local items = {}
-  for k = math.min(old, new), math.max(old, new) - 1 do
-    if adding then items[#items + 1] = r.sc end
-    items[#items + 1] = r.a .. ':' .. dec(k)
-  end
+  local items = adding and slotMembers(r, old, new, true) or slotMembers(r, new, old, false)
   -- The skip counters count it while it waits: from its first waiting slot to its last.
   local skipped = (old == 0 and 1) or (new == 0 and -1) or 0
-  each(command, WHOLE, items)
+  each(adding and 'ZADD' or 'ZREM', WHOLE, items)
   if r.lb == lineChanges() then
     -- The lines unchanged since 'lo' was worked out: only the lines that hold the request and the offers
-    -- that count it change; no offer is parsed or matched.
-    for code, okey in string.gmatch(r.lo, '([^\\n])([^\\n]*)') do
-      if code == '+' then each(command, lineKey(okey), items)
-      elseif skipped ~= 0 then redis.call('HINCRBY', skipKey(okey), CODE_REASON[code], dec(skipped)) end
+    -- that count it change; no offer is parsed or matched. They hold its waiting and deferred slots.
+    local held, ds, command = old + r.ds, 0, nil
+    if new > held then
+      command, items = 'ZADD', slotMembers(r, held, new, true)
+    elseif new > 0 and (r.ds > 0 or (deferLimit and deferLimit > 0)) then
+      ds = held - new
+    elseif new < held then
+      command, items = 'ZREM', slotMembers(r, new, held, false)
+    end
+    if ds ~= r.ds then
+      if ds == 0 then
+        redis.call('HDEL', DEFERRED, r.a)
+        set(r, 'ds', '0')
+      elseif redis.call('HSET', DEFERRED, r.a, dec(ds)) == 1 and redis.call('HLEN', DEFERRED) > deferLimit then
+        takeDeferred(r.a)
+      end
+      if ds > 0 then set(r, 'ds', dec(ds)) end
+      r.ds = ds
+    end
+    if command or skipped ~= 0 then
+      for code, okey in string.gmatch(r.lo, '([^\\n])([^\\n]*)') do
+        if code == '+' then
+          if command then each(command, lineKey(okey), items) end
+        elseif skipped ~= 0 then redis.call('HINCRBY', skipKey(okey), CODE_REASON[code], dec(skipped)) end
+      end
     end
   else
+    -- (No deferred slots: any were taken out of the lines when the lines changed.)
+    local command = adding and 'ZADD' or 'ZREM'
     local lo = {}
     for _, o in ipairs(offers()) do
       local reason = skipReason(r, o)
@@ -301,6 +373,45 @@ local function setWaiting(r, new)
   if old == 0 then redis.call('ZADD', userKey(r.u), r.sc, userMember(r))
   elseif new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
   r.waiting = new
+end
+
+-- The wishes (and the score as a number) of the 'ids' entries status reads look at, by the entry's text:
+-- an entry is the same text while its request lives, and the same text reads the same wishes whoever
+-- wrote it, so nothing kept goes stale. At most twice the default deferral limit kept (a string match of
+-- an entry costs about as much as the rest of its part of the read).
+local WISHES, wishesKept = {}, 0
+local function wishesOf(entry)
+  local w = WISHES[entry]
+  if w then return w end
+  if wishesKept >= 128 then WISHES, wishesKept = {}, 0 end
+  w = wishesOfEntry(entry)
+  w.score = tonumber(w.sc)
+  WISHES[entry], wishesKept = w, wishesKept + 1
+  return w
+end
+
+-- The requests served before r that keep deferred slots: their wishes (shared, not to be changed) and,
+-- in the same order, their deferred slots. Each is in every line (there is) of an offer that can serve
+-- it, as 'lo' is right for it. For a status read.
+local function deferredAhead(r)
+  local d = redis.call('HGETALL', DEFERRED)
+  local wishes, counts = {}, {}
+  if #d == 0 then return wishes, counts end
+  local arrivals = {}
+  for i = 1, #d, 2 do arrivals[#arrivals + 1] = d[i] end
+  local entries = redis.call('HMGET', IDS, unpack(arrivals))
+  local sc = tonumber(r.sc)
+  for k = 1, #arrivals do
+    local entry, a = entries[k], arrivals[k]
+    if entry and a ~= r.a then
+      local w = wishesOf(entry)
+      if w.score < sc or (w.score == sc and a < r.a) then
+        wishes[#wishes + 1] = w
+        counts[#wishes] = int(d[2 * k])
+      end
+    end
+  end
+  return wishes, counts
 end
 
 -- Activity: the request by its last activity (equal times in the order of the ids).
@@ -398,7 +509,7 @@ end
  * max_content_length, max_length}.
  */
 const TAKE_SLOT_LUA = `
-local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound, priorities)
+local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound, deferLimit, priorities)
   local line, skip = lineKey(o.key), skipKey(o.key)
   if redis.call('ZADD', OFFERS, now, o.key) == 1 then
     -- A new line. Past the limit, the least recently popped other line goes.
@@ -490,7 +601,7 @@ local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound,
   set(r, 'pr', dec(r.pr))
   set(r, 's' .. dec(slot), 'p' .. genId)
   set(r, 'g', (gens or '') == '' and genId or (gens .. ' ' .. genId))
-  setWaiting(r, r.waiting - 1)
+  setWaiting(r, r.waiting - 1, deferLimit)
   touch(r, now)
   flush(r)
   local rule = deadlineRule()
@@ -556,7 +667,7 @@ if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR request ' .
 local a = string.format('%016d', redis.call('INCR', SEQ))
 local n = tonumber(ARGV[9])
 local r = { id = id, key = key, u = ARGV[3], rk = rk, models = ARGV[5], mset = ARGV[6], ml = tonumber(ARGV[7]), mcl = tonumber(ARGV[8]),
-  n = n, sc = ARGV[10], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', nf = ARGV[15] == '1',
+  n = n, sc = ARGV[10], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', ds = 0, nf = ARGV[15] == '1',
   waiting = 0, w = {} }
 r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[7], 'mcl', ARGV[8], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
   'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[12], 'params', ARGV[13], 'nf', ARGV[15] }
@@ -570,23 +681,23 @@ return 'queued'`,
 
 /**
  * A pop. ARGV: offer key, model, maxLength, maxContentLength, serverId, generationId, now, minMs, msPerToken,
- * maxMs, line limit, priority scan bound, then the priority usernames. See TAKE_SLOT_LUA.
+ * maxMs, line limit, priority scan bound, deferral limit, then the priority usernames. See TAKE_SLOT_LUA.
  */
 export const TAKE_NEXT_SLOT = defineFunction(
   'kcGenTakeNextSlot',
   `
 local rule = { minMs = tonumber(ARGV[9]), msPerToken = tonumber(ARGV[10]), maxMs = tonumber(ARGV[11]) }
 local priorities = {}
-for i = 14, #ARGV do priorities[#priorities + 1] = ARGV[i] end
+for i = 15, #ARGV do priorities[#priorities + 1] = ARGV[i] end
 return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = tonumber(ARGV[5]) }, ARGV[6], ARGV[7], ARGV[8],
-  function() return rule end, tonumber(ARGV[12]), tonumber(ARGV[13]), priorities)`,
+  function() return rule end, tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), priorities)`,
 );
 
 /**
  * The pop of a server whose password this instance proved: its check-in (PROVEN_CHECK_IN_LUA) and the take
  * of each of its offers in turn (TAKE_SLOT_LUA) until one starts a slot, in one step. ARGV (after the
  * instance id): the server's name, the proven password hash, lastSeenAt, owner, maxLength, maxContentLength, generationId, the settings
- * as one text ('<the deadline's safety factor × 1000> <minMs> <maxMs> <line limit> <priority scan bound>', see
+ * as one text ('<the deadline's safety factor × 1000> <minMs> <maxMs> <line limit> <priority scan bound> <deferral limit>', see
  * `settings`), the number of offers, then per offer its key and model
  * (the first is the one it is checked in with), then the priority usernames besides the owner. The
  * deadline rule follows the server's measured speed over its recent jobs, from the sums its hash keeps
@@ -611,7 +722,7 @@ for i = 11 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
 local answer
 for k = 1, offerCount do
   local o = { key = ARGV[9 + 2 * k], model = ARGV[10 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
-  local taken = takeSlot(o, before[1], ARGV[8], now, popDeadlineRule, config.lineLimit, config.bound, priorities)
+  local taken = takeSlot(o, before[1], ARGV[8], now, popDeadlineRule, config.lineLimit, config.bound, config.deferLimit, priorities)
   if taken[1] == 'started' then
     taken[10] = o.model
     return withServer(taken, before)
@@ -826,24 +937,44 @@ return record(r)`,
 /**
  * ARGV: id, then per offer its key, model, maxLength, maxContentLength. The request and, per offer, the
  * waiting slots ahead of its next slot in that offer's line (ZRANK of its first member: one member per
- * waiting slot), −1 where the offer cannot serve it or has no line (a servable waiting request is in every
- * line there is for it, so no rank means no line); and the fewest (the whole queue's figure when none).
- * O(K × log N) for K offers. Answers {request, ahead, position} or false.
+ * waiting or deferred slot, less the deferred slots of the requests ahead), −1 where the offer cannot serve
+ * it or has no line (a servable waiting request is in every line there is for it, so no rank means no
+ * line); and the fewest (the whole queue's figure when none). O(K × (log N + D)) for K offers and D
+ * requests with deferred slots (at most the deferral limit). Answers {request, ahead, position} or false.
  */
 export const FIND_STANDING = defineFunction(
   'kcGenFindStanding',
   `
 local r = load(ARGV[2])
 if not r then return false end
-local ahead, position = {}, -1
+local ahead, position, ranked = {}, -1, {}
 local first = r.a .. ':0'
 for i = 3, #ARGV, 4 do
   local v = -1
   if r.waiting > 0 then
-    local o = { key = ARGV[i], model = ARGV[i + 1], ml = tonumber(ARGV[i + 2]), mcl = tonumber(ARGV[i + 3]) }
+    local o = { key = ARGV[i], model = ARGV[i + 1], ml = int(ARGV[i + 2]), mcl = int(ARGV[i + 3]) }
     if skipReason(r, o) == nil then v = redis.call('ZRANK', lineKey(o.key), first) or -1 end
+    if v > 0 then
+      o.at, o.pattern = #ahead + 1, '\\n' .. o.model .. '\\n'
+      ranked[#ranked + 1] = o
+    end
   end
   ahead[#ahead + 1] = v
+end
+-- Not the deferred slots of the requests ahead (see deferredAhead): in the line of each offer that can
+-- serve them (skipReason's test, inline: up to the deferral limit times the offers).
+if #ranked > 0 then
+  local wishes, counts = deferredAhead(r)
+  for k = 1, #wishes do
+    local w, ds = wishes[k], counts[k]
+    local mset, ml, mcl = w.mset, w.ml, w.mcl
+    for j = 1, #ranked do
+      local o = ranked[j]
+      if ml <= o.ml and mcl <= o.mcl and (mset == '' or string.find(mset, o.pattern, 1, true)) then ahead[o.at] = ahead[o.at] - ds end
+    end
+  end
+end
+for _, v in ipairs(ahead) do
   if v >= 0 and (position < 0 or v < position) then position = v end
 end
 if position < 0 then
