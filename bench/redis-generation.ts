@@ -19,35 +19,20 @@ import { NewRequest, StartedGeneration } from '../src/generation/persistence/gen
 import { RedisGenerationStore } from '../src/generation/persistence/redis-generation.store';
 import { RedisServerRepository } from '../src/servers/persistence/redis-server.repository';
 import { connectToRedis, TestRedisServer } from '../test/support/redis-server';
+import { hordeOffers, hordeWishes, MODELS, pick, random } from './horde-shape';
 
 const OPS = Number(process.env.REDIS_GEN_BENCH_OPS ?? 5_000);
 const SIZES = (process.env.REDIS_GEN_BENCH_SIZES ?? '0,10000,100000').split(',').map(Number);
 const ROUNDS = Number(process.env.REDIS_GEN_BENCH_ROUNDS ?? 3);
 const IN_FLIGHT = 50;
-const MODELS = Array.from({ length: 50 }, (_, i) => `org/model-${i}`);
-const CONTEXTS = [1024, 2048, 4096, 8192, 16384];
 const DEADLINE = { minMs: 120_000, msPerToken: 30, maxMs: 600_000 };
 
-/** A deterministic pseudo-random sequence (the same fill in every run). */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
-
 const rand = random(42);
-const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
 
 let nextRequest = 0;
 function diverseRequest(now: number): NewRequest {
   const id = `req-${nextRequest++}`;
-  const models = rand() < 0.2 ? [] : [...new Set(Array.from({ length: 1 + Math.floor(rand() * 20) }, () => pick(MODELS)))];
+  const wishes = hordeWishes(rand);
   const username = `user-${Math.floor(rand() * 5000)}`;
   return {
     id,
@@ -55,17 +40,11 @@ function diverseRequest(now: number): NewRequest {
     params: { max_length: 80, temperature: 0.7, rep_pen: 1.1 },
     username,
     requesterKey: username,
-    wishes: { models, maxLength: 16 + Math.floor(rand() * 497), maxContentLength: rand() < 0.3 ? 1024 : pick(CONTEXTS) },
-    n: pick([1, 1, 1, 1, 2, 4]),
+    wishes,
+    n: pick(rand, [1, 1, 1, 1, 2, 4]),
     priority: Math.round((rand() - 0.5) * 2000) - now / 1000,
     now,
   };
-}
-
-/** 40 servers of distinct offers (model, max_length, context), or one line: every server the same offer. */
-function offersOf(lines: number): ServerOffer[] {
-  if (lines === 1) return [{ model: MODELS[0], maxLength: 512, maxContentLength: 16384 }];
-  return Array.from({ length: lines }, (_, i) => ({ model: MODELS[i % MODELS.length], maxLength: [80, 128, 256, 512][i % 4], maxContentLength: [2048, 4096, 8192, 16384][(i >> 2) % 4] }));
 }
 
 interface Stats {
@@ -123,7 +102,7 @@ async function runShape(lines: number, rows: string[]): Promise<void> {
   try {
     const store = new RedisGenerationStore(connection);
     const servers = new RedisServerRepository(connection);
-    const offers = offersOf(lines);
+    const offers = hordeOffers(lines);
     const serverCount = 40;
     for (let i = 0; i < serverCount; i++) {
       await servers.create({

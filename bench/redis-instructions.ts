@@ -6,7 +6,9 @@
  * no server can serve and BENCH_OPS (1,000) that one can, then counts the instructions Redis executes
  * for BENCH_OPS pops (callgrind_control -i on/off around them) and for their submits. Both pop paths
  * are measured, each on a fresh server: `popFor` (one function call: check-in and take) and the two
- * calls it replaced (ServerRepository.checkInByName, then takeNextSlot).
+ * calls it replaced (ServerRepository.checkInByName, then takeNextSlot). Then, on a Horde-shaped queue
+ * (measureHorde: 40 offer lines, BENCH_HORDE_WAITING (5,000) requests of 25 generations), the instructions
+ * per pop that starts a slot and per status read over the 40 offers, with deferred slots and without.
  *
  *   npx ts-node --transpile-only bench/redis-instructions.ts   (BENCH_OPS=<n>; BENCH_USERS=<requesters>, 1;
  *                                                              BENCH_REDIS_ARGS="<redis-server arguments>";
@@ -22,10 +24,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NewRequest } from '../src/generation/persistence/generation.store';
+import { RedisConnection } from '../src/common/redis/redis-connection';
 import { RedisGenerationStore } from '../src/generation/persistence/redis-generation.store';
 import { PERFORMANCE_WINDOW } from '../src/servers/domain/kobold-server';
 import { RedisServerRepository } from '../src/servers/persistence/redis-server.repository';
 import { connectToRedis } from '../test/support/redis-server';
+import { hordeOffers, hordeWishes, random } from './horde-shape';
 
 const OPS = Number(process.env.BENCH_OPS ?? 1_000);
 const USERS = Number(process.env.BENCH_USERS ?? 1);
@@ -34,6 +38,9 @@ const UNUSED_SERVERS = process.env.BENCH_UNUSED_SERVERS === '1';
 /** Extra redis-server arguments, e.g. "--hash-max-listpack-entries 64". */
 const REDIS_ARGS = (process.env.BENCH_REDIS_ARGS ?? '').split(' ').filter((arg) => arg.length > 0);
 const SERVERS = 40;
+/** The Horde-shaped count's waiting requests (25 generations each) and pops. */
+const HORDE_WAITING = Number(process.env.BENCH_HORDE_WAITING ?? 5_000);
+const HORDE_POPS = 2_000;
 const HASH = 'scrypt$bench';
 const OFFER = { model: 'm', maxLength: 512, maxContentLength: 2048 };
 const DEADLINE = { GENERATION_TIMEOUT_MIN_SECONDS: 120, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
@@ -57,13 +64,35 @@ function dumpedInstructions(pid: number, dir: string, label: string): number {
   return Number(totals?.[1].replaceAll(',', '') ?? NaN);
 }
 
-async function measure(path: PopPath): Promise<{ pop: number; submit: number; started: number }> {
+/**
+ * Runs `work` against a private redis-server under callgrind (collection off until `count` turns it on):
+ * `count(label, operations)` answers the instructions Redis executed while `operations` ran.
+ */
+async function withCountedRedis<T>(work: (connection: RedisConnection, count: (label: string, operations: () => Promise<void>) => Promise<number>) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'kc-callgrind-'));
   const socket = join(dir, 'redis.sock');
   const redis = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'callgrind.out.%n')}`, 'redis-server', '--port', '0', '--unixsocket', socket, '--save', '', '--appendonly', 'no', '--dir', dir, ...REDIS_ARGS], { stdio: 'ignore' });
   try {
     for (let i = 0; i < 200 && !readdirSync(dir).includes('redis.sock'); i++) await sleep(100);
     const connection = await connectToRedis(`unix://${socket}`);
+    const pid = redis.pid as number;
+    const count = async (label: string, operations: () => Promise<void>): Promise<number> => {
+      callgrind(pid, '-z');
+      callgrind(pid, '-i', 'on');
+      await operations();
+      return dumpedInstructions(pid, dir, label);
+    };
+    const result = await work(connection, count);
+    void connection.onApplicationShutdown();
+    return result;
+  } finally {
+    redis.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measure(path: PopPath): Promise<{ pop: number; submit: number; started: number }> {
+  return withCountedRedis(async (connection, count) => {
     const store = new RedisGenerationStore(connection);
     const servers = new RedisServerRepository(connection);
     const now = Date.now();
@@ -101,20 +130,60 @@ async function measure(path: PopPath): Promise<{ pop: number; submit: number; st
     // The first of each loads the library and the scripts (and makes the offer's line); then one at a time, so only the store's work is counted.
     await pop(0);
     await store.submit({ ...started[0], text: 'y'.repeat(400), now: now + 2_000, tokens: 80, provenServerIds: [started[0].serverId] });
-    const pid = redis.pid as number;
-    callgrind(pid, '-z');
-    callgrind(pid, '-i', 'on');
-    for (let i = 1; i <= OPS; i++) await pop(i);
-    const pops = dumpedInstructions(pid, dir, 'pops');
-    callgrind(pid, '-i', 'on');
-    for (const job of started.slice(1)) await store.submit({ ...job, text: 'y'.repeat(400), now: now + 2_000, tokens: 80, provenServerIds: [job.serverId] });
-    const submits = dumpedInstructions(pid, dir, 'submits');
-    void connection.onApplicationShutdown();
+    const pops = await count('pops', async () => {
+      for (let i = 1; i <= OPS; i++) await pop(i);
+    });
+    const submits = await count('submits', async () => {
+      for (const job of started.slice(1)) await store.submit({ ...job, text: 'y'.repeat(400), now: now + 2_000, tokens: 80, provenServerIds: [job.serverId] });
+    });
     return { pop: pops / OPS, submit: submits / (started.length - 1), started: started.length - 1 };
-  } finally {
-    redis.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
+}
+
+/**
+ * A Horde-shaped queue (bench/horde-shape.ts): 40 servers of distinct offers, HORDE_WAITING requests of 25
+ * generations each; each server pops in turn (every pop starts a slot, and a request's generations are
+ * started one after the other, so deferred slots matter), then status reads over the 40 offers.
+ */
+async function measureHorde(deferredCounts: number): Promise<{ pop: number; status: number; deferring: number }> {
+  return withCountedRedis(async (connection, count) => {
+    const store = new RedisGenerationStore(connection, { deferredCounts });
+    const servers = new RedisServerRepository(connection);
+    const offers = hordeOffers(SERVERS);
+    const now = Date.now();
+    for (let i = 0; i < SERVERS; i++) {
+      await servers.create({
+        id: `server-${i}`, name: `box-${i}`, owner: `owner-${i % 10}`, passwordHash: HASH, ...offers[i], tokensGenerated: 0, requestsFulfilled: 0,
+        recentJobs: [], createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
+      });
+    }
+    const pop = (i: number) => {
+      const server = i % SERVERS;
+      const update = { owner: `owner-${server % 10}`, ...offers[server], lastSeenAt: now + i };
+      return store.popFor({ name: `box-${server}`, provenPasswordHash: HASH, update, models: [offers[server].model], priorityUsernames: [], generationId: `gen-${i}`, deadline: DEADLINE });
+    };
+    // Every offer's line exists before anything waits (the steady state of a cluster).
+    for (let i = 0; i < SERVERS; i++) await pop(HORDE_POPS + i);
+    const rand = random(42);
+    for (let i = 0; i < HORDE_WAITING; i++) {
+      const username = `user-${Math.floor(rand() * 5000)}`;
+      await store.enqueue({ id: `req-${i}`, prompt: 'x'.repeat(1024), params: { max_length: 80 }, username, requesterKey: username, wishes: hordeWishes(rand), n: 25, priority: Math.round((rand() - 0.5) * 2000), now }, 1e9);
+    }
+    let started = 0;
+    const pops = await count('horde-pops', async () => {
+      for (let i = 0; i < HORDE_POPS; i++) {
+        const popped = await pop(i);
+        if (popped && 'started' in popped) started += 1;
+      }
+    });
+    if (started !== HORDE_POPS) throw new Error(`Horde-shaped: ${started} of ${HORDE_POPS} pops started a slot`);
+    const statusReads = 200;
+    const status = await count('horde-status', async () => {
+      for (let i = 0; i < statusReads; i++) await store.findStanding(`req-${(i * 37) % HORDE_WAITING}`, offers);
+    });
+    const deferring = await connection.run((client) => client.hlen('{kc}:gen:deferred'));
+    return { pop: pops / HORDE_POPS, status: status / statusReads, deferring };
+  });
 }
 
 async function main(): Promise<void> {
@@ -125,6 +194,13 @@ async function main(): Promise<void> {
     const { pop, submit, started } = await measure(path);
     if (started !== OPS) throw new Error(`${path}: ${started} of ${OPS} pops started a slot`);
     console.log(`| ${path} | ${Math.round(pop).toLocaleString('en-US')} | ${Math.round(submit).toLocaleString('en-US')} | ${Math.round(pop + submit).toLocaleString('en-US')} |`);
+  }
+  console.log(`\nHorde-shaped (bench/horde-shape.ts): 40 offer lines, ${HORDE_WAITING.toLocaleString('en-US')} waiting requests of 25 generations, ${HORDE_POPS.toLocaleString('en-US')} pops that start a slot, 200 status reads over the 40 offers`);
+  console.log('| deferred slots | instructions per pop | per status read | requests keeping deferred slots after the pops |');
+  console.log('| --- | --- | --- | --- |');
+  for (const deferredCounts of [0, 64]) {
+    const { pop, status, deferring } = await measureHorde(deferredCounts);
+    console.log(`| ${deferredCounts === 0 ? 'none (deferredCounts 0)' : `up to ${deferredCounts} requests`} | ${Math.round(pop).toLocaleString('en-US')} | ${Math.round(status).toLocaleString('en-US')} | ${deferring} |`);
   }
   process.exit(0);
 }
