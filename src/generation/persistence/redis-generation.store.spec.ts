@@ -9,7 +9,7 @@ import { ProcessingGeneration } from '../domain/processing-generation';
 import { PromptQueue, ServerOffer } from '../domain/prompt-queue';
 import { PromptWishes, WaitingPrompt } from '../domain/waiting-prompt';
 import { DeadlineRule, NewRequest, StartedGeneration } from './generation.store';
-import { RedisGenerationStore } from './redis-generation.store';
+import { deferredSlotsAhead, RedisGenerationStore } from './redis-generation.store';
 
 const redis = useTestRedis();
 
@@ -64,6 +64,31 @@ function started(taken: StartedGeneration | { skipped: unknown }): StartedGenera
   if (!('requestId' in taken)) throw new Error(`Expected a started generation, got ${JSON.stringify(taken)}`);
   return taken;
 }
+
+describe('deferredSlotsAhead', () => {
+  const offers: ServerOffer[] = [
+    { model: 'a', maxLength: 80, maxContentLength: 1024 },
+    { model: 'b', maxLength: 40, maxContentLength: 2048 },
+  ];
+  const entry = (score: string, maxLength: number, maxContentLength: number, models: string[]): string =>
+    `id\n${score}\n${maxLength}\n${maxContentLength}\n${models.length > 0 ? `\n${models.join('\n')}\n` : ''}`;
+
+  it('takes the deferred slots of the requests served first off the ranks of the offers that can serve them', () => {
+    const deferred = [
+      ['0000000000000001', '3', entry('-5', 40, 1024, [])], // higher priority, any model: both lines
+      ['0000000000000002', '2', entry('0', 80, 1024, ['a'])], // same score, older: line a only
+      ['0000000000000009', '4', entry('0', 10, 512, [])], // same score, newer: not ahead
+      ['0000000000000003', '1', entry('7', 10, 512, [])], // lower priority: not ahead
+      ['0000000000000004', '5', entry('-9', 90, 512, ['a', 'b'])], // max_length beyond a's and b's
+    ].flat();
+    expect(deferredSlotsAhead([10, 6, -1], [...offers, { model: 'c', maxLength: 80, maxContentLength: 1024 }], 0, '0000000000000005', deferred)).toEqual([5, 3, -1]);
+  });
+
+  it('leaves the ranks as they are without deferred slots, and a rank of 0 alone', () => {
+    expect(deferredSlotsAhead([4, 0], offers, 0, '0000000000000005', [])).toEqual([4, 0]);
+    expect(deferredSlotsAhead([0, 2], offers, 0, '0000000000000005', ['0000000000000001', '2', entry('-1', 1, 1, ['b'])])).toEqual([0, 0]);
+  });
+});
 
 describe('RedisGenerationStore', () => {
   let connection: RedisConnection;

@@ -72,6 +72,30 @@ type StoredRequest = [string, string, string, string, string, string, string, st
 type StoredGeneration = [string, string, string, string, string, string];
 
 /**
+ * A request's ranks in the lines of `offers` (−1: none) less the deferred slots of the requests served
+ * before it (score, then arrival) in each line: `deferred` is FIND_STANDING's {arrival, deferred slots,
+ * 'ids' entry (`<id>\n<score>\n<max_length>\n<max_content_length>\n<mset>`), ...}, and each such request
+ * is in the line of every offer that can serve it (skipReason's test). Done here rather than in Lua, where
+ * matching each of up to 64 requests against each of up to 64 offers cost Redis more than the rest of the read.
+ */
+export function deferredSlotsAhead(ranks: readonly number[], offers: readonly ServerOffer[], score: number, arrival: string, deferred: readonly string[]): number[] {
+  const ahead = [...ranks];
+  for (let i = 0; i + 2 < deferred.length; i += 3) {
+    const [otherArrival, slots, entry] = [deferred[i], Number(deferred[i + 1]), deferred[i + 2]];
+    const fields = entry.split('\n', 4);
+    const otherScore = Number(fields[1]);
+    if (!(otherScore < score || (otherScore === score && otherArrival < arrival))) continue;
+    const maxLength = Number(fields[2]);
+    const maxContentLength = Number(fields[3]);
+    const mset = entry.slice(fields[0].length + fields[1].length + fields[2].length + fields[3].length + 4);
+    offers.forEach((offer, k) => {
+      if (ahead[k] > 0 && maxLength <= offer.maxLength && maxContentLength <= offer.maxContentLength && (mset === '' || mset.includes(`\n${offer.model}\n`))) ahead[k] -= slots;
+    });
+  }
+  return ahead;
+}
+
+/**
  * The requests in flight in Redis, shared by every instance. All keys are under the `{kc}` hash tag (one
  * Redis Cluster slot), below `{kc}:gen:`:
  *
@@ -125,7 +149,7 @@ type StoredGeneration = [string, string, string, string, string, string];
  * scanned up to S (`priorityScan`, 64) requests each, whatever the requests want, plus O(L × log N) when
  * it takes a request's last slot (and, past the deferral limit, O(D × L × log N) once per D pops; once
  * per new offer, O(N) to build its line from `whole`); submit, cancel and abandon O(L × log N); status
- * read O(K × (log N + D)) for K offers asked. A priority username's requests past
+ * read O(K × log N + D) in Redis (and O(K × D) in the instance) for K offers asked. A priority username's requests past
  * the first `priorityScan` in serving order are not looked at by a pop (the in-memory queue gives a heavy
  * requester lines of its own instead): only a username with more waiting requests than that, the first
  * 64 of which the server cannot serve, is served in the ordinary order. Memory per waiting slot: one
@@ -182,10 +206,12 @@ export class RedisGenerationStore extends GenerationStore {
   async findStanding(id: string, offers: readonly ServerOffer[]): Promise<RequestStandingRecord | undefined> {
     const args: (string | number)[] = [id];
     for (const offer of offers) args.push(offerKey(offer), offer.model, offer.maxLength, offer.maxContentLength);
-    const stored = (await this.run(FIND_STANDING, args)) as [StoredRequest, number[], number] | null;
+    const stored = (await this.run(FIND_STANDING, args)) as [StoredRequest, number[], number, string, string, string[]] | null;
     if (!stored) return undefined;
-    const [request, ahead, position] = stored;
-    return { request: toRequest(request), ahead: ahead.map((slots) => (slots < 0 ? undefined : slots)), position };
+    const [request, ranks, wholePosition, score, arrival, deferred] = stored;
+    const ahead = deferredSlotsAhead(ranks, offers, Number(score), arrival, deferred);
+    const ranked = ahead.filter((slots) => slots >= 0);
+    return { request: toRequest(request), ahead: ahead.map((slots) => (slots < 0 ? undefined : slots)), position: ranked.length > 0 ? Math.min(...ranked) : wholePosition };
   }
 
   async takeNextSlot(take: SlotTake): Promise<StartedGeneration | { skipped: SkippedCounts }> {

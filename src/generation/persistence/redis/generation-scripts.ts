@@ -263,7 +263,7 @@ end
 -- its hash, mirrored in the hash 'deferred': arrival -> ds, absent when 0) counts its deferred slots; its
 -- first member stays a waiting slot (ds > 0 only while waiting > 0), so a line's head is always a request
 -- that waits and the lines' order is unchanged. A status read takes the deferred slots of the requests
--- ahead off its ranks (deferredAhead: exact). At most the deferral limit of requests keep deferred slots:
+-- ahead off its ranks (exact: see FIND_STANDING). At most the deferral limit of requests keep deferred slots:
 -- past it, and before any line is made or dropped, the others' are taken out of their lines (takeDeferred),
 -- so 'lo' is right for every request with deferred slots ('lb' is the counter's value).
 local function takeDeferred(except)
@@ -375,43 +375,24 @@ local function setWaiting(r, new, deferLimit)
   r.waiting = new
 end
 
--- The wishes (and the score as a number) of the 'ids' entries status reads look at, by the entry's text:
--- an entry is the same text while its request lives, and the same text reads the same wishes whoever
--- wrote it, so nothing kept goes stale. At most twice the default deferral limit kept (a string match of
--- an entry costs about as much as the rest of its part of the read).
-local WISHES, wishesKept = {}, 0
-local function wishesOf(entry)
-  local w = WISHES[entry]
-  if w then return w end
-  if wishesKept >= 128 then WISHES, wishesKept = {}, 0 end
-  w = wishesOfEntry(entry)
-  w.score = tonumber(w.sc)
-  WISHES[entry], wishesKept = w, wishesKept + 1
-  return w
-end
-
--- The requests served before r that keep deferred slots: their wishes (shared, not to be changed) and,
--- in the same order, their deferred slots. Each is in every line (there is) of an offer that can serve
--- it, as 'lo' is right for it. For a status read.
-local function deferredAhead(r)
+-- The requests but r that keep deferred slots, for a status read: {arrival, deferred slots, its entry
+-- in 'ids', ...}. Each is in every line (there is) of an offer that can serve it, as 'lo' is right for it;
+-- the instance takes the slots of those served before r off r's ranks (matching them costs Lua far more).
+local function deferredEntries(r)
   local d = redis.call('HGETALL', DEFERRED)
-  local wishes, counts = {}, {}
-  if #d == 0 then return wishes, counts end
+  local out = {}
+  if #d == 0 then return out end
   local arrivals = {}
   for i = 1, #d, 2 do arrivals[#arrivals + 1] = d[i] end
   local entries = redis.call('HMGET', IDS, unpack(arrivals))
-  local sc = tonumber(r.sc)
   for k = 1, #arrivals do
-    local entry, a = entries[k], arrivals[k]
-    if entry and a ~= r.a then
-      local w = wishesOf(entry)
-      if w.score < sc or (w.score == sc and a < r.a) then
-        wishes[#wishes + 1] = w
-        counts[#wishes] = int(d[2 * k])
-      end
+    if entries[k] and arrivals[k] ~= r.a then
+      out[#out + 1] = arrivals[k]
+      out[#out + 1] = d[2 * k]
+      out[#out + 1] = entries[k]
     end
   end
-  return wishes, counts
+  return out
 end
 
 -- Activity: the request by its last activity (equal times in the order of the ids).
@@ -935,53 +916,41 @@ return record(r)`,
 );
 
 /**
- * ARGV: id, then per offer its key, model, maxLength, maxContentLength. The request and, per offer, the
- * waiting slots ahead of its next slot in that offer's line (ZRANK of its first member: one member per
- * waiting or deferred slot, less the deferred slots of the requests ahead), −1 where the offer cannot serve
- * it or has no line (a servable waiting request is in every line there is for it, so no rank means no
- * line); and the fewest (the whole queue's figure when none). O(K × (log N + D)) for K offers and D
- * requests with deferred slots (at most the deferral limit). Answers {request, ahead, position} or false.
+ * ARGV: id, then per offer its key, model, maxLength, maxContentLength. The request and, per offer, its
+ * rank in that offer's line (ZRANK of its first member: one member per waiting or deferred slot), −1 where
+ * the offer cannot serve it or has no line (a servable waiting request is in every line there is for it,
+ * so no rank means no line); the whole queue's figure when no offer ranks it (−1 otherwise); its score and
+ * arrival; and, when a rank is above 0, the other requests that keep deferred slots (deferredEntries),
+ * which the instance takes off the ranks of the requests ahead (deferredSlotsAhead). O(K × log N + D) for
+ * K offers and D requests with deferred slots (at most the deferral limit). Answers {request, ranks,
+ * position, score, arrival, deferred} or false.
  */
 export const FIND_STANDING = defineFunction(
   'kcGenFindStanding',
   `
 local r = load(ARGV[2])
 if not r then return false end
-local ahead, position, ranked = {}, -1, {}
+local ahead, ranked, anyRank = {}, false, false
 local first = r.a .. ':0'
 for i = 3, #ARGV, 4 do
   local v = -1
   if r.waiting > 0 then
-    local o = { key = ARGV[i], model = ARGV[i + 1], ml = int(ARGV[i + 2]), mcl = int(ARGV[i + 3]) }
-    if skipReason(r, o) == nil then v = redis.call('ZRANK', lineKey(o.key), first) or -1 end
-    if v > 0 then
-      o.at, o.pattern = #ahead + 1, '\\n' .. o.model .. '\\n'
-      ranked[#ranked + 1] = o
-    end
+    local o = { model = ARGV[i + 1], ml = int(ARGV[i + 2]), mcl = int(ARGV[i + 3]) }
+    if skipReason(r, o) == nil then v = redis.call('ZRANK', lineKey(ARGV[i]), first) or -1 end
+    if v >= 0 then anyRank = true end
+    if v > 0 then ranked = true end
   end
   ahead[#ahead + 1] = v
 end
--- Not the deferred slots of the requests ahead (see deferredAhead): in the line of each offer that can
--- serve them (skipReason's test, inline: up to the deferral limit times the offers).
-if #ranked > 0 then
-  local wishes, counts = deferredAhead(r)
-  for k = 1, #wishes do
-    local w, ds = wishes[k], counts[k]
-    local mset, ml, mcl = w.mset, w.ml, w.mcl
-    for j = 1, #ranked do
-      local o = ranked[j]
-      if ml <= o.ml and mcl <= o.mcl and (mset == '' or string.find(mset, o.pattern, 1, true)) then ahead[o.at] = ahead[o.at] - ds end
-    end
-  end
-end
-for _, v in ipairs(ahead) do
-  if v >= 0 and (position < 0 or v < position) then position = v end
-end
-if position < 0 then
+-- The position: the instance's (the fewest ahead), unless no offer ranks it: then the whole queue's.
+local position = -1
+if not anyRank then
   position = 0
   if r.waiting > 0 then position = redis.call('ZRANK', WHOLE, first) or 0 end
 end
-return { record(r), ahead, position }`,
+local deferred = {}
+if ranked then deferred = deferredEntries(r) end
+return { record(r), ahead, position, r.sc, r.a, deferred }`,
 );
 
 /** ARGV: the offer keys of the active servers. Drops the lines (and skip counters) of every other offer. O(L). */
