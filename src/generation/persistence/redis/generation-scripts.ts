@@ -266,31 +266,44 @@ end
 -- ahead off its ranks (exact: see FIND_STANDING). At most the deferral limit of requests keep deferred slots:
 -- past it, and before any line is made or dropped, the others' are taken out of their lines (takeDeferred),
 -- so 'lo' is right for every request with deferred slots ('lb' is the counter's value).
-local function takeDeferred(except)
+-- The requests but the one of arrival 'except' that keep deferred slots: {arrival, deferred slots, its
+-- entry in 'ids', ...}, and the arrivals read.
+local function deferredRequests(except)
   local d = redis.call('HGETALL', DEFERRED)
-  if #d == 0 then return end
-  local arrivals, counts = {}, {}
+  local out, arrivals = {}, {}
+  if #d == 0 then return out, arrivals end
+  local counts = {}
   for i = 1, #d, 2 do
     if d[i] ~= except then
       arrivals[#arrivals + 1] = d[i]
-      counts[#arrivals] = int(d[i + 1])
+      counts[#arrivals] = d[i + 1]
     end
   end
-  if #arrivals == 0 then return end
+  if #arrivals == 0 then return out, arrivals end
   local entries = redis.call('HMGET', IDS, unpack(arrivals))
-  for k, entry in ipairs(entries) do
-    if entry then
-      local r = { key = reqKey(string.match(entry, '^[^\\n]*')), a = arrivals[k] }
-      local v = redis.call('HMGET', r.key, 'un', 'pb', 'lo')
-      local waiting = int(v[1]) + int(v[2])
-      local items = slotMembers(r, waiting, waiting + counts[k], false)
-      for code, okey in string.gmatch(v[3] or '', '([^\\n])([^\\n]*)') do
-        if code == '+' then each('ZREM', lineKey(okey), items) end
-      end
-      redis.call('HDEL', r.key, 'ds')
+  for k = 1, #arrivals do
+    if entries[k] then
+      out[#out + 1] = arrivals[k]
+      out[#out + 1] = counts[k]
+      out[#out + 1] = entries[k]
     end
   end
-  redis.call('HDEL', DEFERRED, unpack(arrivals))
+  return out, arrivals
+end
+
+local function takeDeferred(except)
+  local deferred, arrivals = deferredRequests(except)
+  for i = 1, #deferred, 3 do
+    local r = { key = reqKey(string.match(deferred[i + 2], '^[^\\n]*')), a = deferred[i] }
+    local v = redis.call('HMGET', r.key, 'un', 'pb', 'lo')
+    local waiting = int(v[1]) + int(v[2])
+    local items = slotMembers(r, waiting, waiting + int(deferred[i + 1]), false)
+    for code, okey in string.gmatch(v[3] or '', '([^\\n])([^\\n]*)') do
+      if code == '+' then each('ZREM', lineKey(okey), items) end
+    end
+    redis.call('HDEL', r.key, 'ds')
+  end
+  if #arrivals > 0 then redis.call('HDEL', DEFERRED, unpack(arrivals)) end
 end
 
 -- Changes of the set of lines (a counter bumped whenever a line is made or dropped). A request's 'lo'
@@ -336,13 +349,12 @@ local function setWaiting(r, new, deferLimit)
       command, items = 'ZREM', slotMembers(r, new, held, false)
     end
     if ds ~= r.ds then
+      set(r, 'ds', dec(ds))
       if ds == 0 then
         redis.call('HDEL', DEFERRED, r.a)
-        set(r, 'ds', '0')
       elseif redis.call('HSET', DEFERRED, r.a, dec(ds)) == 1 and redis.call('HLEN', DEFERRED) > deferLimit then
         takeDeferred(r.a)
       end
-      if ds > 0 then set(r, 'ds', dec(ds)) end
       r.ds = ds
     end
     if command or skipped ~= 0 then
@@ -373,26 +385,6 @@ local function setWaiting(r, new, deferLimit)
   if old == 0 then redis.call('ZADD', userKey(r.u), r.sc, userMember(r))
   elseif new == 0 then redis.call('ZREM', userKey(r.u), userMember(r)) end
   r.waiting = new
-end
-
--- The requests but r that keep deferred slots, for a status read: {arrival, deferred slots, its entry
--- in 'ids', ...}. Each is in every line (there is) of an offer that can serve it, as 'lo' is right for it;
--- the instance takes the slots of those served before r off r's ranks (matching them costs Lua far more).
-local function deferredEntries(r)
-  local d = redis.call('HGETALL', DEFERRED)
-  local out = {}
-  if #d == 0 then return out end
-  local arrivals = {}
-  for i = 1, #d, 2 do arrivals[#arrivals + 1] = d[i] end
-  local entries = redis.call('HMGET', IDS, unpack(arrivals))
-  for k = 1, #arrivals do
-    if entries[k] and arrivals[k] ~= r.a then
-      out[#out + 1] = arrivals[k]
-      out[#out + 1] = d[2 * k]
-      out[#out + 1] = entries[k]
-    end
-  end
-  return out
 end
 
 -- Activity: the request by its last activity (equal times in the order of the ids).
@@ -920,7 +912,7 @@ return record(r)`,
  * rank in that offer's line (ZRANK of its first member: one member per waiting or deferred slot), −1 where
  * the offer cannot serve it or has no line (a servable waiting request is in every line there is for it,
  * so no rank means no line); the whole queue's figure when no offer ranks it (−1 otherwise); its score and
- * arrival; and, when a rank is above 0, the other requests that keep deferred slots (deferredEntries),
+ * arrival; and, when a rank is above 0, the other requests that keep deferred slots (deferredRequests),
  * which the instance takes off the ranks of the requests ahead (deferredSlotsAhead). O(K × log N + D) for
  * K offers and D requests with deferred slots (at most the deferral limit). Answers {request, ranks,
  * position, score, arrival, deferred} or false.
@@ -930,7 +922,7 @@ export const FIND_STANDING = defineFunction(
   `
 local r = load(ARGV[2])
 if not r then return false end
-local ahead, ranked, anyRank = {}, false, false
+local ranks, ranked, anyRank = {}, false, false
 local first = r.a .. ':0'
 for i = 3, #ARGV, 4 do
   local v = -1
@@ -940,7 +932,7 @@ for i = 3, #ARGV, 4 do
     if v >= 0 then anyRank = true end
     if v > 0 then ranked = true end
   end
-  ahead[#ahead + 1] = v
+  ranks[#ranks + 1] = v
 end
 -- The position: the instance's (the fewest ahead), unless no offer ranks it: then the whole queue's.
 local position = -1
@@ -948,9 +940,12 @@ if not anyRank then
   position = 0
   if r.waiting > 0 then position = redis.call('ZRANK', WHOLE, first) or 0 end
 end
+-- The requests but r that keep deferred slots: each is in every line (there is) of an offer that can serve
+-- it, as 'lo' is right for it; the instance takes the slots of those served before r off r's ranks
+-- (deferredSlotsAhead: matching them cost Lua more than the rest of the read).
 local deferred = {}
-if ranked then deferred = deferredEntries(r) end
-return { record(r), ahead, position, r.sc, r.a, deferred }`,
+if ranked then deferred = deferredRequests(r.a) end
+return { record(r), ranks, position, r.sc, r.a, deferred }`,
 );
 
 /** ARGV: the offer keys of the active servers. Drops the lines (and skip counters) of every other offer. O(L). */
