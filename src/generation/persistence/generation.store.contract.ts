@@ -737,6 +737,35 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(store.summarize()).resolves.toMatchObject({ held: 1, waiting: { requests: 0, slots: 0 } });
       });
 
+      it('goes by each request\'s last activity, however the adapter records it: a request active since is not the longest idle', async () => {
+        const x = await enqueue({ now: 1000 });
+        const y = await enqueue({ now: 2000 });
+        // x's pop at 3000 is its last activity: y, idle since 2000, is now the longest idle.
+        expect((await started({ now: 3000 })).requestId).toBe(x.id);
+        await expect(store.expireIdle(2999, 10)).resolves.toEqual([{ id: y.id, done: false }]);
+        await expect(store.expireIdle(2999, 10)).resolves.toEqual([]);
+        const z = await enqueue({ now: 3500 });
+        await expect(store.expireIdle(4000, 1)).resolves.toEqual([{ id: x.id, done: false }]);
+        await expect(store.expireIdle(4000, 1)).resolves.toEqual([{ id: z.id, done: false }]);
+      });
+
+      it('takes the longest idle first by last activity: a request active since waits its turn', async () => {
+        const x = await enqueue({ now: 1000 });
+        const w = await enqueue({ now: 1500 });
+        const y = await enqueue({ now: 2000 });
+        // x and w are popped at 3000, their last activity: y, idle since 2000, is now the longest idle.
+        expect((await started({ now: 3000 })).requestId).toBe(x.id);
+        expect((await started({ now: 3000 })).requestId).toBe(w.id);
+        await expect(store.expireIdle(4000, 1)).resolves.toEqual([{ id: y.id, done: false }]);
+        await expect(store.expireIdle(4000, 1)).resolves.toEqual([{ id: x.id, done: false }]);
+        await expect(store.expireIdle(4000, 1)).resolves.toEqual([{ id: w.id, done: false }]);
+        // Several at once, in the order of their last activity: u (active at 4500) before v (idle since 5000).
+        const u = await enqueue({ now: 4000 });
+        expect((await started({ now: 4500 })).requestId).toBe(u.id);
+        const v = await enqueue({ now: 5000 });
+        await expect(store.expireIdle(6000, 2)).resolves.toEqual([u, v].map((r) => ({ id: r.id, done: false })));
+      });
+
       it('deletes a request with its processing generations, and reports whether it was done', async () => {
         const a = await enqueue({ now: 1000 });
         const b = await enqueue({ now: 1000 });

@@ -9,6 +9,7 @@ import { ProcessingGeneration } from '../domain/processing-generation';
 import { PromptQueue, ServerOffer } from '../domain/prompt-queue';
 import { PromptWishes, WaitingPrompt } from '../domain/waiting-prompt';
 import { DeadlineRule, NewRequest, StartedGeneration } from './generation.store';
+import { ACTIVITY_INDEX_LAG_MS } from './redis/generation-scripts';
 import { deferredSlotsAhead, RedisGenerationStore } from './redis-generation.store';
 
 const redis = useTestRedis();
@@ -567,6 +568,48 @@ describe('RedisGenerationStore', () => {
       expect(redis.server.cli('KEYS', '{kc}:gen:g:*')).toBe('');
       for (const key of ['whole', 'deadlines', 'activity', 'ids', 'unfinished:requester', 'user:alice']) expect(redis.server.cli('EXISTS', `{kc}:gen:${key}`)).toBe('0');
       await expect(store.findGeneration(taken.generationId)).resolves.toBeUndefined();
+    });
+
+    it('moves a request\'s activity score only when it would lag its last activity by ACTIVITY_INDEX_LAG_MS, and expires by the last activity', async () => {
+      const score = (id: string): string => redis.server.cli('ZSCORE', '{kc}:gen:activity', id);
+      const lastActivity = (id: string): string => redis.server.cli('HGET', `{kc}:gen:req:${id}`, 'la');
+      const x = newRequest({ now: 1_000, n: 2 });
+      await store.enqueue(x, 100);
+      expect(score(x.id)).toBe('1000');
+      const first = started(await pop(store, OFFER, [], 1_000 + ACTIVITY_INDEX_LAG_MS - 1));
+      expect([score(x.id), lastActivity(x.id)]).toEqual(['1000', String(1_000 + ACTIVITY_INDEX_LAG_MS - 1)]);
+      await store.submit({ generationId: first.generationId, text: 'a', now: 1_000 + ACTIVITY_INDEX_LAG_MS, tokens: 1, provenServerIds: PROVEN });
+      expect(score(x.id)).toBe(String(1_000 + ACTIVITY_INDEX_LAG_MS));
+      // A clock that went back (instances' clocks differ) moves the score back: it is never after the last activity.
+      started(await pop(store, OFFER, [], 500 + ACTIVITY_INDEX_LAG_MS));
+      expect(score(x.id)).toBe(String(500 + ACTIVITY_INDEX_LAG_MS));
+      // A request stored by an older build (no 'as'): its first activity writes the score.
+      const y = newRequest({ now: 2_000 });
+      await store.enqueue(y, 100);
+      redis.server.cli('HDEL', `{kc}:gen:req:${y.id}`, 'as');
+      started(await pop(store, OFFER, [], 2_001));
+      expect(score(y.id)).toBe('2001');
+      await expect(store.expireIdle(2_001, 10)).resolves.toEqual([{ id: y.id, done: false }]);
+    });
+
+    it('corrects the lagging scores it reads, however many, and expires exactly the idle requests, longest idle first', async () => {
+      const active: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const request = newRequest({ now: 1_000 + i });
+        active.push(request.id);
+        await store.enqueue(request, 100);
+      }
+      // Popped at 5,000: still scored 1,000 .. 1,029 in the activity set, within the lag.
+      for (let i = 0; i < 30; i++) started(await pop(store, OFFER, [], 5_000));
+      const idle = [newRequest({ now: 2_000 }), newRequest({ now: 2_500 })];
+      for (const request of idle) await store.enqueue(request, 100);
+      // Batches of 2: each call reads at most 16 candidates, so this takes several calls.
+      const small = new RedisGenerationStore(connection, { batch: 2 });
+      await expect(small.expireIdle(4_999, Infinity)).resolves.toEqual(idle.map((r) => ({ id: r.id, done: false })));
+      for (const id of active) expect(redis.server.cli('ZSCORE', '{kc}:gen:activity', id)).toBe('5000');
+      await expect(small.expireIdle(4_999, Infinity)).resolves.toEqual([]);
+      // Equal last activities in the order of the ids.
+      await expect(small.expireIdle(5_000, 1)).resolves.toEqual([{ id: [...active].sort()[0], done: false }]);
     });
 
     it('summarizes the requests held', async () => {

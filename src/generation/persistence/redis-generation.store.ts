@@ -102,7 +102,7 @@ export function deferredSlotsAhead(ranks: readonly number[], offers: readonly Se
  * - `req:<id>` (hash): the request — username `u`, requester key `rk`, wished `models` (JSON) and `mset`
  *   (the same names "\n"-joined, for matching), `ml`/`mcl` (max_length, max_content_length), `n`, `sc`
  *   (its score: −priority), `a` (its arrival, 16 zero-padded digits of the `seq` counter), `ca`/`la`
- *   (created, last activity), `un` (untouched slots), `pb` (slots put back), `pr` (processing), `rs`
+ *   (created, last activity), `as` (its score in `activity`, below), `un` (untouched slots), `pb` (slots put back), `pr` (processing), `rs`
  *   (restarted), `cx` (cancelled), `cnt` (counted as unfinished), `nt` and `t1`..`t<nt>` (the texts, in
  *   order of arrival) with `w1`..`w<nt>` beside them (who made each: `<server id>\n<model>`, written by the
  *   submit that writes the text), `s<slot>` (each started slot: `p<generation>` in progress, `w` waiting
@@ -140,7 +140,9 @@ export function deferredSlotsAhead(ranks: readonly number[], offers: readonly Se
  *   `<arrival>\n<id>\n<max_length>\n<max_content_length>\n<mset>`: a pop checks its priority
  *   usernames' requests without reading them.
  * - `deadlines` (sorted set): generations in progress by deadline; `activity` (sorted set): request ids
- *   by last activity (equal times in the order of the ids).
+ *   by a score at most their last activity `la` that lags it by less than ACTIVITY_INDEX_LAG_MS (60 s;
+ *   equal scores in the order of the ids): a pop or submit within that time of the score's last write
+ *   writes `la` alone. The expiry reads `la` and corrects the scores it reads, so it stays exact.
  * - `unfinished:requester`, `unfinished:username` (hashes): unfinished requests per requester key and
  *   per username (fields deleted at 0).
  *
@@ -331,14 +333,15 @@ export class RedisGenerationStore extends GenerationStore {
     const expired: ExpiredRequest[] = [];
     while (expired.length < limit) {
       const batch = Math.min(this.limits.batch, limit - expired.length);
-      const flat = (await this.run(EXPIRE_IDLE, [cutoff, batch])) as (string | number)[];
+      // {more, id, done, ...}: more is 1 when the function stopped at its bound of candidates read (see EXPIRE_IDLE).
+      const [more, ...flat] = (await this.run(EXPIRE_IDLE, [cutoff, batch])) as [number, ...(string | number)[]];
       const ids: string[] = [];
       for (let i = 0; i < flat.length; i += 2) {
         ids.push(flat[i] as string);
         expired.push({ id: flat[i] as string, done: flat[i + 1] === 1 });
       }
       this.settled(ids);
-      if (flat.length / 2 < batch) break;
+      if (more !== 1 && flat.length / 2 < batch) break;
     }
     return expired;
   }

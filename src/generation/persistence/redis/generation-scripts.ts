@@ -37,6 +37,14 @@ export const GENERATION_KEYS = [
 /** The per-request, per-offer, per-user and per-generation keys start with this prefix (see RedisGenerationStore). */
 export const GENERATION_KEY_PREFIX = redisKey('gen', '');
 
+/**
+ * How far a request's score in the activity set may lag its last activity ('la'), in ms: a pop, submit
+ * or cancel within this time of the score's last write writes only 'la' (see touch). The expiry reads
+ * 'la' itself (EXPIRE_IDLE), so it stays exact; the lag bounds how many scores a sweep corrects. A
+ * tenth of the 10-minute expiry.
+ */
+export const ACTIVITY_INDEX_LAG_MS = 60_000;
+
 /** The channel the functions PUBLISH settled requests on (`<instance> <request id>`). */
 export const SETTLED_CHANNEL = redisKey('gen', 'settled');
 
@@ -55,7 +63,7 @@ const CONSTANTS = [
   `local SEQ, IDS, WHOLE, OFFERS, DEADLINES, ACTIVITY, UNF_REQ, UNF_USER, DEFERRED = ${GENERATION_KEYS.map((key) => luaString(GENERATION_KEY_PREFIX + key)).join(', ')}`,
   `local USAGE, CONTRIBUTIONS, UNUSED = ${[USER_TALLY_KEYS.usage, USER_TALLY_KEYS.contributions, UNUSED_SERVERS_KEY].map(luaString).join(', ')}`,
   `local SERVER_PREFIX, SERVER_JOBS_SUFFIX, SERVERS_BY_NAME, SERVERS_SEEN = ${[SERVER_KEY_PREFIX, SERVER_JOBS_SUFFIX, SERVERS_ID_BY_NAME_KEY, SERVERS_SEEN_KEY].map(luaString).join(', ')}`,
-  `local PERFORMANCE_WINDOW = ${PERFORMANCE_WINDOW}`,
+  `local PERFORMANCE_WINDOW, ACTIVITY_LAG = ${PERFORMANCE_WINDOW}, ${ACTIVITY_INDEX_LAG_MS}`,
 ].join('\n');
 
 /**
@@ -173,7 +181,7 @@ local function offers()
   return offerCache
 end
 
-local REQUEST_FIELDS = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf', 'ds' }
+local REQUEST_FIELDS = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf', 'ds', 'as' }
 -- A request as a table (nil when unknown), then the values of the extra fields asked for (at most three).
 -- One HMGET reads the extras first (an absent one reads 'u' again), then REQUEST_FIELDS: no list is built.
 local function load(id, e1, e2, e3)
@@ -183,19 +191,19 @@ local function load(id, e1, e2, e3)
   local r = { id = id, key = key, u = v[4], rk = v[5], models = v[6], mset = v[7], ml = int(v[8]), mcl = int(v[9]),
     n = int(v[10]), sc = v[11], a = v[12], ca = v[13], la = v[14], un = int(v[15]), pb = int(v[16]), pr = int(v[17]),
     rs = int(v[18]), cx = v[19] == '1', cnt = v[20] == '1', nt = int(v[21]), lo = v[22] or '', lb = v[23] or '', nf = v[24] == '1',
-    ds = int(v[25] or '0'), w = {} }
+    ds = int(v[25] or '0'), as = v[26], w = {} }
   r.waiting = r.un + r.pb
   return r, v[1], v[2], v[3]
 end
 
 -- What a pop's take reads of a request: prompt, params and g, then load's fields but those only a submit,
 -- a cancel or an expiry needs (rk, ca, la, rs, cx, cnt, nt, nf: absent from the table).
-local TAKE_FIELDS = { 'prompt', 'params', 'g', 'u', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'un', 'pb', 'pr', 'lo', 'lb', 'ds' }
+local TAKE_FIELDS = { 'prompt', 'params', 'g', 'u', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'un', 'pb', 'pr', 'lo', 'lb', 'ds', 'as' }
 local function loadToTake(id)
   local key = reqKey(id)
   local v = redis.call('HMGET', key, unpack(TAKE_FIELDS))
   local r = { id = id, key = key, u = v[4], models = v[5], mset = v[6], ml = int(v[7]), mcl = int(v[8]), n = int(v[9]), sc = v[10],
-    a = v[11], un = int(v[12]), pb = int(v[13]), pr = int(v[14]), lo = v[15] or '', lb = v[16] or '', ds = int(v[17] or '0'), w = {} }
+    a = v[11], un = int(v[12]), pb = int(v[13]), pr = int(v[14]), lo = v[15] or '', lb = v[16] or '', ds = int(v[17] or '0'), as = v[18], w = {} }
   r.waiting = r.un + r.pb
   return r, v[1], v[2], v[3]
 end
@@ -204,13 +212,13 @@ end
 -- n, la, rs) and those only the line's bookkeeping needs (sc, a, mset, ml, mcl, lo, lb: a late text of a
 -- put-back slot reads them, and ds, with loadLineFields before its setWaiting). (Reading the 24 fields of load cost
 -- Redis about 13,000 instructions more per submit.)
-local SUBMIT_FIELDS = { 'u', 'rk', 'ca', 'un', 'pb', 'pr', 'cx', 'cnt', 'nt', 'nf' }
+local SUBMIT_FIELDS = { 'u', 'rk', 'ca', 'un', 'pb', 'pr', 'cx', 'cnt', 'nt', 'nf', 'as' }
 local function loadToSubmit(id, slotField)
   local key = reqKey(id)
   local v = redis.call('HMGET', key, slotField, unpack(SUBMIT_FIELDS))
   if not v[2] then return nil end
   local r = { id = id, key = key, u = v[2], rk = v[3], ca = v[4], un = int(v[5]), pb = int(v[6]), pr = int(v[7]), cx = v[8] == '1',
-    cnt = v[9] == '1', nt = int(v[10]), nf = v[11] == '1', w = {} }
+    cnt = v[9] == '1', nt = int(v[10]), nf = v[11] == '1', as = v[12], w = {} }
   r.waiting = r.un + r.pb
   return r, v[1]
 end
@@ -387,11 +395,21 @@ local function setWaiting(r, new, deferLimit)
   r.waiting = new
 end
 
--- Activity: the request by its last activity (equal times in the order of the ids).
+-- Activity: 'la', the request's last activity, and the activity set, the requests by a score that is at
+-- most 'la' and lags it by less than ACTIVITY_LAG (equal scores in the order of the ids). The score moves
+-- only when it would lag more (or 'la' went back: clocks of instances differ), so most pops and submits of
+-- a request in use write 'la' alone; 'as' mirrors the score in the hash ('as' absent: a request stored by
+-- an older build, whose score is 'la'). EXPIRE_IDLE corrects the scores it reads from 'la'.
 local function touch(r, now)
   r.la = now
-  redis.call('ZADD', ACTIVITY, now, r.id)
   set(r, 'la', now)
+  if r.as then
+    local lag = now - r.as
+    if lag >= 0 and lag < ACTIVITY_LAG then return end
+  end
+  redis.call('ZADD', ACTIVITY, now, r.id)
+  r.as = now
+  set(r, 'as', now)
 end
 
 local function addCount(hash, field, change)
@@ -851,18 +869,45 @@ return { restarted, #due, settled }`,
 );
 
 /**
- * ARGV: cutoff, limit. Deletes at most `limit` requests idle since cutoff, the longest idle first, with
- * their generations, texts, prompt and params; each is taken out of the activity set in the same step,
- * so only one instance deletes (and reports) it. O(limit × (L × log N + G)) for G generations each.
- * Answers {id, done (1/0), ...}.
+ * ARGV: cutoff, limit. Deletes at most `limit` requests idle since cutoff (last activity 'la' at or before
+ * it), the longest idle first, with their generations, texts, prompt and params; each is taken out of the
+ * activity set in the same step, so only one instance deletes (and reports) it. The activity set's scores
+ * lag 'la' (see touch): the candidates are read in score order, and a candidate whose 'la' is later than
+ * its score gets 'la' as its score (and no later candidate is taken before the set is read again), so the
+ * order is exactly that of 'la'. At most 8 × limit candidates are read per call. O(limit × (L × log N + G))
+ * for G generations each. Answers {more (1: the read bound was reached; call again), id, done (1/0), ...}.
  */
 export const EXPIRE_IDLE = defineFunction(
   'kcGenExpireIdle',
   `
-local idle = redis.call('ZRANGEBYSCORE', ACTIVITY, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-if #idle == 0 then return {} end
-redis.call('ZREM', ACTIVITY, unpack(idle))
-local out = {}
+local cutoff, limit = ARGV[2], tonumber(ARGV[3])
+local idle, reads, more = {}, 0, 0
+while #idle < limit do
+  if reads >= 8 * limit then
+    more = 1
+    break
+  end
+  local want = limit - #idle
+  local found = redis.call('ZRANGEBYSCORE', ACTIVITY, '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, want)
+  -- bound: the earliest corrected score; a candidate from there on may come after it, so the set is read again.
+  local bound
+  for i = 1, #found, 2 do
+    local id, score = found[i], tonumber(found[i + 1])
+    if bound and score >= bound then break end
+    reads = reads + 1
+    local la = redis.call('HGET', reqKey(id), 'la')
+    if la and tonumber(la) ~= score then
+      redis.call('ZADD', ACTIVITY, la, id)
+      redis.call('HSET', reqKey(id), 'as', la)
+      if not bound or tonumber(la) < bound then bound = tonumber(la) end
+    else
+      idle[#idle + 1] = id
+      redis.call('ZREM', ACTIVITY, id)
+    end
+  end
+  if not bound and #found < 2 * want then break end
+end
+local out = { more }
 for _, id in ipairs(idle) do
   local r, generations = load(id, 'g')
   if r then
