@@ -70,7 +70,9 @@ const CONSTANTS = [
  * The library's shared Lua. Each redis.call costs about 5,000 Redis instructions beyond the command itself
  * (arguments and reply converted both ways), so the functions keep calls few: a request's changes
  * are gathered (`set`) and written by one HSET (`flush`); its slots' states, texts and counters are
- * fields of its one hash; a generation's state is read from its slot's field.
+ * fields of its one hash; a generation's state is read from its slot's field. Arguments are passed as
+ * strings (decimals kept as read, or from the tables below): Redis formats a Lua number argument with
+ * snprintf, and Lua a number in a concatenation with sprintf, about 1,500-2,000 instructions each.
  */
 const PRELUDE = `
 ${CONSTANTS}
@@ -174,7 +176,7 @@ end
 local function offers()
   if offerCache then return offerCache end
   offerCache = {}
-  for _, okey in ipairs(redis.call('ZRANGE', OFFERS, 0, -1)) do
+  for _, okey in ipairs(redis.call('ZRANGE', OFFERS, '0', '-1')) do
     local model, ml, mcl = string.match(okey, '^(.*)|([^|]*)|([^|]*)$')
     offerCache[#offerCache + 1] = { key = okey, model = model, ml = int(ml), mcl = int(mcl) }
   end
@@ -188,7 +190,7 @@ local function load(id, e1, e2, e3)
   local key = reqKey(id)
   local v = redis.call('HMGET', key, e1 or 'u', e2 or 'u', e3 or 'u', unpack(REQUEST_FIELDS))
   if not v[4] then return nil end
-  local r = { id = id, key = key, u = v[4], rk = v[5], models = v[6], mset = v[7], ml = int(v[8]), mcl = int(v[9]),
+  local r = { id = id, key = key, u = v[4], rk = v[5], models = v[6], mset = v[7], ml = int(v[8]), mcl = int(v[9]), mlText = v[8], mclText = v[9],
     n = int(v[10]), sc = v[11], a = v[12], ca = v[13], la = v[14], un = int(v[15]), pb = int(v[16]), pr = int(v[17]),
     rs = int(v[18]), cx = v[19] == '1', cnt = v[20] == '1', nt = int(v[21]), lo = v[22] or '', lb = v[23] or '', nf = v[24] == '1',
     ds = int(v[25] or '0'), as = v[26], w = {} }
@@ -202,7 +204,7 @@ local TAKE_FIELDS = { 'prompt', 'params', 'g', 'u', 'models', 'mset', 'ml', 'mcl
 local function loadToTake(id)
   local key = reqKey(id)
   local v = redis.call('HMGET', key, unpack(TAKE_FIELDS))
-  local r = { id = id, key = key, u = v[4], models = v[5], mset = v[6], ml = int(v[7]), mcl = int(v[8]), n = int(v[9]), sc = v[10],
+  local r = { id = id, key = key, u = v[4], models = v[5], mset = v[6], ml = int(v[7]), mcl = int(v[8]), mlText = v[7], mclText = v[8], n = int(v[9]), sc = v[10],
     a = v[11], un = int(v[12]), pb = int(v[13]), pr = int(v[14]), lo = v[15] or '', lb = v[16] or '', ds = int(v[17] or '0'), as = v[18], w = {} }
   r.waiting = r.un + r.pb
   return r, v[1], v[2], v[3]
@@ -225,7 +227,7 @@ end
 -- The fields of load that setWaiting reads, for a request read by loadToSubmit.
 local function loadLineFields(r)
   local v = redis.call('HMGET', r.key, 'sc', 'a', 'mset', 'ml', 'mcl', 'lo', 'lb', 'ds')
-  r.sc, r.a, r.mset, r.ml, r.mcl, r.lo, r.lb, r.ds = v[1], v[2], v[3], int(v[4]), int(v[5]), v[6] or '', v[7] or '', int(v[8] or '0')
+  r.sc, r.a, r.mset, r.ml, r.mcl, r.mlText, r.mclText, r.lo, r.lb, r.ds = v[1], v[2], v[3], int(v[4]), int(v[5]), v[4], v[5], v[6] or '', v[7] or '', int(v[8] or '0')
 end
 
 -- Changes of the request's hash, written together by flush.
@@ -247,7 +249,8 @@ end
 local function isDone(r) return r.waiting == 0 and r.pr == 0 end
 
 -- Its member in its username's set: the arrival first (the order), then what a pop checks without reading the request.
-local function userMember(r) return r.a .. '\\n' .. r.id .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset end
+-- (The lengths as read or sent, mlText and mclText: a number in a concatenation costs Lua a float formatting.)
+local function userMember(r) return r.a .. '\\n' .. r.id .. '\\n' .. r.mlText .. '\\n' .. r.mclText .. '\\n' .. r.mset end
 
 -- redis.call(command, key, ...items) in calls of at most 4,000 items (Lua's unpack limit is about 8,000).
 local function each(command, key, items)
@@ -453,7 +456,7 @@ end
 
 local function record(r)
   local t, w = texts(r)
-  return { r.id, r.u, r.rk, r.models, text(r.ml), text(r.mcl), text(r.n), r.ca, r.la,
+  return { r.id, r.u, r.rk, r.models, r.mlText, r.mclText, text(r.n), r.ca, r.la,
     r.waiting, r.pr, r.rs, r.cx and 1 or 0, t, w }
 end
 
@@ -603,7 +606,7 @@ local function takeSlot(o, serverId, genId, now, deadlineRule, lineLimit, bound,
   local deadline = num(tonumber(now) + math.ceil(wait))
   redis.call('HSET', genKey(genId), 'rid', r.id, 'sid', serverId, 'm', o.model, 'slot', dec(slot), 'st', now, 'dl', deadline)
   redis.call('ZADD', DEADLINES, deadline, genId)
-  return { 'started', genId, r.id, deadline, prompt, params, r.models, text(r.ml), text(r.mcl) }
+  return { 'started', genId, r.id, deadline, prompt, params, r.models, r.mlText, r.mclText }
 end
 `;
 
@@ -657,12 +660,12 @@ local key = reqKey(id)
 if redis.call('EXISTS', key) == 1 then return redis.error_reply('ERR request ' .. id .. ' exists already') end
 local a = string.format('%016d', redis.call('INCR', SEQ))
 local n = tonumber(ARGV[9])
-local r = { id = id, key = key, u = ARGV[3], rk = rk, models = ARGV[5], mset = ARGV[6], ml = tonumber(ARGV[7]), mcl = tonumber(ARGV[8]),
+local r = { id = id, key = key, u = ARGV[3], rk = rk, models = ARGV[5], mset = ARGV[6], ml = tonumber(ARGV[7]), mcl = tonumber(ARGV[8]), mlText = ARGV[7], mclText = ARGV[8],
   n = n, sc = ARGV[10], a = a, ca = now, la = now, un = n, pb = 0, pr = 0, rs = 0, cx = false, cnt = false, nt = 0, lo = '', lb = '', ds = 0, nf = ARGV[15] == '1',
   waiting = 0, w = {} }
-r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[7], 'mcl', ARGV[8], 'n', n, 'sc', r.sc, 'a', a, 'ca', now,
-  'un', n, 'pb', 0, 'pr', 0, 'rs', 0, 'cx', '0', 'nt', 0, 'g', '', 'prompt', ARGV[12], 'params', ARGV[13], 'nf', ARGV[15] }
-redis.call('HSET', IDS, a, id .. '\\n' .. r.sc .. '\\n' .. r.ml .. '\\n' .. r.mcl .. '\\n' .. r.mset)
+r.w = { 'u', r.u, 'rk', rk, 'models', r.models, 'mset', r.mset, 'ml', ARGV[7], 'mcl', ARGV[8], 'n', ARGV[9], 'sc', r.sc, 'a', a, 'ca', now,
+  'un', ARGV[9], 'pb', '0', 'pr', '0', 'rs', '0', 'cx', '0', 'nt', '0', 'g', '', 'prompt', ARGV[12], 'params', ARGV[13], 'nf', ARGV[15] }
+redis.call('HSET', IDS, a, id .. '\\n' .. r.sc .. '\\n' .. r.mlText .. '\\n' .. r.mclText .. '\\n' .. r.mset)
 setWaiting(r, n)
 touch(r, now)
 settle(r, true)
@@ -999,7 +1002,7 @@ export const RETAIN_OFFERS = defineFunction(
   `
 local keep = {}
 for i = 2, #ARGV do keep[ARGV[i]] = true end
-for _, okey in ipairs(redis.call('ZRANGE', OFFERS, 0, -1)) do
+for _, okey in ipairs(redis.call('ZRANGE', OFFERS, '0', '-1')) do
   if not keep[okey] then
     redis.call('DEL', lineKey(okey), skipKey(okey))
     redis.call('ZREM', OFFERS, okey)
