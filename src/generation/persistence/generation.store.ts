@@ -253,9 +253,8 @@ export interface Submission {
 export type SubmitOutcome =
   | {
       outcome: 'accepted';
-      /** The request after the text was added, without its texts (findRequest has them). */
+      /** The request after the text was added, without its texts (findRequest has them; findGeneration the generation). */
       request: SubmittedRequest;
-      generation: GenerationRecord;
       /** This submit made the request done (for the completion metric). */
       completedRequest: boolean;
     }

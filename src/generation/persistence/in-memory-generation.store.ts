@@ -184,7 +184,7 @@ export class InMemoryGenerationStore extends GenerationStore {
     });
     const completedRequest = !wasDone && prompt.done;
     const request = { id: prompt.id, createdAt: prompt.createdAt, cancelled: prompt.cancelled, done: prompt.done };
-    const outcome: SubmitOutcome = { outcome: 'accepted', request, generation: generationRecordOf(generation), completedRequest };
+    const outcome: SubmitOutcome = { outcome: 'accepted', request, completedRequest };
     if (completedRequest) this.settled(prompt.id);
     await credited;
     return outcome;

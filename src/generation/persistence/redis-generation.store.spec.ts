@@ -288,11 +288,8 @@ describe('RedisGenerationStore', () => {
       expect(outcomes.map((o) => o.outcome).sort()).toEqual(['accepted', 'already-submitted']);
       const accepted = outcomes.find((o) => o.outcome === 'accepted');
       await expect(store.findRequest(request.id)).resolves.toMatchObject({ generations: ['once upon'], waiting: 1, processing: 0, done: false, lastActivityAt: 3_500 });
-      expect(accepted).toMatchObject({
-        request: { id: request.id, done: false },
-        generation: { id: taken.generationId, state: 'submitted', serverId: 'server-1' },
-        completedRequest: false,
-      });
+      expect(accepted).toEqual({ outcome: 'accepted', request: { id: request.id, createdAt: request.now, cancelled: false, done: false }, completedRequest: false });
+      await expect(store.findGeneration(taken.generationId)).resolves.toMatchObject({ id: taken.generationId, state: 'submitted', serverId: 'server-1' });
       await expect(new RedisUserRepository(connection).findByUsername('alice')).resolves.toEqual({ username: 'alice', usage: 12, contributions: 0 });
       await expect(new RedisUserRepository(connection).findByUsername('bob')).resolves.toEqual({ username: 'bob', usage: 0, contributions: 12 });
       await expect(servers.findById('server-1')).resolves.toMatchObject({ tokensGenerated: 12, requestsFulfilled: 1, recentJobs: [{ tokens: 12, seconds: 1.5 }] });

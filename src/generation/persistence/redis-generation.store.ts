@@ -289,17 +289,12 @@ export class RedisGenerationStore extends GenerationStore {
       tokens,
       // One argument, whatever the number of ids (server ids hold no newline).
       `\n${submission.provenServerIds.join('\n')}\n`,
-    ])) as ['accepted', string, string, number, number, string, string, string, number] | ['unproven', string] | ['unknown' | 'already-submitted' | 'slot-complete'];
+    ])) as ['accepted', string, string, number, number, number] | ['unproven', string] | ['unknown' | 'already-submitted' | 'slot-complete'];
     if (answer[0] === 'unproven') return { outcome: 'unproven', serverId: answer[1] };
     if (answer[0] !== 'accepted') return { outcome: answer[0] };
-    const [, id, createdAt, cancelled, done, serverId, startedAt, deadline, settled] = answer;
+    const [, id, createdAt, cancelled, done, settled] = answer;
     if (settled === 1) this.settled([id]);
-    return {
-      outcome: 'accepted',
-      request: { id, createdAt: Number(createdAt), cancelled: cancelled === 1, done: done === 1 },
-      generation: toGeneration([submission.generationId, id, serverId, startedAt, deadline, 'submitted']),
-      completedRequest: settled === 1,
-    };
+    return { outcome: 'accepted', request: { id, createdAt: Number(createdAt), cancelled: cancelled === 1, done: done === 1 }, completedRequest: settled === 1 };
   }
 
   async abandon(generationId: string, now: number): Promise<AbandonOutcome> {

@@ -738,15 +738,15 @@ return withServer(answer or { 'skipped' }, before)`,
  * the generation's server is among the proven ids and exists; reads its owner; takes the text and credits
  * the requester's usage, the owner's contribution and the server's job (RECORD_JOB_LUA) in the same step.
  * O(1) (plus the length of the proven ids), or O(L × log N) when a late text takes a put-back slot out of
- * line. Answers {'accepted', request id, createdAt, cancelled (1/0), done (1/0), server id, startedAt, deadline,
- * became done (1/0)} (no texts: a submit costs the same whatever n; one flat list, without what the caller
- * knows: the generation's id and its state, submitted), {'unproven', server id} or {refusal}.
+ * line. Answers {'accepted', request id, createdAt, cancelled (1/0), done (1/0), became done (1/0)} (no
+ * texts: a submit costs the same whatever n; one flat list; not the generation, which the service does
+ * not need: findGeneration reads it), {'unproven', server id} or {refusal}.
  */
 export const SUBMIT = defineFunction(
   'kcGenSubmit',
   `
 local genId, now, tokens = ARGV[2], ARGV[4], ARGV[5]
-local g = redis.call('HMGET', genKey(genId), 'rid', 'sid', 'slot', 'st', 'dl', 'm')
+local g = redis.call('HMGET', genKey(genId), 'rid', 'sid', 'slot', 'st', 'm')
 if not g[1] then return { 'unknown' } end
 local slotField = 's' .. g[3]
 local r, slotValue = loadToSubmit(g[1], slotField)
@@ -783,7 +783,7 @@ local nt = dec(r.nt)
 set(r, 'nt', nt)
 set(r, 't' .. nt, ARGV[3])
 -- Its author beside it: the server id (a UUID), a newline, the model of the offer it was popped with.
-set(r, 'w' .. nt, g[2] .. '\\n' .. (g[6] or ''))
+set(r, 'w' .. nt, g[2] .. '\\n' .. (g[5] or ''))
 touch(r, now)
 redis.call('HINCRBY', USAGE, r.u, tokens)
 redis.call('HINCRBY', CONTRIBUTIONS, owner, tokens)
@@ -795,7 +795,7 @@ local seconds = ms / 1000
 addJob(server, server .. SERVER_JOBS_SUFFIX, UNUSED, g[2], tokens, seconds, tokens .. ' ' .. (secondsText(ms) or num(seconds)), PERFORMANCE_WINDOW, sumsKept)
 local settled = settle(r, wasDone)
 flush(r)
-return { 'accepted', r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0, g[2], g[4], g[5], settled and 1 or 0 }`,
+return { 'accepted', r.id, r.ca, r.cx and 1 or 0, isDone(r) and 1 or 0, settled and 1 or 0 }`,
 );
 
 /**
