@@ -20,6 +20,7 @@ import {
   Submission,
   SubmitOutcome,
 } from './generation.store';
+import { seenScore } from '../../servers/persistence/redis-server.repository';
 import { addToSummary, emptyQueueSummary } from './queue-summary';
 import {
   ABANDON,
@@ -247,6 +248,7 @@ export class RedisGenerationStore extends GenerationStore {
       pop.name,
       pop.provenPasswordHash,
       update.lastSeenAt,
+      seenScore(update.lastSeenAt),
       update.owner,
       update.maxLength,
       update.maxContentLength,
