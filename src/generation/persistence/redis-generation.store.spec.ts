@@ -36,9 +36,9 @@ function newRequest(overrides: Partial<NewRequest> = {}, wishes: Partial<PromptW
 /** The servers the tests pop as (each created in Redis, owner bob), all proven to the submits. */
 const PROVEN = ['server-1', 'server-a', 'server-b'];
 
-async function addServer(connection: RedisConnection, id: string): Promise<void> {
+async function addServer(connection: RedisConnection, id: string, name = `box ${id}`): Promise<void> {
   await new RedisServerRepository(connection).create({
-    id, name: `box ${id}`, owner: 'bob', passwordHash: 'x', model: 'nerys', maxLength: 80, maxContentLength: 1024,
+    id, name, owner: 'bob', passwordHash: 'x', model: 'nerys', maxLength: 80, maxContentLength: 1024,
     tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
   });
 }
@@ -453,6 +453,76 @@ describe('RedisGenerationStore', () => {
       await popFor(older + 1);
       expect([await scoreIn('seen'), await scoreIn('unused'), (await stored()).seenAt]).toEqual([`${G}`, `${G}`, `${G}`]);
       expect([await seenAfter(older), await seenAfter(older + 1)]).toEqual([[older + 1], []]);
+    });
+  });
+
+  describe("the server ids a store learns from its pops (the check-in's id hint)", () => {
+    const SETTINGS = { GENERATION_TIMEOUT_MIN_SECONDS: 1, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
+    const popAs = (popping: RedisGenerationStore, name: string, now = 5_000) =>
+      popping.popFor({
+        name, provenPasswordHash: 'x', update: { owner: 'bob', model: 'nerys', maxLength: 80, maxContentLength: 1024, lastSeenAt: now },
+        models: ['nerys'], priorityUsernames: [], generationId: `g${nextGeneration++}`, deadline: SETTINGS,
+      });
+    /** The pop's answer (the server's id, or none), and the commands of its check-in on the servers' keys (each as its name and key). */
+    const checkIn = async (popping: RedisGenerationStore, name: string, now = 5_000) => {
+      let popped: Awaited<ReturnType<typeof popAs>>;
+      const commands = await monitored(connection, async () => (popped = await popAs(popping, name, now)));
+      const serverCommands = commands.filter((c) => c.inScript && c.args[1].startsWith('{kc}:server')).map((c) => `${c.args[0].toLowerCase()} ${c.args[1]}`);
+      return { id: popped?.server.id, commands: serverCommands };
+    };
+    const servers = () => new RedisServerRepository(connection);
+
+    it("reads the server's hash by the id its last pop answered: no look-up of the name", async () => {
+      expect(await checkIn(store, 'box server-1')).toEqual({ id: 'server-1', commands: ['hget {kc}:servers:id-by-name', 'hmget {kc}:server:server-1', 'hset {kc}:server:server-1'] });
+      expect(await checkIn(store, 'box server-1', 6_000)).toEqual({ id: 'server-1', commands: ['hmget {kc}:server:server-1', 'hset {kc}:server:server-1'] });
+      // Per store (instance): another learns it from its own first pop.
+      const other = new RedisGenerationStore(connection);
+      expect((await checkIn(other, 'box server-1', 7_000)).commands).toContain('hget {kc}:servers:id-by-name');
+      // The password hash is checked all the same.
+      await expect(store.popFor({
+        name: 'box server-1', provenPasswordHash: 'y', update: { owner: 'bob', model: 'nerys', maxLength: 80, maxContentLength: 1024, lastSeenAt: 8_000 },
+        models: ['nerys'], priorityUsernames: [], generationId: 'never', deadline: SETTINGS,
+      })).resolves.toBeUndefined();
+      await expect(servers().findById('server-1')).resolves.toMatchObject({ lastSeenAt: 7_000 });
+    });
+
+    it('pops as the server that holds the name now when the one it learnt was deleted and the name registered again', async () => {
+      expect((await checkIn(store, 'box server-1')).id).toBe('server-1');
+      await servers().deleteById('server-1');
+      await addServer(connection, 'server-new', 'box server-1');
+      await store.enqueue(newRequest(), 10);
+      const popped = await popAs(store, 'box server-1', 6_000);
+      expect(popped).toMatchObject({ server: { id: 'server-new', name: 'box server-1', lastSeenAt: 0 }, started: { generationId: expect.any(String) } });
+      await expect(store.findGeneration((popped as { started: StartedGeneration }).started.generationId)).resolves.toMatchObject({ serverId: 'server-new' });
+      // And learns the new id.
+      expect(await checkIn(store, 'box server-1', 7_000)).toEqual({ id: 'server-new', commands: ['hmget {kc}:server:server-new', 'hset {kc}:server:server-new'] });
+    });
+
+    it("never checks in as the server a wrong id names, even one with the same password hash: a hash whose name is another's is passed over", async () => {
+      const other = new RedisGenerationStore(connection);
+      for (const popping of [store, other]) expect((await checkIn(popping, 'box server-1')).id).toBe('server-1');
+      await servers().deleteById('server-1');
+      // Another server now has the id both stores learnt for the name (and the same password hash): not the name's.
+      await addServer(connection, 'server-1', 'impostor');
+      const impostor = await servers().findById('server-1');
+      // The name free: nothing to check in.
+      expect(await checkIn(other, 'box server-1', 6_000)).toEqual({ id: undefined, commands: ['hmget {kc}:server:server-1', 'hget {kc}:servers:id-by-name'] });
+      // The name registered again: its new server.
+      await addServer(connection, 'server-new', 'box server-1');
+      expect(await checkIn(store, 'box server-1', 7_000)).toEqual({
+        id: 'server-new',
+        commands: ['hmget {kc}:server:server-1', 'hget {kc}:servers:id-by-name', 'hmget {kc}:server:server-new', 'hset {kc}:server:server-new'],
+      });
+      await expect(servers().findById('server-1')).resolves.toEqual(impostor);
+      await expect(servers().findById('server-new')).resolves.toMatchObject({ lastSeenAt: 7_000 });
+    });
+
+    it('remembers at most serverIdHints names, forgetting the one remembered first', async () => {
+      const small = new RedisGenerationStore(connection, { serverIdHints: 2 });
+      const looksUp = async (name: string) => (await checkIn(small, name)).commands.includes('hget {kc}:servers:id-by-name');
+      expect([await looksUp('box server-1'), await looksUp('box server-a'), await looksUp('box server-b')]).toEqual([true, true, true]);
+      // server-1 was forgotten for server-b; remembering it again forgets server-a, remembered first of the two left.
+      expect([await looksUp('box server-b'), await looksUp('box server-1'), await looksUp('box server-b'), await looksUp('box server-a')]).toEqual([false, true, false, true]);
     });
   });
 

@@ -68,9 +68,12 @@ return {fields, jobs, 1}`,
 /**
  * Lua: a pop's check-in of a server whose password hash the caller proved, for the generation store's pop
  * script (src/generation/persistence/redis), which checks the server in and takes its slot in one step.
- * `provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, lastSeenAt, seenAt, owner, model,
- * maxLength, maxContentLength)` with the update's values as strings as stored (`seenAt`: seenScore of
- * lastSeenAt): when `provenHash` is the password hash of the server holding the name, writes the fields
+ * `provenCheckIn(idByName, seen, unused, serverPrefix, name, idHint, provenHash, lastSeenAt, seenAt, owner,
+ * model, maxLength, maxContentLength)` with the update's values as strings as stored (`seenAt`: seenScore
+ * of lastSeenAt; `idHint`: the id the caller's earlier pop of the name answered, or ''): the server holding
+ * the name is the hinted one if its hash has that name (a name is only ever the hash's of the server that
+ * holds it; a server deleted and registered again has a new id), else the name's in `idByName` (one HGET
+ * more). When `provenHash` is its password hash, writes the fields
  * that changed (always lastSeenAt) and, only when `seenAt` is not the hash's (its last-seen time entered a
  * new SEEN_GRANULARITY_MS, or a server stored by an older build, without the field), seenAt and its places
  * in the seen and unused sets (most pops: none of the three); answers its hash key, the server as it was
@@ -79,17 +82,25 @@ return {fields, jobs, 1}`,
  * maintenance}` when its owner, model and limits are the update's (the usual pop: the caller has those
  * values, and the name, which is the hash's own: a name points only to the server created with it), and
  * `{id, lastSeenAt, maintenance, owner, model, maxLength, maxContentLength}` when any differs. The outcome
- * of checkInByName, for the fields a pop needs, without reading or sending the whole server: neither the
- * id nor the name is read from the hash, and an unchanged server builds no list of changes (each value
- * read, passed or answered costs Redis a conversion).
+ * of checkInByName, for the fields a pop needs, without reading or sending the whole server: the id is not
+ * read from the hash, and an unchanged server builds no list of changes (each value read, passed or
+ * answered costs Redis a conversion).
  */
-export const PROVEN_CHECK_IN_LUA = `local CHECK_IN_FIELDS = { 'passwordHash', 'requestsFulfilled', 'jobTokens', 'jobMs', 'owner', 'model', 'maxLength', 'maxContentLength', 'lastSeenAt', 'maintenance', 'seenAt' }
+export const PROVEN_CHECK_IN_LUA = `local CHECK_IN_FIELDS = { 'passwordHash', 'requestsFulfilled', 'jobTokens', 'jobMs', 'owner', 'model', 'maxLength', 'maxContentLength', 'lastSeenAt', 'maintenance', 'seenAt', 'name' }
 local CHANGEABLE_FIELDS = { 'owner', 'model', 'maxLength', 'maxContentLength' }
-local function provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, lastSeenAt, seenAt, owner, model, maxLength, maxContentLength)
-  local id = redis.call('HGET', idByName, name)
-  if not id then return nil end
-  local server = serverPrefix .. id
-  local v = redis.call('HMGET', server, unpack(CHECK_IN_FIELDS))
+local function provenCheckIn(idByName, seen, unused, serverPrefix, name, idHint, provenHash, lastSeenAt, seenAt, owner, model, maxLength, maxContentLength)
+  local id, server, v = idHint, nil, nil
+  if id ~= '' then
+    server = serverPrefix .. id
+    v = redis.call('HMGET', server, unpack(CHECK_IN_FIELDS))
+  end
+  -- No hint, or its hash is gone or another server's (false ~= name): the name's id.
+  if not v or v[12] ~= name then
+    id = redis.call('HGET', idByName, name)
+    if not id then return nil end
+    server = serverPrefix .. id
+    v = redis.call('HMGET', server, unpack(CHECK_IN_FIELDS))
+  end
   if v[1] ~= provenHash then return nil end
   -- The seen sets' score of this check-in is not the one written last (both strings: no number converted).
   local moved = v[11] ~= seenAt
