@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { RedisConnection, SharedStoreUnavailableException } from '../../common/redis/redis-connection';
 import { jobMilliseconds, KoboldServer, PERFORMANCE_WINDOW, tokensPerSecond } from '../../servers/domain/kobold-server';
-import { RedisServerRepository } from '../../servers/persistence/redis-server.repository';
+import { RedisServerRepository, SEEN_GRANULARITY_MS } from '../../servers/persistence/redis-server.repository';
 import { deadlineOf, deadlineRuleFor } from '../domain/deadline';
 import { RedisUserRepository } from '../../users/persistence/redis-user.repository';
 import { useTestRedis } from '../../../test/support/redis-server';
@@ -37,9 +37,9 @@ function newRequest(overrides: Partial<NewRequest> = {}, wishes: Partial<PromptW
 /** The servers the tests pop as (each created in Redis, owner bob), all proven to the submits. */
 const PROVEN = ['server-1', 'server-a', 'server-b'];
 
-async function addServer(connection: RedisConnection, id: string): Promise<void> {
+async function addServer(connection: RedisConnection, id: string, name = `box ${id}`): Promise<void> {
   await new RedisServerRepository(connection).create({
-    id, name: `box ${id}`, owner: 'bob', passwordHash: 'x', model: 'nerys', maxLength: 80, maxContentLength: 1024,
+    id, name, owner: 'bob', passwordHash: 'x', model: 'nerys', maxLength: 80, maxContentLength: 1024,
     tokensGenerated: 0, requestsFulfilled: 0, recentJobs: [], createdAt: 0, lastSeenAt: 0, maintenance: false, info: '',
   });
 }
@@ -90,6 +90,33 @@ describe('deferredSlotsAhead', () => {
     expect(deferredSlotsAhead([0, 2], offers, 0, '0000000000000005', ['0000000000000001', '2', entry('-1', 1, 1, ['b'])])).toEqual([0, 0]);
   });
 });
+
+/** A command Redis ran, as MONITOR shows it: its name and arguments, and whether a script (a function) called it. */
+interface MonitoredCommand {
+  args: string[];
+  inScript: boolean;
+}
+
+/** The commands Redis ran while `run` ran (`connection`: the one `run` uses), as MONITOR shows them. */
+async function monitored(connection: RedisConnection, run: () => Promise<unknown>): Promise<MonitoredCommand[]> {
+  const watcher = await redis.connect();
+  const monitor = await watcher.client.monitor();
+  const seen: MonitoredCommand[] = [];
+  let markerSeen: () => void = () => undefined;
+  const marker = new Promise<void>((resolve) => (markerSeen = resolve));
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (args[0] === 'ping' && args[1] === 'end-of-run') markerSeen();
+    else seen.push({ args, inScript: source.startsWith('lua') });
+  });
+  try {
+    await run();
+    await connection.run((client) => client.ping('end-of-run'));
+    await marker;
+  } finally {
+    monitor.disconnect();
+  }
+  return seen;
+}
 
 describe('RedisGenerationStore', () => {
   let connection: RedisConnection;
@@ -330,25 +357,9 @@ describe('RedisGenerationStore', () => {
   });
 
   describe('one script per submit (issue 13)', () => {
-    /** The commands clients sent while `run` ran, as MONITOR shows them (not those inside scripts): each as its name, in lower case. */
+    /** The commands clients sent while `run` ran (not those inside scripts): each as its name, in lower case. */
     async function clientCommandsOf(run: () => Promise<void>): Promise<string[]> {
-      const watcher = await redis.connect();
-      const monitor = await watcher.client.monitor();
-      const seen: string[] = [];
-      let markerSeen: () => void = () => undefined;
-      const marker = new Promise<void>((resolve) => (markerSeen = resolve));
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (args[0] === 'ping' && args[1] === 'end-of-submits') markerSeen();
-        else if (!source.startsWith('lua')) seen.push(args[0].toLowerCase());
-      });
-      try {
-        await run();
-        await connection.run((client) => client.ping('end-of-submits'));
-        await marker;
-      } finally {
-        monitor.disconnect();
-      }
-      return seen;
+      return (await monitored(connection, run)).filter((command) => !command.inScript).map((command) => command.args[0].toLowerCase());
     }
 
     it('takes a proven submit, with its proof, the owner read and the credits, in one FCALL; an unproven one in one too, changing nothing', async () => {
@@ -383,25 +394,133 @@ describe('RedisGenerationStore', () => {
         models: [update.model ?? 'nerys'], priorityUsernames: [], generationId: `g${nextGeneration++}`, deadline: SETTINGS,
       });
     const stored = () => connection.run((client) => client.hgetall('{kc}:server:server-1'));
-    const seenAt = (set: string) => connection.run((client) => client.zscore(`{kc}:servers:${set}`, 'server-1'));
+    const scoreIn = (set: string) => connection.run((client) => client.zscore(`{kc}:servers:${set}`, 'server-1'));
+    const G = SEEN_GRANULARITY_MS;
 
-    it('writes only the last-seen time (and the seen sets) when nothing else changed, and the fields that changed otherwise', async () => {
+    it('writes only the last-seen time when nothing else changed, and the fields that changed otherwise', async () => {
       const created = await stored();
+      expect(created).toMatchObject({ lastSeenAt: '0', seenAt: '0' });
       await popFor(5_000);
       expect(await stored()).toEqual({ ...created, lastSeenAt: '5000' });
-      expect([await seenAt('seen'), await seenAt('unused')]).toEqual(['5000', '5000']);
       await popFor(6_000, { owner: 'carol', maxContentLength: 2048 });
       expect(await stored()).toEqual({ ...created, lastSeenAt: '6000', owner: 'carol', maxContentLength: '2048' });
-      expect([await seenAt('seen'), await seenAt('unused')]).toEqual(['6000', '6000']);
-      await popFor(7_000, { owner: 'carol', model: 'other', maxContentLength: 2048 });
-      expect(await stored()).toEqual({ ...created, lastSeenAt: '7000', owner: 'carol', model: 'other', maxContentLength: '2048' });
+      await popFor(G + 7_000, { owner: 'carol', model: 'other', maxContentLength: 2048 });
+      expect(await stored()).toEqual({ ...created, lastSeenAt: `${G + 7_000}`, seenAt: `${G}`, owner: 'carol', model: 'other', maxContentLength: '2048' });
+      expect([await scoreIn('seen'), await scoreIn('unused')]).toEqual([`${G}`, `${G}`]);
       // A wrong hash: nothing written.
+      await expect(store.popFor({
+        name: 'box server-1', provenPasswordHash: 'y', update: { owner: 'bob', model: 'nerys', maxLength: 80, maxContentLength: 1024, lastSeenAt: 3 * G },
+        models: ['nerys'], priorityUsernames: [], generationId: 'never', deadline: SETTINGS,
+      })).resolves.toBeUndefined();
+      expect(await stored()).toEqual({ ...created, lastSeenAt: `${G + 7_000}`, seenAt: `${G}`, owner: 'carol', model: 'other', maxContentLength: '2048' });
+      expect(await scoreIn('seen')).toBe(`${G}`);
+    });
+
+    it('moves the server in the seen sets only when its last-seen time enters another SEEN_GRANULARITY_MS; findSeenSince and the forgetting stay exact', async () => {
+      const servers = new RedisServerRepository(connection);
+      /** The pop at `now`: the seen sets' commands it made, and the servers seen after now − 1 and after now. */
+      const popAt = async (now: number): Promise<{ moves: string[]; seenJustBefore: string[]; seenAfter: string[] }> => {
+        const commands = await monitored(connection, () => popFor(now));
+        const ids = async (since: number) => (await servers.findSeenSince(since)).filter((s) => s.id === 'server-1').map((s) => `${s.id} ${s.lastSeenAt}`);
+        return { moves: commands.filter((c) => c.args[0].toLowerCase() === 'zadd' && c.args[1].startsWith('{kc}:servers:')).map((c) => `${c.args[1]} ${c.args.slice(-2).join(' ')}`), seenJustBefore: await ids(now - 1), seenAfter: await ids(now) };
+      };
+      const moved = (score: number) => [`{kc}:servers:seen ${score} server-1`, `{kc}:servers:unused ${score} server-1`];
+      // Created at 0: the pops before G share its score, and make no ZADD; findSeenSince still finds each by its last-seen time.
+      for (const now of [1, G - 2, G - 1]) expect(await popAt(now)).toEqual({ moves: [], seenJustBefore: [`server-1 ${now}`], seenAfter: [] });
+      expect(await popAt(G)).toEqual({ moves: moved(G), seenJustBefore: [`server-1 ${G}`], seenAfter: [] });
+      expect(await popAt(2 * G - 1)).toEqual({ moves: [], seenJustBefore: [`server-1 ${2 * G - 1}`], seenAfter: [] });
+      // A last-seen time that goes back (another instance's clock): within the score's 10 s nothing moves, before them it does.
+      expect(await popAt(G + 5)).toEqual({ moves: [], seenJustBefore: [`server-1 ${G + 5}`], seenAfter: [] });
+      expect(await popAt(G - 3)).toEqual({ moves: moved(0), seenJustBefore: [`server-1 ${G - 3}`], seenAfter: [] });
+      expect([await scoreIn('seen'), await scoreIn('unused'), (await stored()).seenAt]).toEqual(['0', '0', '0']);
+      await popFor(G - 1);
+      // Its score (0) is at or before both times: the forgetting reads it, and keeps it by its last-seen time.
+      expect(await servers.deleteUnusedSeenBefore(G - 2)).not.toContain('box server-1');
+      expect(await servers.deleteUnusedSeenBefore(G - 1)).toContain('box server-1');
+    });
+
+    it('moves a server stored by an older build (exact scores, no seenAt) on its first pop, and finds it exactly before and after', async () => {
+      const servers = new RedisServerRepository(connection);
+      const older = G + 4_321;
+      redis.server.cli('HSET', '{kc}:server:server-1', 'lastSeenAt', `${older}`);
+      redis.server.cli('HDEL', '{kc}:server:server-1', 'seenAt');
+      redis.server.cli('ZADD', '{kc}:servers:seen', `${older}`, 'server-1');
+      redis.server.cli('ZADD', '{kc}:servers:unused', `${older}`, 'server-1');
+      const seenAfter = async (since: number) => (await servers.findSeenSince(since)).filter((s) => s.id === 'server-1').map((s) => s.lastSeenAt);
+      expect([await seenAfter(older - 1), await seenAfter(older)]).toEqual([[older], []]);
+      await popFor(older + 1);
+      expect([await scoreIn('seen'), await scoreIn('unused'), (await stored()).seenAt]).toEqual([`${G}`, `${G}`, `${G}`]);
+      expect([await seenAfter(older), await seenAfter(older + 1)]).toEqual([[older + 1], []]);
+    });
+  });
+
+  describe("the server ids a store learns from its pops (the check-in's id hint)", () => {
+    const SETTINGS = { GENERATION_TIMEOUT_MIN_SECONDS: 1, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
+    const popAs = (popping: RedisGenerationStore, name: string, now = 5_000) =>
+      popping.popFor({
+        name, provenPasswordHash: 'x', update: { owner: 'bob', model: 'nerys', maxLength: 80, maxContentLength: 1024, lastSeenAt: now },
+        models: ['nerys'], priorityUsernames: [], generationId: `g${nextGeneration++}`, deadline: SETTINGS,
+      });
+    /** The pop's answer (the server's id, or none), and the commands of its check-in on the servers' keys (each as its name and key). */
+    const checkIn = async (popping: RedisGenerationStore, name: string, now = 5_000) => {
+      let popped: Awaited<ReturnType<typeof popAs>>;
+      const commands = await monitored(connection, async () => (popped = await popAs(popping, name, now)));
+      const serverCommands = commands.filter((c) => c.inScript && c.args[1].startsWith('{kc}:server')).map((c) => `${c.args[0].toLowerCase()} ${c.args[1]}`);
+      return { id: popped?.server.id, commands: serverCommands };
+    };
+    const servers = () => new RedisServerRepository(connection);
+
+    it("reads the server's hash by the id its last pop answered: no look-up of the name", async () => {
+      expect(await checkIn(store, 'box server-1')).toEqual({ id: 'server-1', commands: ['hget {kc}:servers:id-by-name', 'hmget {kc}:server:server-1', 'hset {kc}:server:server-1'] });
+      expect(await checkIn(store, 'box server-1', 6_000)).toEqual({ id: 'server-1', commands: ['hmget {kc}:server:server-1', 'hset {kc}:server:server-1'] });
+      // Per store (instance): another learns it from its own first pop.
+      const other = new RedisGenerationStore(connection);
+      expect((await checkIn(other, 'box server-1', 7_000)).commands).toContain('hget {kc}:servers:id-by-name');
+      // The password hash is checked all the same.
       await expect(store.popFor({
         name: 'box server-1', provenPasswordHash: 'y', update: { owner: 'bob', model: 'nerys', maxLength: 80, maxContentLength: 1024, lastSeenAt: 8_000 },
         models: ['nerys'], priorityUsernames: [], generationId: 'never', deadline: SETTINGS,
       })).resolves.toBeUndefined();
-      expect(await stored()).toEqual({ ...created, lastSeenAt: '7000', owner: 'carol', model: 'other', maxContentLength: '2048' });
-      expect(await seenAt('seen')).toBe('7000');
+      await expect(servers().findById('server-1')).resolves.toMatchObject({ lastSeenAt: 7_000 });
+    });
+
+    it('pops as the server that holds the name now when the one it learnt was deleted and the name registered again', async () => {
+      expect((await checkIn(store, 'box server-1')).id).toBe('server-1');
+      await servers().deleteById('server-1');
+      await addServer(connection, 'server-new', 'box server-1');
+      await store.enqueue(newRequest(), 10);
+      const popped = await popAs(store, 'box server-1', 6_000);
+      expect(popped).toMatchObject({ server: { id: 'server-new', name: 'box server-1', lastSeenAt: 0 }, started: { generationId: expect.any(String) } });
+      await expect(store.findGeneration((popped as { started: StartedGeneration }).started.generationId)).resolves.toMatchObject({ serverId: 'server-new' });
+      // And learns the new id.
+      expect(await checkIn(store, 'box server-1', 7_000)).toEqual({ id: 'server-new', commands: ['hmget {kc}:server:server-new', 'hset {kc}:server:server-new'] });
+    });
+
+    it("never checks in as the server a wrong id names, even one with the same password hash: a hash whose name is another's is passed over", async () => {
+      const other = new RedisGenerationStore(connection);
+      for (const popping of [store, other]) expect((await checkIn(popping, 'box server-1')).id).toBe('server-1');
+      await servers().deleteById('server-1');
+      // Another server now has the id both stores learnt for the name (and the same password hash): not the name's.
+      await addServer(connection, 'server-1', 'impostor');
+      const impostor = await servers().findById('server-1');
+      // The name free: nothing to check in.
+      expect(await checkIn(other, 'box server-1', 6_000)).toEqual({ id: undefined, commands: ['hmget {kc}:server:server-1', 'hget {kc}:servers:id-by-name'] });
+      // The name registered again: its new server.
+      await addServer(connection, 'server-new', 'box server-1');
+      expect(await checkIn(store, 'box server-1', 7_000)).toEqual({
+        id: 'server-new',
+        commands: ['hmget {kc}:server:server-1', 'hget {kc}:servers:id-by-name', 'hmget {kc}:server:server-new', 'hset {kc}:server:server-new'],
+      });
+      await expect(servers().findById('server-1')).resolves.toEqual(impostor);
+      await expect(servers().findById('server-new')).resolves.toMatchObject({ lastSeenAt: 7_000 });
+    });
+
+    it('remembers at most serverIdHints names, forgetting the one remembered first', async () => {
+      const small = new RedisGenerationStore(connection, { serverIdHints: 2 });
+      const looksUp = async (name: string) => (await checkIn(small, name)).commands.includes('hget {kc}:servers:id-by-name');
+      expect([await looksUp('box server-1'), await looksUp('box server-a'), await looksUp('box server-b')]).toEqual([true, true, true]);
+      // server-1 was forgotten for server-b; remembering it again forgets server-a, remembered first of the two left.
+      expect([await looksUp('box server-b'), await looksUp('box server-1'), await looksUp('box server-b'), await looksUp('box server-a')]).toEqual([false, true, false, true]);
     });
   });
 
@@ -660,28 +779,9 @@ describe('RedisGenerationStore', () => {
   });
 
   describe('the matching bound of issue 12', () => {
-    /**
-     * The Redis commands the pops of `run` made, as MONITOR shows them (the ones inside scripts too): each
-     * as its name and the kind of key it touched, request ids and arrivals left out.
-     */
+    /** The Redis commands the scripts of `run` made (the pops' own). */
     async function commandsOf(run: () => Promise<void>): Promise<string[][]> {
-      const watcher = await redis.connect();
-      const monitor = await watcher.client.monitor();
-      const seen: string[][] = [];
-      let markerSeen: () => void = () => undefined;
-      const marker = new Promise<void>((resolve) => (markerSeen = resolve));
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (args[0] === 'ping' && args[1] === 'end-of-pops') markerSeen();
-        else if (source.startsWith('lua')) seen.push(args);
-      });
-      try {
-        await run();
-        await connection.run((client) => client.ping('end-of-pops'));
-        await marker;
-      } finally {
-        monitor.disconnect();
-      }
-      return seen;
+      return (await monitored(connection, run)).filter((command) => command.inScript).map((command) => command.args);
     }
 
     /** A command in a comparable form: its name, its key with ids and arrivals replaced, and whether it reads a whole key. */

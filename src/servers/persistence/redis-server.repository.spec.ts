@@ -7,7 +7,7 @@ import { useTestRedis } from '../../../test/support/redis-server';
 import { ServersService } from '../servers.service';
 import { PasswordHasher } from '../domain/password-hasher';
 import { AuthFailureLimiter } from '../../common/rate-limit/auth-failure-limiter';
-import { RedisServerRepository } from './redis-server.repository';
+import { RedisServerRepository, SEEN_GRANULARITY_MS } from './redis-server.repository';
 import { jobMilliseconds, PERFORMANCE_WINDOW } from '../domain/kobold-server';
 import { aServer } from './server.repository.contract';
 
@@ -19,15 +19,20 @@ describe('RedisServerRepository', () => {
     connection = await redis.flush();
   });
 
-  it('keeps every key under the {kc} hash tag, active servers in a sorted set by last seen', async () => {
+  it('keeps every key under the {kc} hash tag, active servers in a sorted set by last seen rounded down to SEEN_GRANULARITY_MS, kept as seenAt', async () => {
     const servers = new RedisServerRepository(connection);
-    const server = aServer('box', { lastSeenAt: 1_700_000_000_000 });
+    const server = aServer('box', { lastSeenAt: 1_700_000_004_321 });
     await servers.create(server);
     await servers.addJob(server.id, { tokens: 3, seconds: 1.5 });
     expect(redis.server.cli('--scan').split('\n').sort()).toEqual(
       [`{kc}:server:${server.id}`, `{kc}:server:${server.id}:jobs`, '{kc}:servers:id-by-name', '{kc}:servers:seen'].sort(),
     );
+    expect(SEEN_GRANULARITY_MS).toBe(10_000);
     expect(redis.server.cli('ZSCORE', '{kc}:servers:seen', server.id)).toBe('1700000000000');
+    expect(redis.server.cli('HMGET', `{kc}:server:${server.id}`, 'lastSeenAt', 'seenAt')).toBe('1700000004321\n1700000000000');
+    await servers.checkInByName('box', { owner: server.owner, model: server.model, maxLength: 80, maxContentLength: 1024, lastSeenAt: 1_700_000_012_345 }, server.passwordHash);
+    expect(redis.server.cli('ZSCORE', '{kc}:servers:seen', server.id)).toBe('1700000010000');
+    expect(redis.server.cli('HMGET', `{kc}:server:${server.id}`, 'lastSeenAt', 'seenAt')).toBe('1700000012345\n1700000010000');
   });
 
   it('reads a server stored before servers had settings as not in maintenance, with no info; stores maintenance as 1 or 0', async () => {

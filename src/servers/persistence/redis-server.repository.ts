@@ -13,9 +13,9 @@ return ${READ_SERVER}`,
 );
 
 /**
- * KEYS: id-by-name, server, jobs, seen, unused. ARGV: name, id, lastSeenAt, requestsFulfilled, number of
- * jobs, the jobs, then the server's field/value pairs. The first registration of a name wins: answers the
- * holder's id instead.
+ * KEYS: id-by-name, server, jobs, seen, unused. ARGV: name, id, its score in the seen sets (seenScore),
+ * requestsFulfilled, number of jobs, the jobs, then the server's field/value pairs (seenAt among them).
+ * The first registration of a name wins: answers the holder's id instead.
  */
 const CREATE = new LuaScript(
   'kcServerCreate',
@@ -33,7 +33,9 @@ return false`,
 
 /**
  * KEYS: id-by-name, seen, unused. ARGV: name, the proven password hash ('' for none), the server key
- * prefix, the jobs suffix, lastSeenAt, then the updated field/value pairs (lastSeenAt among them). A pop's
+ * prefix, the jobs suffix, the score in the seen sets (seenScore of lastSeenAt), then the updated
+ * field/value pairs (lastSeenAt among them). Writes the score as seenAt too: this check-in always moves
+ * the server in the seen sets, unlike the pop's (PROVEN_CHECK_IN_LUA). A pop's
  * check-in in one script: the server holding the name, as it was, and whether the update was applied
  * (only when the proven hash is its password hash), as `{hash fields, jobs, 1/0}`; false for no such
  * server. The hash is compared in Lua over the fields already read (cheaper than one more HGET).
@@ -57,7 +59,7 @@ if ARGV[2] ~= '' then
   end
 end
 if not proven then return {fields, jobs, 0} end
-redis.call('HSET', server, unpack(ARGV, 6))
+redis.call('HSET', server, 'seenAt', ARGV[5], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[5], id)
 redis.call('ZADD', KEYS[3], 'XX', ARGV[5], id)
 return {fields, jobs, 1}`,
@@ -66,33 +68,53 @@ return {fields, jobs, 1}`,
 /**
  * Lua: a pop's check-in of a server whose password hash the caller proved, for the generation store's pop
  * script (src/generation/persistence/redis), which checks the server in and takes its slot in one step.
- * `provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, lastSeenAt, owner, model, maxLength,
- * maxContentLength)` with the update's values as strings as stored: when `provenHash` is the password hash
- * of the server holding the name, writes the fields that changed (always lastSeenAt) and its places in the
- * seen and unused sets, and answers its hash key, the server as it was before, and the sums of its recent
- * jobs' tokens and milliseconds (false, false for a server stored before the sums were kept: see
+ * `provenCheckIn(idByName, seen, unused, serverPrefix, name, idHint, provenHash, lastSeenAt, seenAt, owner,
+ * model, maxLength, maxContentLength)` with the update's values as strings as stored (`seenAt`: seenScore
+ * of lastSeenAt; `idHint`: the id the caller's earlier pop of the name answered, or ''): the server holding
+ * the name is the hinted one if its hash has that name (a name is only ever the hash's of the server that
+ * holds it; a server deleted and registered again has a new id), else the name's in `idByName` (one HGET
+ * more). When `provenHash` is its password hash, writes the fields
+ * that changed (always lastSeenAt) and, only when `seenAt` is not the hash's (its last-seen time entered a
+ * new SEEN_GRANULARITY_MS, or a server stored by an older build, without the field), seenAt and its places
+ * in the seen and unused sets (most pops: none of the three); answers its hash key, the server as it was
+ * before, and the sums of its recent jobs' tokens and milliseconds (false, false for a server stored before the sums were kept: see
  * RECORD_JOB_LUA); otherwise changes nothing and answers nil. The server before is `{id, lastSeenAt,
  * maintenance}` when its owner, model and limits are the update's (the usual pop: the caller has those
  * values, and the name, which is the hash's own: a name points only to the server created with it), and
  * `{id, lastSeenAt, maintenance, owner, model, maxLength, maxContentLength}` when any differs. The outcome
- * of checkInByName, for the fields a pop needs, without reading or sending the whole server: neither the
- * id nor the name is read from the hash, and an unchanged server builds no list of changes (each value
- * read, passed or answered costs Redis a conversion).
+ * of checkInByName, for the fields a pop needs, without reading or sending the whole server: the id is not
+ * read from the hash, and an unchanged server builds no list of changes (each value read, passed or
+ * answered costs Redis a conversion).
  */
-export const PROVEN_CHECK_IN_LUA = `local CHECK_IN_FIELDS = { 'passwordHash', 'requestsFulfilled', 'jobTokens', 'jobMs', 'owner', 'model', 'maxLength', 'maxContentLength', 'lastSeenAt', 'maintenance' }
+export const PROVEN_CHECK_IN_LUA = `local CHECK_IN_FIELDS = { 'passwordHash', 'requestsFulfilled', 'jobTokens', 'jobMs', 'owner', 'model', 'maxLength', 'maxContentLength', 'lastSeenAt', 'maintenance', 'seenAt', 'name' }
 local CHANGEABLE_FIELDS = { 'owner', 'model', 'maxLength', 'maxContentLength' }
-local function provenCheckIn(idByName, seen, unused, serverPrefix, name, provenHash, lastSeenAt, owner, model, maxLength, maxContentLength)
-  local id = redis.call('HGET', idByName, name)
-  if not id then return nil end
-  local server = serverPrefix .. id
-  local v = redis.call('HMGET', server, unpack(CHECK_IN_FIELDS))
+local function provenCheckIn(idByName, seen, unused, serverPrefix, name, idHint, provenHash, lastSeenAt, seenAt, owner, model, maxLength, maxContentLength)
+  local id, server, v = idHint, nil, nil
+  if id ~= '' then
+    server = serverPrefix .. id
+    v = redis.call('HMGET', server, unpack(CHECK_IN_FIELDS))
+  end
+  -- No hint, or its hash is gone or another server's (false ~= name): the name's id.
+  if not v or v[12] ~= name then
+    id = redis.call('HGET', idByName, name)
+    if not id then return nil end
+    server = serverPrefix .. id
+    v = redis.call('HMGET', server, unpack(CHECK_IN_FIELDS))
+  end
   if v[1] ~= provenHash then return nil end
+  -- The seen sets' score of this check-in is not the one written last (both strings: no number converted).
+  local moved = v[11] ~= seenAt
   local before
   if v[5] == owner and v[6] == model and v[7] == maxLength and v[8] == maxContentLength then
-    redis.call('HSET', server, 'lastSeenAt', lastSeenAt)
+    if moved then
+      redis.call('HSET', server, 'lastSeenAt', lastSeenAt, 'seenAt', seenAt)
+    else
+      redis.call('HSET', server, 'lastSeenAt', lastSeenAt)
+    end
     before = { id, v[9], v[10] }
   else
     local update, changes = { owner, model, maxLength, maxContentLength }, { 'lastSeenAt', lastSeenAt }
+    if moved then changes[3], changes[4] = 'seenAt', seenAt end
     for i, field in ipairs(CHANGEABLE_FIELDS) do
       if update[i] ~= nil and update[i] ~= v[i + 4] then
         changes[#changes + 1] = field
@@ -102,9 +124,11 @@ local function provenCheckIn(idByName, seen, unused, serverPrefix, name, provenH
     redis.call('HSET', server, unpack(changes))
     before = { id, v[9], v[10], v[5], v[6], v[7], v[8] }
   end
-  redis.call('ZADD', seen, lastSeenAt, id)
-  -- A server is in the unused set exactly while it has fulfilled no request.
-  if v[2] == '0' then redis.call('ZADD', unused, 'XX', lastSeenAt, id) end
+  if moved then
+    redis.call('ZADD', seen, seenAt, id)
+    -- A server is in the unused set exactly while it has fulfilled no request.
+    if v[2] == '0' then redis.call('ZADD', unused, 'XX', seenAt, id) end
+  end
   return server, before, v[3], v[4]
 end
 `;
@@ -246,11 +270,31 @@ export function serverKeys(id: string): [string, string] {
 /** The hash of server name → id. */
 export const SERVERS_ID_BY_NAME_KEY = redisKey('servers', 'id-by-name');
 
-/** The sorted set of every server by last seen. */
+/** The sorted set of every server by last seen (its seen score: seenScore). */
 export const SERVERS_SEEN_KEY = redisKey('servers', 'seen');
 
-/** The sorted set of servers that never fulfilled a request, by last seen (a job takes a server out of it). */
+/** The sorted set of servers that never fulfilled a request, by last seen (the same score; a job takes a server out of it). */
 export const UNUSED_SERVERS_KEY = redisKey('servers', 'unused');
+
+/**
+ * The seen sets (SERVERS_SEEN_KEY, UNUSED_SERVERS_KEY) score a server by its last-seen time rounded down to
+ * a multiple of this (seenScore), which the server's hash keeps as `seenAt`; so a pop moves the server in
+ * them (a ZADD, about 8,000 Redis instructions, and for a server that never fulfilled a request a second)
+ * only when its last-seen time enters the next 10 s: about one pop in ten of a bridge that pops every
+ * second. Their readers stay exact: a score is at most the server's lastSeenAt and less than
+ * SEEN_GRANULARITY_MS below it, so findSeenSince reads the scores after `since` − SEEN_GRANULARITY_MS and
+ * keeps the servers whose lastSeenAt is after `since`, and the forgetting of unused servers checks
+ * lastSeenAt in the hash (FORGET_UNUSED). 10 s is 1/30 of the 5 minutes after which a server is stale
+ * (STALE_SERVER_SECONDS' default): the active list's read reads, besides the active servers, at most those
+ * that went stale in the last 10 s. (Coarser would spare few more ZADDs: a bridge with work pops every few
+ * seconds anyway.)
+ */
+export const SEEN_GRANULARITY_MS = 10_000;
+
+/** A last-seen time's score in the seen sets: rounded down to a multiple of SEEN_GRANULARITY_MS. */
+export function seenScore(lastSeenAt: number): number {
+  return Math.floor(lastSeenAt / SEEN_GRANULARITY_MS) * SEEN_GRANULARITY_MS;
+}
 
 type StoredServer = [string[], string[]] | null;
 
@@ -261,8 +305,8 @@ const NUMBER_FIELDS = ['maxLength', 'maxContentLength', 'tokensGenerated', 'requ
  * Servers in Redis, under the `{kc}` hash tag: `server:<id>` (a hash of the fields; the password is only
  * ever there as its scrypt hash), `server:<id>:jobs` (the recent jobs, a list trimmed to the performance
  * window), `servers:id-by-name` (name → id: the first registration of a name wins), `servers:seen` (a
- * sorted set of ids by lastSeenAt, so the active servers are one range read) and `servers:unused` (the
- * same for servers that never fulfilled a request, which may be forgotten) and `servers:list-version` (a
+ * sorted set of ids by lastSeenAt rounded down to SEEN_GRANULARITY_MS, so the active servers are one range
+ * read) and `servers:unused` (the same for servers that never fulfilled a request, which may be forgotten) and `servers:list-version` (a
  * counter: see ServerRepository.listVersion). Every write is one script.
  */
 export class RedisServerRepository extends ServerRepository {
@@ -283,7 +327,8 @@ export class RedisServerRepository extends ServerRepository {
   }
 
   async findSeenSince(since: number): Promise<KoboldServer[]> {
-    const ids = await this.redis.run((client) => client.zrangebyscore(SERVERS_SEEN_KEY, `(${since}`, '+inf'));
+    // A score is less than SEEN_GRANULARITY_MS below the server's lastSeenAt: these ids hold every server seen after `since`.
+    const ids = await this.redis.run((client) => client.zrangebyscore(SERVERS_SEEN_KEY, `(${since - SEEN_GRANULARITY_MS}`, '+inf'));
     if (ids.length === 0) return [];
     // One transaction (one round trip) reading every server's hash and jobs.
     const replies = await this.redis.transaction((multi) => {
@@ -293,8 +338,8 @@ export class RedisServerRepository extends ServerRepository {
     const servers: KoboldServer[] = [];
     for (let i = 0; i < replies.length; i += 2) {
       const hash = replies[i] as Record<string, string>;
-      // A server forgotten between the two reads has no hash any more.
-      if (hash.id !== undefined) servers.push(this.fromHash(hash, replies[i + 1] as string[]));
+      // A server forgotten between the two reads has no hash any more; one seen at or before `since` is left out.
+      if (hash.id !== undefined && Number(hash.lastSeenAt) > since) servers.push(this.fromHash(hash, replies[i + 1] as string[]));
     }
     return servers;
   }
@@ -302,7 +347,8 @@ export class RedisServerRepository extends ServerRepository {
   async create(server: KoboldServer): Promise<KoboldServer> {
     const fields: (string | number)[] = [];
     for (const field of [...TEXT_FIELDS, ...NUMBER_FIELDS]) fields.push(field, server[field]);
-    fields.push('maintenance', server.maintenance ? 1 : 0);
+    const seenAt = seenScore(server.lastSeenAt);
+    fields.push('maintenance', server.maintenance ? 1 : 0, 'seenAt', seenAt);
     const recent = server.recentJobs.slice(-PERFORMANCE_WINDOW);
     // The sums the pop's deadline is worked out from (see RECORD_JOB_LUA).
     fields.push('jobTokens', recent.reduce((sum, job) => sum + job.tokens, 0), 'jobMs', recent.reduce((sum, job) => sum + jobMilliseconds(job), 0));
@@ -311,7 +357,7 @@ export class RedisServerRepository extends ServerRepository {
     const holder = (await this.redis.runScript(
       CREATE,
       [SERVERS_ID_BY_NAME_KEY, serverKey, jobsKey, SERVERS_SEEN_KEY, UNUSED_SERVERS_KEY],
-      [server.name, server.id, server.lastSeenAt, server.requestsFulfilled, jobs.length, ...jobs, ...fields],
+      [server.name, server.id, seenAt, server.requestsFulfilled, jobs.length, ...jobs, ...fields],
     )) as string | null;
     if (holder === null) return { ...server, recentJobs: server.recentJobs.slice(-PERFORMANCE_WINDOW).map((job) => ({ ...job })) };
     const existing = await this.findById(holder);
@@ -320,12 +366,13 @@ export class RedisServerRepository extends ServerRepository {
   }
 
   async checkInByName(name: string, update: CheckInUpdate, provenPasswordHash: string | undefined): Promise<CheckInOutcome | undefined> {
+    const seenAt = seenScore(update.lastSeenAt);
     const fields: (string | number)[] = [];
     for (const [field, value] of Object.entries(update) as [string, string | number][]) fields.push(field, value);
     const answer = (await this.redis.runScript(
       CHECK_IN_BY_NAME,
       [SERVERS_ID_BY_NAME_KEY, SERVERS_SEEN_KEY, UNUSED_SERVERS_KEY],
-      [name, provenPasswordHash ?? '', SERVER_KEY_PREFIX, SERVER_JOBS_SUFFIX, update.lastSeenAt, ...fields],
+      [name, provenPasswordHash ?? '', SERVER_KEY_PREFIX, SERVER_JOBS_SUFFIX, seenAt, ...fields],
     )) as [string[], string[], number] | null;
     if (!answer) return undefined;
     const before = this.decode([answer[0], answer[1]]);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { KoboldServer, PERFORMANCE_WINDOW } from '../domain/kobold-server';
+import { SEEN_GRANULARITY_MS } from './redis-server.repository';
 import { ServerRepository } from './server.repository';
 
 /** A fresh, empty repository for one test, and how to dispose of it. */
@@ -151,6 +152,20 @@ export function describeServerRepositoryContract(adapter: string, create: () => 
       await servers.checkInByName('old', { owner: old.owner, model: old.model, maxLength: 80, maxContentLength: 1024, lastSeenAt: t + 50 }, old.passwordHash);
       expect(await names()).toEqual(['old', 'recent']);
       expect((await servers.findSeenSince(t)).find((s) => s.name === 'old')).toEqual({ ...old, lastSeenAt: t + 50 });
+    });
+
+    it('finds a server seen after a time, and only then, to the millisecond, however close its check-ins (Redis indexes last-seen times by SEEN_GRANULARITY_MS)', async () => {
+      const G = SEEN_GRANULARITY_MS;
+      // A multiple of G: the created server and its first check-in share the index's score in Redis.
+      const t = 1_700_000_000_000;
+      const server = aServer('box', { lastSeenAt: t + 1 });
+      await servers.create(server);
+      const seenAfter = async (since: number): Promise<number[]> => (await servers.findSeenSince(since)).map((s) => s.lastSeenAt);
+      for (const at of [t + 1, t + G - 1, t + G, t + G + 1, t + 3 * G - 1, t + 3 * G + 2]) {
+        if (at !== server.lastSeenAt) await servers.checkInByName('box', { owner: server.owner, model: server.model, maxLength: 80, maxContentLength: 1024, lastSeenAt: at }, server.passwordHash);
+        for (const since of [at - G - 1, at - G, at - G + 1, at - 2, at - 1]) expect({ at, since, found: await seenAfter(since) }).toEqual({ at, since, found: [at] });
+        for (const since of [at, at + 1, at + G - 1, at + G]) expect({ at, since, found: await seenAfter(since) }).toEqual({ at, since, found: [] });
+      }
     });
 
     it('changes settings (maintenance, info) one field or both; the rest, check-ins and jobs leave them', async () => {

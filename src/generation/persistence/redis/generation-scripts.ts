@@ -695,7 +695,9 @@ return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = 
 /**
  * The pop of a server whose password this instance proved: its check-in (PROVEN_CHECK_IN_LUA) and the take
  * of each of its offers in turn (TAKE_SLOT_LUA) until one starts a slot, in one step. ARGV (after the
- * instance id): the server's name, the proven password hash, lastSeenAt, owner, maxLength, maxContentLength, generationId, the settings
+ * instance id): the server's name, its id as an earlier pop answered it ('' for none: a hint, see
+ * PROVEN_CHECK_IN_LUA), the proven password hash, lastSeenAt, its score in the seen sets (seenScore), owner,
+ * maxLength, maxContentLength, generationId, the settings
  * as one text ('<the deadline's safety factor × 1000> <minMs> <maxMs> <line limit> <priority scan bound> <deferral limit>', see
  * `settings`), the number of offers, then per offer its key and model
  * (the first is the one it is checked in with), then the priority usernames besides the owner. The
@@ -709,19 +711,19 @@ return takeSlot({ key = ARGV[2], model = ARGV[3], ml = tonumber(ARGV[4]), mcl = 
 export const POP = defineFunction(
   'kcGenPop',
   `
-local now, owner, maxLength, maxContentLength = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local offerCount = int(ARGV[10])
-local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], now, owner, ARGV[12], maxLength, maxContentLength)
+local now, owner, maxLength, maxContentLength = ARGV[5], ARGV[7], ARGV[8], ARGV[9]
+local offerCount = int(ARGV[12])
+local server, before, jobTokens, jobMs = provenCheckIn(SERVERS_BY_NAME, SERVERS_SEEN, UNUSED, SERVER_PREFIX, ARGV[2], ARGV[3], ARGV[4], now, ARGV[6], owner, ARGV[14], maxLength, maxContentLength)
 if not server then return false end
 if before[3] == '1' then return withServer({ 'maintenance' }, before) end
-local config = settings(ARGV[9])
+local config = settings(ARGV[11])
 popServer, popJobTokens, popJobMs, popSettings, popRule = server, jobTokens, jobMs, config, nil
 local priorities = { owner }
-for i = 11 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
+for i = 13 + 2 * offerCount, #ARGV do priorities[#priorities + 1] = ARGV[i] end
 local answer
 for k = 1, offerCount do
-  local o = { key = ARGV[9 + 2 * k], model = ARGV[10 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
-  local taken = takeSlot(o, before[1], ARGV[8], now, popDeadlineRule, config.lineLimit, config.bound, config.deferLimit, priorities)
+  local o = { key = ARGV[11 + 2 * k], model = ARGV[12 + 2 * k], ml = int(maxLength), mcl = int(maxContentLength) }
+  local taken = takeSlot(o, before[1], ARGV[10], now, popDeadlineRule, config.lineLimit, config.bound, config.deferLimit, priorities)
   if taken[1] == 'started' then
     taken[10] = o.model
     return withServer(taken, before)
