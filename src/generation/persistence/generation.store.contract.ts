@@ -537,6 +537,19 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(fixture.credited.contributions('owner')).resolves.toBe(7);
         await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 1, tokens: 7 });
       });
+
+      it("credits each of a server's concurrent submits once: every job and token counted, none twice", async () => {
+        await enqueue({ n: 12 });
+        const generations: StartedGeneration[] = [];
+        for (let i = 0; i < 12; i++) generations.push(await started());
+        // Each generation submitted twice at once, with its own number of tokens (1 .. 12: 78 in all).
+        const outcomes = await Promise.all(generations.flatMap((g, i) => [submit(g.generationId, 5000, i + 1), submit(g.generationId, 5000, i + 1)]));
+        expect(outcomes.filter((o) => o.outcome === 'accepted')).toHaveLength(12);
+        expect(outcomes.filter((o) => o.outcome === 'already-submitted')).toHaveLength(12);
+        await expect(fixture.credited.serverJobs('s1')).resolves.toMatchObject({ jobs: 12, tokens: 78 });
+        await expect(fixture.credited.usage('alice')).resolves.toBe(78);
+        await expect(fixture.credited.contributions('owner')).resolves.toBe(78);
+      });
     });
 
     describe('restartOverdue', () => {

@@ -44,6 +44,14 @@ async function addServer(connection: RedisConnection, id: string, name = `box ${
   });
 }
 
+/** server-1's stored job sums (jobTokens, jobMs) and what they must be: the sums over its recent jobs' list. */
+function jobSums(server: KoboldServer): { stored: number[]; ofList: number[] } {
+  return {
+    stored: redis.server.cli('HMGET', '{kc}:server:server-1', 'jobTokens', 'jobMs').split('\n').map(Number),
+    ofList: [server.recentJobs.reduce((sum, job) => sum + job.tokens, 0), server.recentJobs.reduce((sum, job) => sum + jobMilliseconds(job), 0)],
+  };
+}
+
 let nextGeneration = 0;
 async function pop(
   store: RedisGenerationStore,
@@ -541,10 +549,8 @@ describe('RedisGenerationStore', () => {
       const popped = await popFor(50_000);
       const server = (await servers.findById('server-1')) as KoboldServer;
       expect(popped && 'started' in popped && popped.started.deadline).toBe(deadlineOf(deadlineRuleFor(tokensPerSecond(server), SETTINGS), 77, 50_000));
-      expect(redis.server.cli('HMGET', '{kc}:server:server-1', 'jobTokens', 'jobMs').split('\n').map(Number)).toEqual([
-        server.recentJobs.reduce((sum, job) => sum + job.tokens, 0),
-        server.recentJobs.reduce((sum, job) => sum + jobMilliseconds(job), 0),
-      ]);
+      const sums = jobSums(server);
+      expect(sums.stored).toEqual(sums.ofList);
       // The submit keeps the sums: the next pop's deadline follows the window with the new job in it.
       const submitted = await store.submit({ generationId: (popped as { started: StartedGeneration }).started.generationId, text: 't', now: 52_345, tokens: 40, provenServerIds: ['server-1'] });
       expect(submitted).toMatchObject({ outcome: 'accepted' });
@@ -568,10 +574,56 @@ describe('RedisGenerationStore', () => {
       }
       const server = (await servers.findById('server-1')) as KoboldServer;
       expect(server.recentJobs).toHaveLength(PERFORMANCE_WINDOW);
-      expect(redis.server.cli('HMGET', '{kc}:server:server-1', 'jobTokens', 'jobMs').split('\n').map(Number)).toEqual([
-        server.recentJobs.reduce((sum, job) => sum + job.tokens, 0),
-        server.recentJobs.reduce((sum, job) => sum + jobMilliseconds(job), 0),
-      ]);
+      const sums = jobSums(server);
+      expect(sums.stored).toEqual(sums.ofList);
+    });
+  });
+
+  describe("a submit's credit of the server", () => {
+    const stored = (fields: string[]) => connection.run((client) => client.hmget('{kc}:server:server-1', ...fields));
+
+    it('credits a server stored before the job sums were kept: the sums from its list, the totals by the job, in the same step', async () => {
+      const servers = new RedisServerRepository(connection);
+      for (let i = 0; i < PERFORMANCE_WINDOW; i++) await servers.addJob('server-1', { tokens: 7 + i, seconds: 1.234 + i / 3 });
+      await store.enqueue(newRequest(), 10);
+      const taken = started(await pop(store));
+      redis.server.cli('HDEL', '{kc}:server:server-1', 'jobTokens', 'jobMs');
+      await expect(store.submit({ generationId: taken.generationId, text: 't', now: 4_321, tokens: 40, provenServerIds: PROVEN })).resolves.toMatchObject({ outcome: 'accepted' });
+      const server = (await servers.findById('server-1')) as KoboldServer;
+      expect(server).toMatchObject({ tokensGenerated: 40 + (7 + 7 + PERFORMANCE_WINDOW - 1) * PERFORMANCE_WINDOW / 2, requestsFulfilled: PERFORMANCE_WINDOW + 1 });
+      expect(server.recentJobs).toHaveLength(PERFORMANCE_WINDOW);
+      expect(server.recentJobs[PERFORMANCE_WINDOW - 1]).toEqual({ tokens: 40, seconds: 2.321 });
+      const sums = jobSums(server);
+      expect(sums.stored).toEqual(sums.ofList);
+    });
+
+    it('credits totals past 2^31 exactly, each written as its decimal', async () => {
+      await connection.run((client) => client.hset('{kc}:server:server-1', 'tokensGenerated', '123456789012345', 'requestsFulfilled', '4294967303'));
+      await store.enqueue(newRequest(), 10);
+      const taken = started(await pop(store));
+      await store.submit({ generationId: taken.generationId, text: 't', now: 3_000, tokens: 80, provenServerIds: PROVEN });
+      await expect(stored(['tokensGenerated', 'requestsFulfilled'])).resolves.toEqual(['123456789012425', '4294967304']);
+      await expect(new RedisServerRepository(connection).findById('server-1')).resolves.toMatchObject({ tokensGenerated: 123_456_789_012_425, requestsFulfilled: 4_294_967_304 });
+    });
+
+    it('credits each of concurrent submits from several instances once, past the window', async () => {
+      const count = PERFORMANCE_WINDOW + 4;
+      await store.enqueue(newRequest({ n: count }), 10);
+      const generations: StartedGeneration[] = [];
+      for (let i = 0; i < count; i++) generations.push(started(await pop(store)));
+      const stores = [store, new RedisGenerationStore(await redis.connect()), new RedisGenerationStore(await redis.connect())];
+      // Each generation submitted by every instance at once, with its own tokens and time.
+      const outcomes = await Promise.all(
+        generations.flatMap((g, i) => stores.map((s) => s.submit({ generationId: g.generationId, text: 't', now: 3_000 + 37 * i, tokens: 100 + i, provenServerIds: PROVEN }))),
+      );
+      expect(outcomes.filter((o) => o.outcome === 'accepted')).toHaveLength(count);
+      const server = (await new RedisServerRepository(connection).findById('server-1')) as KoboldServer;
+      expect(server).toMatchObject({ tokensGenerated: count * 100 + (count * (count - 1)) / 2, requestsFulfilled: count });
+      expect(server.recentJobs).toHaveLength(PERFORMANCE_WINDOW);
+      const sums = jobSums(server);
+      expect(sums.stored).toEqual(sums.ofList);
+      expect(redis.server.cli('ZCARD', '{kc}:servers:unused')).toBe('2');
+      await expect(new RedisUserRepository(connection).findByUsername('bob')).resolves.toMatchObject({ contributions: server.tokensGenerated });
     });
   });
 

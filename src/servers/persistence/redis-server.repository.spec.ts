@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { InMemoryAuthFailureCounters } from '../../common/rate-limit/auth-failure-counters';
 import { InMemoryStaleServersCursor } from './stale-servers-cursor';
 import { InMemoryRegistrationBudgetStore } from './in-memory-registration-budget.store';
@@ -8,7 +10,7 @@ import { ServersService } from '../servers.service';
 import { PasswordHasher } from '../domain/password-hasher';
 import { AuthFailureLimiter } from '../../common/rate-limit/auth-failure-limiter';
 import { RedisServerRepository, SEEN_GRANULARITY_MS } from './redis-server.repository';
-import { jobMilliseconds, PERFORMANCE_WINDOW } from '../domain/kobold-server';
+import { jobMilliseconds, KoboldServer, PERFORMANCE_WINDOW, recordJob } from '../domain/kobold-server';
 import { aServer } from './server.repository.contract';
 
 const redis = useTestRedis();
@@ -63,12 +65,59 @@ describe('RedisServerRepository', () => {
       expect(sumsOf(server.id)).toEqual(listSums(found));
     });
 
+    it('are kept with the totals, each written as its decimal, exact past 2^31 and whatever their digits', async () => {
+      const servers = new RedisServerRepository(connection);
+      // Whole numbers at the edges of their decimals (a digit carried, zeros inside, past the small-number tables) or large.
+      const whole = (max: number) =>
+        fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.constantFrom(999, 1_000, 1_007, 99_999, 100_000, 1_000_007, 1_024_999, 1_025_000, 2 ** 31 - 1, 2 ** 31), fc.integer({ min: 0, max }));
+      const job = fc.record({ tokens: whole(2 ** 40), seconds: whole(2 ** 32).map((ms) => ms / 1000) });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(job, { maxLength: PERFORMANCE_WINDOW }),
+          fc.array(job, { minLength: 1, maxLength: PERFORMANCE_WINDOW + 5 }),
+          whole(2 ** 52),
+          whole(2 ** 40),
+          async (recentJobs, added, tokensGenerated, requestsFulfilled) => {
+            const server = aServer(`box-${randomUUID()}`, { recentJobs, tokensGenerated, requestsFulfilled });
+            await servers.create(server);
+            const expected: KoboldServer = { ...server, recentJobs: recentJobs.map((j) => ({ ...j })) };
+            let found: KoboldServer | undefined;
+            for (const j of added) {
+              found = await servers.addJob(server.id, j);
+              recordJob(expected, j);
+            }
+            expect(found).toEqual(expected);
+            const stored = await connection.run((client) => client.hmget(`{kc}:server:${server.id}`, 'tokensGenerated', 'requestsFulfilled', 'jobTokens', 'jobMs'));
+            expect(stored).toEqual([expected.tokensGenerated, expected.requestsFulfilled, ...listSums(expected)].map(String));
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+
+    it('take a server out of servers:unused with its first job, and leave one that has fulfilled requests out', async () => {
+      const servers = new RedisServerRepository(connection);
+      const [fresh, used] = [aServer('fresh'), aServer('used', { tokensGenerated: 50, requestsFulfilled: 5 })];
+      for (const server of [fresh, used]) await servers.create(server);
+      const unused = () => redis.server.cli('ZRANGE', '{kc}:servers:unused', '0', '-1');
+      expect(unused()).toBe(fresh.id);
+      await servers.addJob(fresh.id, { tokens: 3, seconds: 1 });
+      expect(unused()).toBe('');
+      await servers.addJob(fresh.id, { tokens: 4, seconds: 1 });
+      await servers.addJob(used.id, { tokens: 5, seconds: 1 });
+      expect(unused()).toBe('');
+      await expect(servers.findById(fresh.id)).resolves.toMatchObject({ tokensGenerated: 7, requestsFulfilled: 2 });
+      await expect(servers.findById(used.id)).resolves.toMatchObject({ tokensGenerated: 55, requestsFulfilled: 6 });
+    });
+
     it('are worked out from the list for a server stored before they were kept, by its next job', async () => {
       const servers = new RedisServerRepository(connection);
       const server = aServer('old', { recentJobs: Array.from({ length: PERFORMANCE_WINDOW }, (_, i) => ({ tokens: i + 1, seconds: 0.25 * (i + 1) })) });
       await servers.create(server);
       redis.server.cli('HDEL', `{kc}:server:${server.id}`, 'jobTokens', 'jobMs');
       const found = (await servers.addJob(server.id, { tokens: 100, seconds: 7 })) as typeof server;
+      expect(found).toMatchObject({ tokensGenerated: 100, requestsFulfilled: 1 });
+      expect(redis.server.cli('ZCARD', '{kc}:servers:unused')).toBe('0');
       expect(found.recentJobs).toHaveLength(PERFORMANCE_WINDOW);
       expect(sumsOf(server.id)).toEqual(listSums(found));
       expect(sumsOf(server.id)[0]).toBe(100 + (2 + PERFORMANCE_WINDOW) * (PERFORMANCE_WINDOW - 1) / 2);

@@ -124,6 +124,16 @@ export function describeServerRepositoryContract(adapter: string, create: () => 
       await expect(servers.addJob(randomUUID(), { tokens: 1, seconds: 1 })).resolves.toBeUndefined();
     });
 
+    it('adds jobs to totals past 2^31 exactly, up to 2^53', async () => {
+      const big = aServer('big', { tokensGenerated: 123_456_789_012_345, requestsFulfilled: 2 ** 32 + 7 });
+      const huge = aServer('huge', { tokensGenerated: Number.MAX_SAFE_INTEGER - 1_000, requestsFulfilled: 2 ** 31 - 1 });
+      for (const server of [big, huge]) await servers.create(server);
+      await servers.addJob(big.id, { tokens: 80, seconds: 1 });
+      await servers.addJob(huge.id, { tokens: 999, seconds: 1 });
+      await expect(servers.findById(big.id)).resolves.toMatchObject({ tokensGenerated: 123_456_789_012_425, requestsFulfilled: 2 ** 32 + 8 });
+      await expect(servers.findById(huge.id)).resolves.toMatchObject({ tokensGenerated: Number.MAX_SAFE_INTEGER - 1, requestsFulfilled: 2 ** 31 });
+    });
+
     it('counts a job shorter than a millisecond as a millisecond', async () => {
       const server = aServer('box');
       await servers.create(server);
