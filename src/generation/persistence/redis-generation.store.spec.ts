@@ -69,6 +69,17 @@ async function popId(store: RedisGenerationStore, offer: ServerOffer = OFFER, pr
   return 'requestId' in taken ? taken.requestId : null;
 }
 
+/** Queues `count` requests of n 1, one a millisecond from `from`; answers their ids. */
+async function enqueueOnePerMs(store: RedisGenerationStore, count: number, from: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const request = newRequest({ now: from + i });
+    ids.push(request.id);
+    await store.enqueue(request, 100);
+  }
+  return ids;
+}
+
 function started(taken: StartedGeneration | { skipped: unknown }): StartedGeneration {
   if (!('requestId' in taken)) throw new Error(`Expected a started generation, got ${JSON.stringify(taken)}`);
   return taken;
@@ -719,12 +730,7 @@ describe('RedisGenerationStore', () => {
     });
 
     it('expires the longest idle first, each once among several instances, and leaves no text behind', async () => {
-      const ids: string[] = [];
-      for (let i = 0; i < 40; i++) {
-        const request = newRequest({ now: 1_000 + i });
-        ids.push(request.id);
-        await store.enqueue(request, 100);
-      }
+      const ids = await enqueueOnePerMs(store, 40, 1_000);
       const taken = started(await pop(store, OFFER, [], 5_000));
       await store.submit({ generationId: taken.generationId, text: 'secret', now: 5_000, tokens: 1, provenServerIds: PROVEN });
       await expect(store.expireIdle(1_002, 10)).resolves.toEqual([ids[1], ids[2]].map((id) => ({ id, done: false })));
@@ -761,12 +767,7 @@ describe('RedisGenerationStore', () => {
     });
 
     it('corrects the lagging scores it reads, however many, and expires exactly the idle requests, longest idle first', async () => {
-      const active: string[] = [];
-      for (let i = 0; i < 30; i++) {
-        const request = newRequest({ now: 1_000 + i });
-        active.push(request.id);
-        await store.enqueue(request, 100);
-      }
+      const active = await enqueueOnePerMs(store, 30, 1_000);
       // Popped at 5,000: still scored 1,000 .. 1,029 in the activity set, within the lag.
       for (let i = 0; i < 30; i++) started(await pop(store, OFFER, [], 5_000));
       const idle = [newRequest({ now: 2_000 }), newRequest({ now: 2_500 })];
