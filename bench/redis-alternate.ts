@@ -17,6 +17,7 @@
  * of the per-round ratios (this build ÷ the other).
  */
 import { resolve } from 'node:path';
+import { PERFORMANCE_WINDOW } from '../src/servers/domain/kobold-server';
 import { TestRedisServer } from '../test/support/redis-server';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
@@ -27,7 +28,6 @@ const SERVERS = 40;
 const HASH = 'scrypt$bench';
 const OFFER = { model: 'm', maxLength: 512, maxContentLength: 2048 };
 const DEADLINE = { GENERATION_TIMEOUT_MIN_SECONDS: 120, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
-const WINDOW = 20;
 
 /** What the bench uses of a build's compiled stores (dist/), loosely typed: the two builds' types differ. */
 interface Build {
@@ -77,10 +77,10 @@ async function prepare(name: string, dist: string, now: number, jobs: number): P
     next: 0, pop: 0, submit: 0, ops: 0,
   };
   for (let i = 0; i < SERVERS; i++) {
-    const recentJobs = Array.from({ length: WINDOW }, (_, j) => ({ tokens: 70 + j, seconds: 2.1 + j / 7 }));
+    const recentJobs = Array.from({ length: PERFORMANCE_WINDOW }, (_, j) => ({ tokens: 70 + j, seconds: 2.1 + j / 7 }));
     await build.servers.create({
       id: `server-${i}`, name: `box-${i}`, owner: 'owner', passwordHash: HASH, ...OFFER, tokensGenerated: recentJobs.reduce((sum, job) => sum + job.tokens, 0),
-      requestsFulfilled: WINDOW, recentJobs, createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
+      requestsFulfilled: PERFORMANCE_WINDOW, recentJobs, createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
     });
   }
   const request = (i: number, servable: boolean) => ({

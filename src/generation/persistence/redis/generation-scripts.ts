@@ -183,8 +183,9 @@ local function offers()
   return offerCache
 end
 
-local REQUEST_FIELDS = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf', 'ds', 'as' }
+local REQUEST_FIELDS = { 'u', 'rk', 'models', 'mset', 'ml', 'mcl', 'n', 'sc', 'a', 'ca', 'la', 'un', 'pb', 'pr', 'rs', 'cx', 'cnt', 'nt', 'lo', 'lb', 'nf', 'ds' }
 -- A request as a table (nil when unknown), then the values of the extra fields asked for (at most three).
+-- (Its activity score 'as' is such an extra, for the functions that touch it: a status read does not.)
 -- One HMGET reads the extras first (an absent one reads 'u' again), then REQUEST_FIELDS: no list is built.
 local function load(id, e1, e2, e3)
   local key = reqKey(id)
@@ -193,7 +194,7 @@ local function load(id, e1, e2, e3)
   local r = { id = id, key = key, u = v[4], rk = v[5], models = v[6], mset = v[7], ml = int(v[8]), mcl = int(v[9]), mlText = v[8], mclText = v[9],
     n = int(v[10]), sc = v[11], a = v[12], ca = v[13], la = v[14], un = int(v[15]), pb = int(v[16]), pr = int(v[17]),
     rs = int(v[18]), cx = v[19] == '1', cnt = v[20] == '1', nt = int(v[21]), lo = v[22] or '', lb = v[23] or '', nf = v[24] == '1',
-    ds = int(v[25] or '0'), as = v[26], w = {} }
+    ds = int(v[25] or '0'), w = {} }
   r.waiting = r.un + r.pb
   return r, v[1], v[2], v[3]
 end
@@ -813,8 +814,9 @@ export const ABANDON = defineFunction(
 local genId, now = ARGV[2], ARGV[3]
 local g = redis.call('HMGET', genKey(genId), 'rid', 'slot')
 if not g[1] then return { 'unknown' } end
-local r, slotValue = load(g[1], 's' .. g[2])
+local r, slotValue, as = load(g[1], 's' .. g[2], 'as')
 if not r then return { 'unknown' } end
+r.as = as
 local state = genState(slotValue, genId)
 if state == 'submitted' then return { 'already-submitted' } end
 if state ~= 'processing' then return { 'not-in-progress' } end
@@ -830,8 +832,9 @@ return { outcome, record(r), settled and 1 or 0 }`,
 export const CANCEL = defineFunction(
   'kcGenCancel',
   `
-local r = load(ARGV[2])
+local r, as = load(ARGV[2], 'as')
 if not r then return false end
+r.as = as
 local wasDone = isDone(r)
 r.cx = true
 set(r, 'cx', '1')
@@ -906,10 +909,11 @@ while #idle < limit do
     if bound and score >= bound then break end
     reads = reads + 1
     local la = redis.call('HGET', reqKey(id), 'la')
-    if la and tonumber(la) ~= score then
+    local at = la and tonumber(la)
+    if at and at ~= score then
       redis.call('ZADD', ACTIVITY, la, id)
       redis.call('HSET', reqKey(id), 'as', la)
-      if not bound or tonumber(la) < bound then bound = tonumber(la) end
+      if not bound or at < bound then bound = at end
     else
       idle[#idle + 1] = id
       redis.call('ZREM', ACTIVITY, id)
