@@ -17,29 +17,19 @@
  * of the per-round ratios (this build ÷ the other).
  */
 import { resolve } from 'node:path';
-import { PERFORMANCE_WINDOW } from '../src/servers/domain/kobold-server';
 import { TestRedisServer } from '../test/support/redis-server';
+import { fillWorkload, inFlight, popJob, redisCpuMicros, StartedJob, submitJob, WorkloadStores } from './store-workload';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 500);
 const WAITING = Number(process.env.BENCH_WAITING ?? 10_000);
 const IN_FLIGHT = 10;
-const SERVERS = 40;
-const HASH = 'scrypt$bench';
-const OFFER = { model: 'm', maxLength: 512, maxContentLength: 2048 };
-const DEADLINE = { GENERATION_TIMEOUT_MIN_SECONDS: 120, GENERATION_TIMEOUT_SAFETY_FACTOR: 3, PROMPT_EXPIRY_SECONDS: 600 };
 
-/** What the bench uses of a build's compiled stores (dist/), loosely typed: the two builds' types differ. */
-interface Build {
+/** A build's compiled stores (dist/) on a redis-server of its own, with its sums. */
+interface Build extends WorkloadStores {
   name: string;
   redis: TestRedisServer;
   connection: { whenReady(ms: number): Promise<boolean>; onApplicationShutdown(): Promise<void> };
-  store: {
-    enqueue(request: unknown, cap: number): Promise<unknown>;
-    popFor(pop: unknown): Promise<{ started?: { generationId: string }; server: { id: string } } | undefined>;
-    submit(submission: unknown): Promise<{ outcome: string }>;
-  };
-  servers: { create(server: unknown): Promise<unknown> };
   next: number;
   pop: number;
   submit: number;
@@ -49,20 +39,6 @@ interface Build {
 function load(dist: string, file: string): Record<string, new (...args: unknown[]) => unknown> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(resolve(dist, file)) as Record<string, new (...args: unknown[]) => unknown>;
-}
-
-/** The redis-server's CPU time (user + system), µs. */
-function redisCpu(redis: TestRedisServer): number {
-  const info = redis.cli('INFO', 'cpu');
-  const read = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
-  return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6;
-}
-
-async function inFlight(count: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (next < count) await work(next++);
-  }));
 }
 
 async function prepare(name: string, dist: string, now: number, jobs: number): Promise<Build> {
@@ -76,48 +52,27 @@ async function prepare(name: string, dist: string, now: number, jobs: number): P
     name, redis, connection, store: new RedisGenerationStore(connection) as Build['store'], servers: new RedisServerRepository(connection) as Build['servers'],
     next: 0, pop: 0, submit: 0, ops: 0,
   };
-  for (let i = 0; i < SERVERS; i++) {
-    const recentJobs = Array.from({ length: PERFORMANCE_WINDOW }, (_, j) => ({ tokens: 70 + j, seconds: 2.1 + j / 7 }));
-    await build.servers.create({
-      id: `server-${i}`, name: `box-${i}`, owner: 'owner', passwordHash: HASH, ...OFFER, tokensGenerated: recentJobs.reduce((sum, job) => sum + job.tokens, 0),
-      requestsFulfilled: PERFORMANCE_WINDOW, recentJobs, createdAt: 0, lastSeenAt: now, maintenance: false, info: '',
-    });
-  }
-  const request = (i: number, servable: boolean) => ({
-    id: `req-${i}`, prompt: 'x'.repeat(1024), params: { max_length: 80 }, username: 'user', requesterKey: 'user',
-    wishes: { models: servable ? [] : ['nobody-runs-this'], maxLength: 80, maxContentLength: 1024 }, n: 1, priority: -i, now,
-  });
-  // The lines exist before anything waits (a cluster's steady state), then the unservable requests, then the jobs.
-  await pop(build, now);
-  await inFlight(WAITING, async (i) => void (await build.store.enqueue(request(i, false), 1e9)));
-  await inFlight(jobs, async (i) => void (await build.store.enqueue(request(WAITING + i, true), 1e9)));
+  await fillWorkload(build, now, WAITING, jobs);
   return build;
 }
 
-async function pop(build: Build, now: number): Promise<{ generationId: string; serverId: string } | undefined> {
+function pop(build: Build, now: number): Promise<StartedJob | undefined> {
   const i = build.next++;
-  const generationId = `gen-${i}`;
-  const popped = await build.store.popFor({
-    name: `box-${i % SERVERS}`, provenPasswordHash: HASH, update: { owner: 'owner', ...OFFER, lastSeenAt: now + 1 }, models: [OFFER.model], priorityUsernames: [], generationId, deadline: DEADLINE,
-  });
-  return popped?.started ? { generationId, serverId: popped.server.id } : undefined;
+  return popJob(build, `gen-${i}`, i, now);
 }
 
 /** One chunk of pops, then their submits, on one build: adds its Redis CPU to the build's sums; answers pop + submit µs per cycle. */
 async function chunk(build: Build, now: number): Promise<number> {
-  const started: { generationId: string; serverId: string }[] = [];
-  const before = redisCpu(build.redis);
-  await inFlight(CHUNK, async () => {
+  const started: StartedJob[] = [];
+  const before = redisCpuMicros(build.redis);
+  await inFlight(IN_FLIGHT, CHUNK, async () => {
     const job = await pop(build, now);
     if (!job) throw new Error(`${build.name}: a pop found no job`);
     started.push(job);
   });
-  const popped = redisCpu(build.redis);
-  await inFlight(started.length, async (i) => {
-    const outcome = await build.store.submit({ ...started[i], text: 'y'.repeat(400), now: now + 2_000, tokens: 80, provenServerIds: [started[i].serverId] });
-    if (outcome.outcome !== 'accepted') throw new Error(`${build.name}: a submit was ${outcome.outcome}`);
-  });
-  const submitted = redisCpu(build.redis);
+  const popped = redisCpuMicros(build.redis);
+  await inFlight(IN_FLIGHT, started.length, async (i) => submitJob(build, started[i], now, build.name));
+  const submitted = redisCpuMicros(build.redis);
   build.pop += popped - before;
   build.submit += submitted - popped;
   build.ops += CHUNK;
@@ -133,7 +88,7 @@ async function main(): Promise<void> {
   try {
     for (const build of builds) {
       const warm = await pop(build, now);
-      if (warm) await build.store.submit({ ...warm, text: 'y', now: now + 2_000, tokens: 1, provenServerIds: [warm.serverId] });
+      if (warm) await submitJob(build, warm, now, build.name);
     }
     const ratios: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {

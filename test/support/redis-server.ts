@@ -91,6 +91,9 @@ export class TestRedisServer {
     const child = this.child;
     if (!child || !this.running) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    // Waited for, the child keeps this process alive (it is unref'd): a process with nothing else to do
+    // (a bench script) would otherwise end here, silently, with exit code 0.
+    child.ref();
     child.kill('SIGKILL');
     await exited;
   }
