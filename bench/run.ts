@@ -548,9 +548,9 @@ const STORE_WAITING = 10_000;
 /** Jobs of the store section's cycles, and of its split pop / submit / status runs. */
 const STORE_CYCLE_JOBS = Number(process.env.BENCH_STORE_CYCLE_JOBS ?? 10_000);
 /**
- * BENCH_REDIS_CPU=<cpu>: in the store section, the redis-server runs on that CPU alone and the bench
- * (autocannon) and both servers on the others (taskset), as one Redis core of a deployment would: the
- * target "one Redis core feeds 10,000 cycles/s" is about a core Redis has to itself. Unset: no pinning.
+ * BENCH_REDIS_CPU=<cpu>: in the store section's HTTP part, the redis-server runs on that CPU alone and the
+ * bench (autocannon) and both servers on the others (taskset). Unset: no pinning. (The capacity
+ * measurement, bench/redis-capacity.ts, always runs its redis-server alone on the last CPU.)
  */
 const STORE_REDIS_CPU = process.env.BENCH_REDIS_CPU;
 /** Pop + submit + status cycles of the capacity measurement (bench/redis-capacity.ts). */
