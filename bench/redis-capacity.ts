@@ -24,6 +24,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisConnection } from '../src/common/redis/redis-connection';
 import { RedisGenerationStore } from '../src/generation/persistence/redis-generation.store';
+import { GENERATION_KEY_PREFIX } from '../src/generation/persistence/redis/generation-scripts';
+import { USER_TALLY_KEYS } from '../src/users/persistence/redis-user.repository';
 import { RedisServerRepository } from '../src/servers/persistence/redis-server.repository';
 import { TestRedisServer } from '../test/support/redis-server';
 import { fillWorkload, inFlight, OFFER, pinRedisAlone, popJob, redisCpuMicros, StartedJob, submitJob, WorkloadStores } from './store-workload';
@@ -169,30 +171,26 @@ export async function measureRedisCapacity(cycles = 20_000, log: (message: strin
     sides.push(b);
     log(`capacity: two redis-servers with ${WAITING.toLocaleString('en-US')} waiting requests and ${jobs.toLocaleString('en-US')} jobs each`);
     if (cpu !== undefined) unpin = pinRedisAlone(cpu, a.redis.pid as number, []);
-    const recorded = {} as Record<Step, (string | number)[][]>;
-    const store = {} as Record<Step, { cpu: number; wall: number }>;
-    for (const step of STEPS) recorded[step] = [];
     // Through the store, each step's FCALLs recorded (throughStore runs the steps in order).
     a.recording = [];
     const through = await a.throughStore(THROUGH_STORE, cycles, now);
     const all = a.recording;
     a.recording = undefined;
     if (all.length !== 3 * cycles) throw new Error(`capacity: ${all.length} FCALLs recorded for ${cycles} cycles (3 each expected)`);
-    for (const [k, step] of STEPS.entries()) {
-      recorded[step] = all.slice(k * cycles, (k + 1) * cycles);
-      store[step] = through[step];
-    }
     unpin();
     unpin = cpu !== undefined ? pinRedisAlone(cpu, b.redis.pid as number, []) : () => undefined;
     // Replayed on B as sent, by redis-cli --pipe (it writes them all and reads the answers as they come).
     const replay = {} as Record<Step, { cpu: number; wall: number }>;
-    for (const step of STEPS) replay[step] = await pipe(b.redis, recorded[step], temp);
-    const state = (side: Side): string => ['DBSIZE', 'HGETALL {users}:usage', 'HGETALL {users}:contributions', 'ZCARD {kc}:gen:whole', 'ZCARD {kc}:gen:deadlines'].map((command) => side.redis.cli(...command.split(' '))).join(' | ');
+    for (const [k, step] of STEPS.entries()) replay[step] = await pipe(b.redis, all.slice(k * cycles, (k + 1) * cycles), temp);
+    const state = (side: Side): string =>
+      [['DBSIZE'], ['HGETALL', USER_TALLY_KEYS.usage], ['HGETALL', USER_TALLY_KEYS.contributions], ['ZCARD', GENERATION_KEY_PREFIX + 'whole'], ['ZCARD', GENERATION_KEY_PREFIX + 'deadlines']]
+        .map((command) => side.redis.cli(...command))
+        .join(' | ');
     if (state(a) !== state(b)) throw new Error(`capacity: the replay left another state than the store's calls: ${state(b)} against ${state(a)}`);
     unpin();
     unpin = cpu !== undefined ? pinRedisAlone(cpu, a.redis.pid as number, []) : () => undefined;
     const oneAtATime = cost(await a.throughStore(1, alone, now), alone);
-    const figures = { replayed: cost(replay, cycles), throughStore: cost(store, cycles), oneAtATime, redisCpu: cpu, cycles };
+    const figures = { replayed: cost(replay, cycles), throughStore: cost(through, cycles), oneAtATime, redisCpu: cpu, cycles };
     const line = (name: string, c: RedisLoadCost): string =>
       `capacity ${name}: Redis CPU pop ${c.pop.toFixed(1)} + submit ${c.submit.toFixed(1)} = ${(c.pop + c.submit).toFixed(1)} µs, status ${c.status.toFixed(1)} µs; Redis busy ${(c.busy * 100).toFixed(0)}%, ${Math.round(c.cyclesPerSecond)} cycles/s`;
     log(line('replayed (redis-cli --pipe)', figures.replayed));

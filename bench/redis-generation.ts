@@ -20,6 +20,7 @@ import { RedisGenerationStore } from '../src/generation/persistence/redis-genera
 import { RedisServerRepository } from '../src/servers/persistence/redis-server.repository';
 import { connectToRedis, TestRedisServer } from '../test/support/redis-server';
 import { hordeOffers, hordeWishes, MODELS, pick, random } from './horde-shape';
+import { inFlight } from './store-workload';
 
 const OPS = Number(process.env.REDIS_GEN_BENCH_OPS ?? 5_000);
 const SIZES = (process.env.REDIS_GEN_BENCH_SIZES ?? '0,10000,100000').split(',').map(Number);
@@ -63,15 +64,6 @@ async function stats(connection: RedisConnection): Promise<Stats> {
   return { scriptCalls: fcall[0] + evalsha[0], scriptUsec: fcall[1] + evalsha[1], cpuUsec: (read('used_cpu_user_main_thread') + read('used_cpu_sys_main_thread')) * 1e6 };
 }
 
-async function inFlight(count: number, operation: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < count) await operation(next++);
-    }),
-  );
-}
-
 interface Measured {
   usecPerCall: number;
   cpuPerOp: number;
@@ -81,7 +73,7 @@ interface Measured {
 async function measure(connection: RedisConnection, count: number, operation: (i: number) => Promise<unknown>): Promise<Measured> {
   const before = await stats(connection);
   const started = process.hrtime.bigint();
-  await inFlight(count, operation);
+  await inFlight(IN_FLIGHT, count, operation);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const after = await stats(connection);
   const calls = after.scriptCalls - before.scriptCalls;
@@ -92,7 +84,7 @@ async function measure(connection: RedisConnection, count: number, operation: (i
 async function fillTo(store: RedisGenerationStore, held: { count: number }, size: number, now: number): Promise<void> {
   const missing = size - held.count;
   if (missing <= 0) return;
-  await inFlight(missing, () => store.enqueue(diverseRequest(now), 1_000_000));
+  await inFlight(IN_FLIGHT, missing, () => store.enqueue(diverseRequest(now), 1_000_000));
   held.count = size;
 }
 

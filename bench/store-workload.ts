@@ -32,7 +32,7 @@ export interface StartedJob {
 }
 
 /** Runs `work(i)` for i = 0 .. count - 1, `inFlight` at a time. */
-export async function inFlight(inFlightCount: number, count: number, work: (i: number) => Promise<void>): Promise<void> {
+export async function inFlight(inFlightCount: number, count: number, work: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: inFlightCount }, async () => {
