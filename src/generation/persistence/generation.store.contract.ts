@@ -423,6 +423,18 @@ export function describeGenerationStoreContract(adapter: string, create: () => P
         await expect(store.findStanding('nope', [OFFER])).resolves.toBeUndefined();
       });
 
+      it('counts only the waiting slots ahead in the whole queue when slots of a request ahead were taken but not all', async () => {
+        await take();
+        const ahead = await enqueue({ n: 5 });
+        const mine = await enqueue({ wishes: { models: ['rare'], maxLength: 80, maxContentLength: 1024 } });
+        for (let i = 0; i < 3; i++) await take();
+        await expect(store.findStanding(mine.id, [OFFER])).resolves.toMatchObject({ ahead: [undefined], position: 2 });
+        await expect(store.findStanding(ahead.id, [OFFER])).resolves.toMatchObject({ ahead: [0], position: 0, request: expect.objectContaining({ waiting: 2 }) });
+        await take();
+        await take();
+        await expect(store.findStanding(mine.id, [OFFER])).resolves.toMatchObject({ ahead: [undefined], position: 0 });
+      });
+
       it('moves a request forward as the slots ahead are taken', async () => {
         await take();
         await enqueue({ n: 2 });
