@@ -10,7 +10,11 @@
  * alike) and 40 offer lines (40 servers of distinct offers, as in the Horde-shaped bench).
  *
  *   npx ts-node --transpile-only bench/redis-generation.ts     (REDIS_GEN_BENCH_OPS=<n> per measure, 5000;
- *                                                              REDIS_GEN_BENCH_SIZES=0,10000,100000)
+ *                                                              REDIS_GEN_BENCH_SIZES=0,10000,100000;
+ *                                                              REDIS_GEN_BENCH_LINES=1,40: the shapes;
+ *                                                              REDIS_GEN_BENCH_N=25: every request's n, as the
+ *                                                              HTTP bench's Horde-shaped requests, instead of
+ *                                                              mostly 1)
  * Target (issue 13): pop + submit ≤ 100 µs of Redis time, so one Redis core serves ≥ 10,000 cycles/s.
  */
 import { RedisConnection, SharedStoreUnavailableException } from '../src/common/redis/redis-connection';
@@ -25,6 +29,9 @@ import { inFlight } from './store-workload';
 const OPS = Number(process.env.REDIS_GEN_BENCH_OPS ?? 5_000);
 const SIZES = (process.env.REDIS_GEN_BENCH_SIZES ?? '0,10000,100000').split(',').map(Number);
 const ROUNDS = Number(process.env.REDIS_GEN_BENCH_ROUNDS ?? 3);
+const LINES = (process.env.REDIS_GEN_BENCH_LINES ?? '1,40').split(',').map(Number);
+/** Every request's n (unset: 1, 2 or 4, mostly 1). */
+const N = process.env.REDIS_GEN_BENCH_N === undefined ? undefined : Number(process.env.REDIS_GEN_BENCH_N);
 const IN_FLIGHT = 50;
 const DEADLINE = { minMs: 120_000, msPerToken: 30, maxMs: 600_000 };
 
@@ -42,7 +49,7 @@ function diverseRequest(now: number): NewRequest {
     username,
     requesterKey: username,
     wishes,
-    n: pick(rand, [1, 1, 1, 1, 2, 4]),
+    n: N ?? pick(rand, [1, 1, 1, 1, 2, 4]),
     priority: Math.round((rand() - 0.5) * 2000) - now / 1000,
     now,
   };
@@ -184,7 +191,7 @@ async function runShape(lines: number, rows: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const rows: string[] = [];
-  for (const lines of [1, 40]) await runShape(lines, rows);
+  for (const lines of LINES) await runShape(lines, rows);
   const version = /redis_version:(\S+)/.exec(await (async () => {
     const redis = await TestRedisServer.start();
     try {

@@ -8,7 +8,8 @@
  * are measured, each on a fresh server: `popFor` (one function call: check-in and take) and the two
  * calls it replaced (ServerRepository.checkInByName, then takeNextSlot). Then, on a Horde-shaped queue
  * (measureHorde: 40 offer lines, BENCH_HORDE_WAITING (5,000) requests of 25 generations), the instructions
- * per pop that starts a slot and per status read over the 40 offers, with deferred slots and without.
+ * per pop that starts a slot and per status read over the 40 offers, with deferred slots and without, and
+ * per pop that finds nothing (the 40 servers' pops before anything waits).
  *
  *   npx ts-node --transpile-only bench/redis-instructions.ts   (BENCH_OPS=<n>; BENCH_USERS=<requesters>, 1;
  *                                                              BENCH_REDIS_ARGS="<redis-server arguments>";
@@ -145,7 +146,7 @@ async function measure(path: PopPath): Promise<{ pop: number; submit: number; st
  * generations each; each server pops in turn (every pop starts a slot, and a request's generations are
  * started one after the other, so deferred slots matter), then status reads over the 40 offers.
  */
-async function measureHorde(deferredCounts: number): Promise<{ pop: number; status: number; deferring: number }> {
+async function measureHorde(deferredCounts: number): Promise<{ pop: number; emptyPop: number; status: number; deferring: number }> {
   return withCountedRedis(async (connection, count) => {
     const store = new RedisGenerationStore(connection, { deferredCounts });
     const servers = new RedisServerRepository(connection);
@@ -164,6 +165,11 @@ async function measureHorde(deferredCounts: number): Promise<{ pop: number; stat
     };
     // Every offer's line exists before anything waits (the steady state of a cluster).
     for (let i = 0; i < SERVERS; i++) await pop(HORDE_POPS + i);
+    // Pops of the 40 servers while nothing waits: each finds nothing (the empty queue's pops of the HTTP
+    // bench). The warm-up's times again, so that the pops counted below move no last-seen time differently.
+    const empty = await count('horde-empty-pops', async () => {
+      for (let i = 0; i < HORDE_POPS; i++) await pop(HORDE_POPS + (i % SERVERS));
+    });
     const rand = random(42);
     for (let i = 0; i < HORDE_WAITING; i++) {
       const username = `user-${Math.floor(rand() * 5000)}`;
@@ -182,7 +188,7 @@ async function measureHorde(deferredCounts: number): Promise<{ pop: number; stat
       for (let i = 0; i < statusReads; i++) await store.findStanding(`req-${(i * 37) % HORDE_WAITING}`, offers);
     });
     const deferring = await connection.run((client) => client.hlen('{kc}:gen:deferred'));
-    return { pop: pops / HORDE_POPS, status: status / statusReads, deferring };
+    return { pop: pops / HORDE_POPS, emptyPop: empty / HORDE_POPS, status: status / statusReads, deferring };
   });
 }
 
@@ -196,11 +202,11 @@ async function main(): Promise<void> {
     console.log(`| ${path} | ${Math.round(pop).toLocaleString('en-US')} | ${Math.round(submit).toLocaleString('en-US')} | ${Math.round(pop + submit).toLocaleString('en-US')} |`);
   }
   console.log(`\nHorde-shaped (bench/horde-shape.ts): 40 offer lines, ${HORDE_WAITING.toLocaleString('en-US')} waiting requests of 25 generations, ${HORDE_POPS.toLocaleString('en-US')} pops that start a slot, 200 status reads over the 40 offers`);
-  console.log('| deferred slots | instructions per pop | per status read | requests keeping deferred slots after the pops |');
-  console.log('| --- | --- | --- | --- |');
+  console.log('| deferred slots | instructions per pop | per pop that finds nothing (before the fill) | per status read | requests keeping deferred slots after the pops |');
+  console.log('| --- | --- | --- | --- | --- |');
   for (const deferredCounts of [0, 64]) {
-    const { pop, status, deferring } = await measureHorde(deferredCounts);
-    console.log(`| ${deferredCounts === 0 ? 'none (deferredCounts 0)' : `up to ${deferredCounts} requests`} | ${Math.round(pop).toLocaleString('en-US')} | ${Math.round(status).toLocaleString('en-US')} | ${deferring} |`);
+    const { pop, emptyPop, status, deferring } = await measureHorde(deferredCounts);
+    console.log(`| ${deferredCounts === 0 ? 'none (deferredCounts 0)' : `up to ${deferredCounts} requests`} | ${Math.round(pop).toLocaleString('en-US')} | ${Math.round(emptyPop).toLocaleString('en-US')} | ${Math.round(status).toLocaleString('en-US')} | ${deferring} |`);
   }
   process.exit(0);
 }
