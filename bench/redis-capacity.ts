@@ -164,21 +164,25 @@ export async function measureRedisCapacity(cycles = 20_000, log: (message: strin
   const sides: Side[] = [];
   const temp = mkdtempSync(join(tmpdir(), 'kc-capacity-'));
   let unpin = (): void => undefined;
+  // The measured redis-server alone on the last CPU (none pinned on a 1-CPU machine): the one pinned before goes back first.
+  const pinAlone = (side: Side): void => {
+    unpin();
+    unpin = cpu === undefined ? () => undefined : pinRedisAlone(cpu, side.redis.pid as number, []);
+  };
   try {
     const a = await Side.start(now, jobs);
     sides.push(a);
     const b = await Side.start(now, jobs);
     sides.push(b);
     log(`capacity: two redis-servers with ${WAITING.toLocaleString('en-US')} waiting requests and ${jobs.toLocaleString('en-US')} jobs each`);
-    if (cpu !== undefined) unpin = pinRedisAlone(cpu, a.redis.pid as number, []);
+    pinAlone(a);
     // Through the store, each step's FCALLs recorded (throughStore runs the steps in order).
     a.recording = [];
     const through = await a.throughStore(THROUGH_STORE, cycles, now);
     const all = a.recording;
     a.recording = undefined;
     if (all.length !== 3 * cycles) throw new Error(`capacity: ${all.length} FCALLs recorded for ${cycles} cycles (3 each expected)`);
-    unpin();
-    unpin = cpu !== undefined ? pinRedisAlone(cpu, b.redis.pid as number, []) : () => undefined;
+    pinAlone(b);
     // Replayed on B as sent, by redis-cli --pipe (it writes them all and reads the answers as they come).
     const replay = {} as Record<Step, { cpu: number; wall: number }>;
     for (const [k, step] of STEPS.entries()) replay[step] = await pipe(b.redis, all.slice(k * cycles, (k + 1) * cycles), temp);
@@ -187,8 +191,7 @@ export async function measureRedisCapacity(cycles = 20_000, log: (message: strin
         .map((command) => side.redis.cli(...command))
         .join(' | ');
     if (state(a) !== state(b)) throw new Error(`capacity: the replay left another state than the store's calls: ${state(b)} against ${state(a)}`);
-    unpin();
-    unpin = cpu !== undefined ? pinRedisAlone(cpu, a.redis.pid as number, []) : () => undefined;
+    pinAlone(a);
     const oneAtATime = cost(await a.throughStore(1, alone, now), alone);
     const figures = { replayed: cost(replay, cycles), throughStore: cost(through, cycles), oneAtATime, redisCpu: cpu, cycles };
     const line = (name: string, c: RedisLoadCost): string =>

@@ -353,8 +353,8 @@ local function setWaiting(r, new, deferLimit)
   -- The skip counters count it while it waits: from its first waiting slot to its last.
   local skipped = (old == 0 and 1) or (new == 0 and -1) or 0
   each(adding and 'ZADD' or 'ZREM', WHOLE, items)
-  -- A request that keeps deferred slots has 'lo' right (the lines changed: they were taken out), so most
-  -- pops of a request of many generations read no counter (a GET: about 9,000 Redis instructions).
+  -- A request that keeps deferred slots has 'lo' right (before any line is made or dropped, takeDeferred
+  -- takes every deferred slot out), so most pops of a request of many generations read no counter (a GET).
   if r.ds > 0 or r.lb == lineChanges() then
     -- The lines unchanged since 'lo' was worked out: only the lines that hold the request and the offers
     -- that count it change; no offer is parsed or matched. They hold its waiting and deferred slots.
